@@ -1,0 +1,3 @@
+from codeferry.cli import main
+
+main()

@@ -1,0 +1,472 @@
+"""Blocks: typed, named, reusable configuration (credentials, buckets, repositories).
+
+A block type is a :class:`Block` subclass (a pydantic model). Fields typed ``SecretStr``,
+``SecretBytes`` or ``pydantic.Secret[...]`` are secret: masked in ``repr`` and listings, encrypted
+at rest. A field may hold another block; a nested block that was saved by name is stored as a
+reference to it, so rotating a credential block updates every block that uses it::
+
+    class AwsCredentials(Block):
+        aws_access_key_id: str
+        aws_secret_access_key: SecretStr
+
+    AwsCredentials(aws_access_key_id="AKIA...", aws_secret_access_key="...").save("prod")
+    creds = AwsCredentials.load("prod")
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import json
+import re
+import sys
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretBytes, SecretStr
+
+from codeferry.errors import (
+    BlockError,
+    BlockNotFoundError,
+    BlockSchemaError,
+    BlockTypeNotFoundError,
+)
+from codeferry.known_plugins import distribution_for_block_type
+
+if TYPE_CHECKING:
+    from codeferry.store import BlockDocument, BlockStore
+
+__all__ = [
+    "Block",
+    "RegisteredBlockType",
+    "Secret",
+    "block_types",
+    "get_block_type",
+    "load_block",
+    "parse_block_reference",
+    "register_block_types_from",
+]
+
+_SECRET_TYPES = (SecretStr, SecretBytes, pydantic.Secret)
+_REF_KEY = "$ref"
+_BYTES_KEY = "$bytes"
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def _kebab(name: str) -> str:
+    return _CAMEL_BOUNDARY.sub("-", name).lower()
+
+
+class Block(BaseModel):
+    """Base class of block types.
+
+    Class attributes a subclass may set:
+
+    ``block_type_slug``
+        The type's unique name, lowercase with dashes (default: the class name, ``S3Bucket`` →
+        ``s3-bucket``).
+    ``block_type_name``
+        A display name (default: the class name with spaces).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    block_type_slug: ClassVar[str] = "block"
+    block_type_name: ClassVar[str] = "Block"
+
+    _block_name: str | None = PrivateAttr(default=None)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "block_type_slug" not in cls.__dict__:
+            cls.block_type_slug = _kebab(cls.__name__)
+        if "block_type_name" not in cls.__dict__:
+            cls.block_type_name = _CAMEL_BOUNDARY.sub(" ", cls.__name__)
+
+    @property
+    def block_name(self) -> str | None:
+        """The name this block was saved or loaded under, if any."""
+        return self._block_name
+
+    # -- schema --------------------------------------------------------------------------------
+
+    @classmethod
+    def secret_fields(cls) -> list[str]:
+        """Dotted paths of the secret fields, nested blocks included (``credentials.token``)."""
+        return _secret_paths(cls, "")
+
+    @classmethod
+    def block_schema(cls) -> dict[str, Any]:
+        """The JSON schema of the block type, with its slug and secret fields."""
+        schema = cls.model_json_schema()
+        schema["block_type_slug"] = cls.block_type_slug
+        schema["secret_fields"] = cls.secret_fields()
+        return schema
+
+    @classmethod
+    def schema_checksum(cls) -> str:
+        """``sha256:<hex>`` of the canonical schema: changes exactly when the schema does."""
+        canonical = json.dumps(cls.block_schema(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+    @classmethod
+    def description(cls) -> str:
+        """The first paragraph of the class docstring."""
+        doc = inspect.getdoc(cls) or ""
+        return doc.split("\n\n", 1)[0].replace("\n", " ").strip()
+
+    # -- saving and loading --------------------------------------------------------------------
+
+    def save(self, name: str, *, overwrite: bool = False, store: BlockStore | None = None) -> None:
+        """Save this block under ``name``; an existing one is replaced only with ``overwrite``."""
+        from codeferry.store import BlockDocument, get_store
+
+        _check_name(name)
+        store = store or get_store()
+        public, secrets = _split(self, store)
+        document = BlockDocument(
+            block_type_slug=self.block_type_slug,
+            name=name,
+            data=public,
+            secrets=secrets,
+            schema_checksum=self.schema_checksum(),
+        )
+        store.save_document(document, overwrite=overwrite)
+        self._block_name = name
+
+    @classmethod
+    def load(cls, name: str, *, store: BlockStore | None = None) -> Self:
+        """Load the block saved under ``name`` as an instance of its type.
+
+        On :class:`Block` itself, ``name`` is ``"slug/name"`` and the type is looked up.
+
+        :raises BlockNotFoundError: nothing is saved under that name.
+        :raises BlockSchemaError: the saved document no longer fits the type, naming the field.
+        """
+        from codeferry.store import get_store
+
+        store = store or get_store()
+        block_type: type[Block] = cls
+        if cls is Block:
+            slug, name = parse_block_reference(name)
+            block_type = get_block_type(slug, store=store)
+        document = store.get_document(block_type.block_type_slug, name)
+        block = _build(block_type, document, store)
+        if not isinstance(block, cls):
+            raise BlockError(f"block {document.block_type_slug}/{name} is not a {cls.__name__}")
+        return block
+
+    @classmethod
+    def delete(cls, name: str, *, store: BlockStore | None = None) -> None:
+        """Delete the block saved under ``name``.
+
+        :raises BlockNotFoundError: nothing is saved under that name.
+        """
+        from codeferry.store import get_store
+
+        (store or get_store()).delete_document(cls.block_type_slug, name)
+
+    @classmethod
+    def names(cls, *, store: BlockStore | None = None) -> list[str]:
+        """The names of the saved blocks of this type, sorted."""
+        from codeferry.store import get_store
+
+        documents = (store or get_store()).list_documents(cls.block_type_slug)
+        return sorted(document.name for document in documents)
+
+    def public_dict(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        """The fields as JSON-ready values, secrets masked unless ``show_secrets``."""
+        if not show_secrets:
+            return self.model_dump(mode="json")
+        return _reveal(self)
+
+
+class Secret(Block):
+    """A secret value, such as a token or a password.
+
+    Templates give its value: ``{{ blocks.secret.NAME }}``.
+    """
+
+    block_type_slug: ClassVar[str] = "secret"
+    value: SecretStr
+
+    def get(self) -> str:
+        """The secret value."""
+        return self.value.get_secret_value()
+
+
+# -- type lookup -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisteredBlockType:
+    """A block type known to this process: from a plugin, or registered from a module."""
+
+    slug: str
+    block_type: type[Block]
+    source: str  # the plugin's distribution, or the module it was registered from
+
+
+def parse_block_reference(reference: str) -> tuple[str, str]:
+    """Split ``"slug/name"``.
+
+    :raises BlockError: when the reference is not of that form.
+    """
+    slug, sep, name = reference.partition("/")
+    if not sep or not slug or not name:
+        raise BlockError(f"block reference {reference!r} is not of the form SLUG/NAME")
+    return slug, name
+
+
+def block_types(*, store: BlockStore | None = None) -> dict[str, RegisteredBlockType]:
+    """Every block type known: installed plugins' first, then those registered from modules.
+
+    Registered types whose module no longer imports are left out.
+    """
+    from codeferry.plugins import get_plugins
+
+    found = {
+        slug: RegisteredBlockType(slug, entry.block_type, entry.distribution)
+        for slug, entry in get_plugins().block_types.items()
+    }
+    if store is None:
+        from codeferry.store import get_store
+
+        store = get_store()
+    for record in store.list_block_types():
+        if record.slug in found or not record.module:
+            continue
+        try:
+            block_type = _import_block_type(record.module)
+        except BlockError:
+            continue
+        found[record.slug] = RegisteredBlockType(record.slug, block_type, record.module)
+    return found
+
+
+def get_block_type(slug: str, *, store: BlockStore | None = None) -> type[Block]:
+    """The block class for ``slug``.
+
+    :raises BlockTypeNotFoundError: naming the distribution to install when it is known.
+    """
+    from codeferry.plugins import get_plugins
+
+    entry = get_plugins().block_types.get(slug)
+    if entry is not None:
+        return entry.block_type
+    if store is None:
+        from codeferry.store import get_store
+
+        store = get_store()
+    record = store.get_block_type(slug)
+    if record is not None and record.module:
+        return _import_block_type(record.module)
+    raise BlockTypeNotFoundError(
+        f"no block type {slug!r} is known", distribution_for_block_type(slug)
+    )
+
+
+def load_block(reference: str, *, store: BlockStore | None = None) -> Block:
+    """Load ``"slug/name"`` as its typed block."""
+    return Block.load(reference, store=store)
+
+
+def register_block_types_from(
+    module: str | Path, *, store: BlockStore | None = None
+) -> list[tuple[type[Block], str]]:
+    """Register every block type ``module`` *defines* (not those it imports).
+
+    ``module`` is a dotted module name or a path to a ``.py`` file.
+
+    :returns: each type with ``"new"``, ``"updated"`` (schema changed) or ``"unchanged"``.
+    :raises BlockError: when the module cannot be imported or defines no block type.
+    """
+    from codeferry.store import BlockTypeRecord, get_store
+
+    loaded, reference = _import_module(module)
+    defined = [
+        obj
+        for obj in vars(loaded).values()
+        if isinstance(obj, type)
+        and issubclass(obj, Block)
+        and obj.__module__ == loaded.__name__
+        and obj is not Block
+    ]
+    if not defined:
+        raise BlockError(f"{module} defines no block types")
+    store = store or get_store()
+    results = []
+    for block_type in defined:
+        record = BlockTypeRecord(
+            slug=block_type.block_type_slug,
+            name=block_type.block_type_name,
+            description=block_type.description(),
+            schema=block_type.block_schema(),
+            checksum=block_type.schema_checksum(),
+            module=f"{reference}:{block_type.__qualname__}",
+        )
+        results.append((block_type, store.save_block_type(record)))
+    return results
+
+
+def _import_module(module: str | Path) -> tuple[types.ModuleType, str]:
+    text = str(module)
+    try:
+        if text.endswith(".py") or Path(text).is_file():
+            path = Path(text).resolve()
+            name = f"codeferry_registered_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+            if name in sys.modules:
+                return sys.modules[name], str(path)
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise BlockError(f"cannot import {path}")
+            loaded = importlib.util.module_from_spec(spec)
+            sys.modules[name] = loaded
+            spec.loader.exec_module(loaded)
+            return loaded, str(path)
+        return importlib.import_module(text), text
+    except BlockError:
+        raise
+    except Exception as error:
+        first = (str(error).splitlines() or [""])[0]
+        raise BlockError(f"cannot import {text}: {type(error).__name__}: {first}") from error
+
+
+def _import_block_type(reference: str) -> type[Block]:
+    module, _, qualname = reference.rpartition(":")
+    loaded, _ = _import_module(module)
+    obj: Any = loaded
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    if not (isinstance(obj, type) and issubclass(obj, Block)):
+        raise BlockError(f"{reference} is no longer a block type")
+    return obj
+
+
+def _check_name(name: str) -> None:
+    if not name or "/" in name or name.strip() != name:
+        raise BlockError(f"block name {name!r} must be non-empty, without '/' or outer spaces")
+
+
+# -- splitting secrets from the rest, and joining them back --------------------------------------
+
+
+def _field_types(annotation: Any) -> list[Any]:
+    """Every concrete type mentioned by an annotation (through Optional, unions, Annotated)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _field_types(typing.get_args(annotation)[0])
+    if origin in {typing.Union, types.UnionType}:
+        return [t for arg in typing.get_args(annotation) for t in _field_types(arg)]
+    return [annotation]
+
+
+def _is_secret_type(tp: Any) -> bool:
+    base = typing.get_origin(tp) or tp
+    return isinstance(base, type) and issubclass(base, _SECRET_TYPES)
+
+
+def _secret_paths(model: type[BaseModel], prefix: str) -> list[str]:
+    paths: list[str] = []
+    for name, info in model.model_fields.items():
+        for tp in _field_types(info.annotation):
+            if _is_secret_type(tp):
+                paths.append(prefix + name)
+                break
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                paths.extend(_secret_paths(tp, f"{prefix}{name}."))
+    return sorted(set(paths))
+
+
+def _secret_value(value: Any) -> Any:
+    raw = value.get_secret_value()
+    return {_BYTES_KEY: base64.b64encode(raw).decode()} if isinstance(raw, bytes) else raw
+
+
+def _split(model: BaseModel, store: BlockStore) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The model as (public JSON data, {dotted path: secret value}); saved nested blocks as refs."""
+    secrets: dict[str, Any] = {}
+
+    def walk(current: BaseModel, prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in type(current).model_fields:
+            value = getattr(current, name)
+            path = prefix + name
+            if isinstance(value, _SECRET_TYPES):
+                secrets[path] = _secret_value(value)
+            elif isinstance(value, Block) and value.block_name and value is not model:
+                out[name] = {_REF_KEY: {"slug": value.block_type_slug, "name": value.block_name}}
+            elif isinstance(value, BaseModel):
+                out[name] = walk(value, path + ".")
+            else:
+                out[name] = pydantic.TypeAdapter(Any).dump_python(value, mode="json")
+        return out
+
+    return walk(model, ""), secrets
+
+
+def _build(block_type: type[Block], document: BlockDocument, store: BlockStore) -> Block:
+    data = copy.deepcopy(document.data)
+    for path, value in document.secrets.items():
+        *parents, leaf = path.split(".")
+        target = data
+        for part in parents:
+            target = target.setdefault(part, {})
+        if isinstance(value, dict) and set(value) == {_BYTES_KEY}:
+            value = base64.b64decode(value[_BYTES_KEY])
+        target[leaf] = value
+    data = _resolve_refs(data, store)
+    try:
+        block = block_type.model_validate(data)
+    except pydantic.ValidationError as error:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in error.errors()
+        )
+        saved_under = document.schema_checksum
+        note = (
+            f" (saved under an older schema {saved_under[:19]})"
+            if saved_under and saved_under != block_type.schema_checksum()
+            else ""
+        )
+        raise BlockSchemaError(
+            f"block {document.block_type_slug}/{document.name} does not fit its type{note}: "
+            f"{problems}"
+        ) from None
+    block._block_name = document.name
+    return block
+
+
+def _resolve_refs(data: Any, store: BlockStore) -> Any:
+    if isinstance(data, dict):
+        if set(data) == {_REF_KEY}:
+            ref = data[_REF_KEY]
+            try:
+                return Block.load(f"{ref['slug']}/{ref['name']}", store=store)
+            except BlockNotFoundError:
+                raise BlockNotFoundError(
+                    f"block {ref['slug']}/{ref['name']} is used by another block but was deleted"
+                ) from None
+        return {key: _resolve_refs(value, store) for key, value in data.items()}
+    return data
+
+
+def _reveal(model: BaseModel) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, _SECRET_TYPES):
+            out[name] = _secret_value(value)
+        elif isinstance(value, BaseModel):
+            out[name] = _reveal(value)
+        else:
+            out[name] = pydantic.TypeAdapter(Any).dump_python(value, mode="json")
+    return out

@@ -1,0 +1,46 @@
+"""What core itself provides, registered through the hook spec like any other plugin."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from codeferry.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from codeferry.hookspecs import RegisterBlockType, RegisterSourceKind, RegisterStep
+
+
+@hookimpl
+def register_block_types(register: RegisterBlockType) -> None:
+    from codeferry.blocks import Secret
+
+    register(Secret)
+
+
+@hookimpl
+def register_steps(register: RegisterStep) -> None:
+    """Core's own steps are added by the step engine (run_shell_script, pip_install_requirements)."""
+
+
+@hookimpl
+def register_source_kinds(register: RegisterSourceKind) -> None:
+    register(
+        "block",
+        description="a saved storage block",
+        examples=["block:s3-bucket/production"],
+    )
+
+
+@hookimpl(tryfirst=True)
+def storage_from_source(source: object) -> object | None:
+    """``block:SLUG/NAME`` loads a saved storage block."""
+    if not (isinstance(source, str) and source.startswith("block:")):
+        return None
+    from codeferry.blocks import load_block
+    from codeferry.errors import SourceNotSupportedError
+    from codeferry.storage import CodeStorage
+
+    block = load_block(source.removeprefix("block:"))
+    if not isinstance(block, CodeStorage):
+        raise SourceNotSupportedError(f"block {source.removeprefix('block:')} is not a storage")
+    return block

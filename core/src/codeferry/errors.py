@@ -1,0 +1,100 @@
+"""The exceptions codeferry raises for things a user can fix.
+
+Every :class:`CodeferryError` carries a one-line message meant for the user: the command line prints
+it as ``Error: <message>`` and exits with status 1, without a traceback. Messages never contain
+secret values.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BlockError",
+    "BlockNotFoundError",
+    "BlockSchemaError",
+    "BlockTypeNotFoundError",
+    "CodeferryError",
+    "DuplicateRegistrationError",
+    "EntrypointError",
+    "MissingPluginError",
+    "PluginError",
+    "PullError",
+    "PushNotSupportedError",
+    "SourceNotSupportedError",
+    "StoreError",
+    "StoreKeyError",
+    "UnsafePathError",
+    "UserCodeError",
+]
+
+
+class CodeferryError(Exception):
+    """Base class of the errors a user can act on; ``str(error)`` is a one-line cause."""
+
+
+class PluginError(CodeferryError):
+    """A plugin failed to load, or one of its hooks raised."""
+
+
+class DuplicateRegistrationError(PluginError):
+    """Two plugins registered the same block type slug or step name."""
+
+
+class MissingPluginError(CodeferryError, LookupError):
+    """Something names a backend whose plugin is not installed.
+
+    ``distribution`` is the distribution to install, when it is known.
+    """
+
+    def __init__(self, message: str, distribution: str | None = None) -> None:
+        if distribution:
+            message = f"{message}; install it with: pip install {distribution}"
+        super().__init__(message)
+        self.distribution = distribution
+
+
+class SourceNotSupportedError(MissingPluginError):
+    """No installed plugin understands a source."""
+
+
+class BlockError(CodeferryError):
+    """A block could not be saved, loaded or validated."""
+
+
+class BlockTypeNotFoundError(BlockError, MissingPluginError):
+    """No block type is known under a slug."""
+
+
+class BlockNotFoundError(BlockError, LookupError):
+    """No block document is saved under a type and name."""
+
+
+class BlockSchemaError(BlockError):
+    """A saved block document no longer fits its block type's schema."""
+
+
+class StoreError(CodeferryError):
+    """The block store cannot be opened or written."""
+
+
+class StoreKeyError(StoreError):
+    """The block store was encrypted with a different key than the one given."""
+
+
+class UnsafePathError(CodeferryError, ValueError):
+    """A path from storage would land outside the destination, or is not a valid file name."""
+
+
+class PullError(CodeferryError):
+    """Code could not be pulled from its storage."""
+
+
+class PushNotSupportedError(CodeferryError):
+    """A storage cannot receive code."""
+
+
+class EntrypointError(CodeferryError):
+    """An entrypoint is malformed, or cannot be found or loaded from the pulled code."""
+
+
+class UserCodeError(CodeferryError):
+    """The code being run raised; ``__cause__`` is its exception, whose traceback is shown."""

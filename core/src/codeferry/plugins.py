@@ -1,0 +1,427 @@
+"""Plugin discovery and the registries built from the hooks in :mod:`codeferry.hookspecs`.
+
+Plugins are found through the entry-point group ``codeferry`` and loaded on first need. Each hook
+is called plugin by plugin, so that one plugin that fails to import or raises is reported (which
+plugin, which error) while the others keep working.
+
+Operators can steer discovery with environment variables:
+
+``CODEFERRY_PLUGINS``
+    Comma-separated plugin or distribution names: load only these (core's own plugin always loads).
+``CODEFERRY_DISABLE_PLUGINS``
+    Comma-separated plugin or distribution names never to load.
+``CODEFERRY_TRACE_HOOKS``
+    When set to ``1``, every hook call is written to standard error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+import threading
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from codeferry import hookspecs
+from codeferry.errors import (
+    DuplicateRegistrationError,
+    MissingPluginError,
+    PluginError,
+    SourceNotSupportedError,
+)
+from codeferry.known_plugins import (
+    distribution_for_block_type,
+    distribution_for_source,
+    distribution_for_step,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from codeferry.blocks import Block
+    from codeferry.storage import CodeStorage
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "BlockTypeInfo",
+    "PluginInfo",
+    "Plugins",
+    "SourceKind",
+    "StepInfo",
+    "get_plugins",
+    "set_plugins",
+]
+
+ENTRY_POINT_GROUP = "codeferry"
+CORE_PLUGIN = "codeferry"
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_STEP_NAME_RE = re.compile(r"^[A-Za-z_][\w.]*$")
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """A kind of source a plugin understands, for listings and help."""
+
+    name: str
+    description: str
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BlockTypeInfo:
+    """A block type and the plugin that registered it."""
+
+    slug: str
+    block_type: type[Block]
+    plugin: str
+    distribution: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """A deployment-file step and the plugin that registered it."""
+
+    name: str
+    qualified_name: str
+    aliases: tuple[str, ...]
+    function: Callable[..., Mapping[str, Any] | None]
+    plugin: str
+    distribution: str
+
+
+@dataclass
+class PluginInfo:
+    """One plugin: where it comes from, what it registered, whether it works."""
+
+    name: str
+    distribution: str
+    version: str | None
+    module: str
+    status: str = "ok"
+    errors: list[str] = field(default_factory=list)
+    block_types: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    source_kinds: list[SourceKind] = field(default_factory=list)
+
+    def fail(self, message: str) -> None:
+        self.status = "error"
+        self.errors.append(message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "module": self.module,
+            "status": self.status,
+            "errors": list(self.errors),
+            "block_types": list(self.block_types),
+            "steps": list(self.steps),
+            "source_kinds": [
+                {"name": k.name, "description": k.description, "examples": list(k.examples)}
+                for k in self.source_kinds
+            ],
+        }
+
+
+def _names(variable: str) -> set[str] | None:
+    raw = os.environ.get(variable)
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+class Plugins:
+    """The plugins of one process and the block types, steps and sources they provide.
+
+    ``Plugins()`` discovers installed plugins through entry points. Tests and embedders pass
+    ``modules`` (name to module or dotted module path) and ``entry_points=False`` to use exactly
+    those plugins.
+    """
+
+    def __init__(
+        self,
+        modules: Mapping[str, ModuleType | str] | None = None,
+        *,
+        entry_points: bool = True,
+    ) -> None:
+        self.manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.manager.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self._block_types: dict[str, BlockTypeInfo] | None = None
+        self._steps: dict[str, StepInfo] | None = None
+        self._lock = threading.RLock()
+        self._trace = os.environ.get("CODEFERRY_TRACE_HOOKS", "") not in {"", "0"}
+        self._load(CORE_PLUGIN, "codeferry.core_plugin", CORE_PLUGIN, _version("codeferry"))
+        for name, module in (modules or {}).items():
+            self._load(name, module, name, None)
+        if entry_points:
+            self._load_entry_points()
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _load_entry_points(self) -> None:
+        only, blocked = _names("CODEFERRY_PLUGINS"), _names("CODEFERRY_DISABLE_PLUGINS") or set()
+        found = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+        for ep in found:
+            dist = ep.dist.name if ep.dist else ep.module
+            version = ep.dist.version if ep.dist else None
+            wanted = {ep.name, dist}
+            if (only is not None and not wanted & only) or wanted & blocked:
+                continue
+            if ep.name in self.plugins:
+                info = self.plugins[ep.name]
+                info.fail(f"plugin name {ep.name!r} is used by both {info.distribution} and {dist}")
+                continue
+            self._load(ep.name, ep.value, dist, version)
+
+    def _load(
+        self, name: str, module: ModuleType | str, distribution: str, version: str | None
+    ) -> None:
+        module_name = module if isinstance(module, str) else module.__name__
+        info = PluginInfo(name, distribution, version, module_name)
+        self.plugins[name] = info
+        try:
+            loaded = importlib.import_module(module) if isinstance(module, str) else module
+            self.manager.register(loaded, name=name)
+        except Exception as error:  # a broken plugin must not take the others down
+            info.status = "failed to load"
+            info.errors.append(_describe(error))
+            return
+        try:
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as error:
+            self.manager.unregister(name=name)
+            info.status = "failed to load"
+            info.errors.append(f"{error} (misspelled hook name?)")
+            return
+        self._register_source_kinds(info)
+
+    # -- calling hooks one plugin at a time ----------------------------------------------------
+
+    def _register_source_kinds(self, info: PluginInfo) -> None:
+        impls = [
+            impl
+            for impl in self.manager.hook.register_source_kinds.get_hookimpls()
+            if impl.plugin_name == info.name
+        ]
+
+        def register(name: str, /, *, description: str, examples: Iterable[str] = ()) -> None:
+            info.source_kinds.append(SourceKind(name, description, tuple(examples)))
+
+        for impl in impls:
+            try:
+                impl.function(*(register for _ in impl.argnames))
+            except Exception as error:
+                info.fail(f"register_source_kinds raised {_describe(error)}")
+
+    # -- block types ---------------------------------------------------------------------------
+
+    @property
+    def block_types(self) -> dict[str, BlockTypeInfo]:
+        """Every registered block type by slug (aliases included)."""
+        with self._lock:
+            if self._block_types is None:
+                self._block_types = self._collect_block_types()
+            return self._block_types
+
+    def _collect_block_types(self) -> dict[str, BlockTypeInfo]:
+        from codeferry.blocks import Block
+
+        found: dict[str, BlockTypeInfo] = {}
+        current: list[PluginInfo] = []
+
+        def register(block_type: type[Block], /, *, aliases: Iterable[str] = ()) -> None:
+            info = current[0]
+            if not (isinstance(block_type, type) and issubclass(block_type, Block)):
+                raise PluginError(f"{block_type!r} is not a codeferry.Block subclass")
+            aliases = tuple(aliases)
+            entry = BlockTypeInfo(
+                block_type.block_type_slug, block_type, info.name, info.distribution, aliases
+            )
+            for slug in (entry.slug, *aliases):
+                if not _SLUG_RE.match(slug):
+                    raise PluginError(f"block type slug {slug!r} is not lowercase-with-dashes")
+                if slug in found and found[slug].block_type is not block_type:
+                    raise DuplicateRegistrationError(
+                        f"block type {slug!r} is registered by both "
+                        f"{found[slug].distribution} and {info.distribution}"
+                    )
+            for slug in (entry.slug, *aliases):
+                found[slug] = entry
+            info.block_types.append(entry.slug)
+
+        for _ in self._call_each_with(current, "register_block_types", register):
+            pass
+        return found
+
+    def block_type(self, slug: str) -> type[Block]:
+        """The block class registered under ``slug``.
+
+        :raises BlockTypeNotFoundError: naming the distribution to install when it is known.
+        """
+        from codeferry.errors import BlockTypeNotFoundError
+
+        entry = self.block_types.get(slug)
+        if entry is None:
+            raise BlockTypeNotFoundError(
+                f"no block type {slug!r} is known", distribution_for_block_type(slug)
+            )
+        return entry.block_type
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    @property
+    def steps(self) -> dict[str, StepInfo]:
+        """Every registered step by each of its names (short, fully qualified and aliases)."""
+        with self._lock:
+            if self._steps is None:
+                self._steps = self._collect_steps()
+            return self._steps
+
+    def _collect_steps(self) -> dict[str, StepInfo]:
+        found: dict[str, StepInfo] = {}
+        current: list[PluginInfo] = []
+
+        def register(
+            step: Callable[..., Mapping[str, Any] | None],
+            /,
+            *,
+            name: str | None = None,
+            aliases: Iterable[str] = (),
+        ) -> None:
+            info = current[0]
+            if not callable(step):
+                raise PluginError(f"step {step!r} is not callable")
+            short = name or step.__name__
+            qualified = f"{step.__module__}.{step.__qualname__}"
+            entry = StepInfo(short, qualified, tuple(aliases), step, info.name, info.distribution)
+            names = dict.fromkeys((short, qualified, *entry.aliases))
+            for each in names:
+                if not _STEP_NAME_RE.match(each):
+                    raise PluginError(f"step name {each!r} is not a dotted Python name")
+                if each in found and found[each].function is not step:
+                    raise DuplicateRegistrationError(
+                        f"step {each!r} is registered by both "
+                        f"{found[each].distribution} and {info.distribution}"
+                    )
+            for each in names:
+                found[each] = entry
+            info.steps.append(short)
+
+        for _ in self._call_each_with(current, "register_steps", register):
+            pass
+        return found
+
+    def step(self, name: str) -> StepInfo:
+        """The step registered under ``name``.
+
+        :raises MissingPluginError: naming the distribution to install when it is known.
+        """
+        entry = self.steps.get(name)
+        if entry is None:
+            raise MissingPluginError(
+                f"no installed plugin provides the step {name!r}", distribution_for_step(name)
+            )
+        return entry
+
+    def _call_each_with(
+        self, current: list[PluginInfo], hook_name: str, register: Callable[..., None]
+    ) -> Iterator[tuple[PluginInfo, Any]]:
+        """Call a ``register_*`` hook plugin by plugin, with ``current`` naming the caller."""
+        caller = getattr(self.manager.hook, hook_name)
+        for impl in reversed(caller.get_hookimpls()):
+            info = self.plugins[impl.plugin_name]
+            current[:] = [info]
+            if self._trace:
+                print(f"codeferry: hook {hook_name} -> {impl.plugin_name}", file=sys.stderr)
+            try:
+                result = impl.function(*(register for _ in impl.argnames))
+            except Exception as error:
+                info.fail(f"{hook_name}: {_describe(error)}")
+                continue
+            yield info, result
+
+    # -- sources -------------------------------------------------------------------------------
+
+    def storage_from_source(self, source: str | Block | CodeStorage) -> CodeStorage:
+        """The storage for ``source``: a storage object as is, else the first plugin's answer.
+
+        :raises SourceNotSupportedError: when no plugin claims the source, naming the
+            distribution to install when it is known.
+        :raises CodeferryError: when the claiming plugin finds the source malformed.
+        """
+        from codeferry.errors import CodeferryError
+        from codeferry.storage import CodeStorage
+
+        if isinstance(source, CodeStorage):
+            return source
+        caller = self.manager.hook.storage_from_source
+        for impl in reversed(caller.get_hookimpls()):
+            if self._trace:
+                print(f"codeferry: hook storage_from_source -> {impl.plugin_name}", file=sys.stderr)
+            try:
+                storage = impl.function(*(source for _ in impl.argnames))
+            except CodeferryError:
+                raise
+            except Exception as error:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} failed on source {_safe_source(source)}: "
+                    f"{_describe(error)}"
+                ) from error
+            if storage is not None:
+                return storage  # type: ignore[no-any-return]
+        text = _safe_source(source)
+        hint = distribution_for_source(source) if isinstance(source, str) else None
+        raise SourceNotSupportedError(f"no installed plugin understands the source {text}", hint)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every plugin as a JSON-ready dict (registries collected first, so statuses are final)."""
+        _ = self.block_types, self.steps
+        return [info.as_dict() for info in self.plugins.values()]
+
+
+def _safe_source(source: object) -> str:
+    from codeferry.redact import redact_url
+
+    return repr(redact_url(source) if isinstance(source, str) else str(source))
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+_current: Plugins | None = None
+_current_lock = threading.Lock()
+
+
+def get_plugins() -> Plugins:
+    """The plugins of this process, discovered on first call."""
+    global _current  # noqa: PLW0603 - one registry per process, built lazily
+    with _current_lock:
+        if _current is None:
+            _current = Plugins()
+        return _current
+
+
+def set_plugins(plugins: Plugins | None) -> Plugins | None:
+    """Replace the plugins of this process (``None``: rediscover on next use); returns the old ones."""
+    global _current  # noqa: PLW0603
+    with _current_lock:
+        previous, _current = _current, plugins
+        return previous

@@ -1,0 +1,186 @@
+"""What a storage is: the base class every code storage implements, and what a pull reports.
+
+A plugin author writes :meth:`CodeStorage.fetch` (fill an empty folder with the code, reusing
+unchanged files from the previous pull), :meth:`CodeStorage.to_pull_step` and ``__str__``. Where
+the code lands, locking, the atomic switch to the new version, cleanup of old versions and repair
+after an interrupted pull are done by :mod:`codeferry.checkouts` for every storage alike.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codeferry.errors import PushNotSupportedError
+from codeferry.paths import safe_join
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["CodeStorage", "FetchResult", "PullContext", "PullResult", "PushResult"]
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What :meth:`CodeStorage.fetch` did.
+
+    :param version: identifies the code pulled (a commit, a digest, a manifest hash).
+    :param files: files transferred from storage (not those reused from the previous pull).
+    :param bytes: bytes transferred from storage.
+    :param state: JSON-serialisable notes for the next pull (ETags, checksums), handed back as
+        :attr:`PullContext.previous_state`.
+    :param unchanged: the storage holds the version already checked out; the folder is discarded.
+    """
+
+    version: str
+    files: int = 0
+    bytes: int = 0
+    state: Mapping[str, Any] = field(default_factory=dict)
+    unchanged: bool = False
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """Where pulled code is and what it is.
+
+    ``directory`` is the version's own folder: it does not change under a running program when a
+    later pull switches the checkout to a newer version.
+    """
+
+    directory: Path
+    version: str
+    files: int
+    bytes: int
+    changed: bool
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "directory": str(self.directory),
+            "version": self.version,
+            "files": self.files,
+            "bytes": self.bytes,
+            "changed": self.changed,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a push sent: where to, which version, how many files and bytes were uploaded."""
+
+    destination: str
+    version: str
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class PullContext:
+    """What :meth:`CodeStorage.fetch` gets: an empty folder to fill, and the previous pull.
+
+    :param target: an empty folder; the new version of the code goes here. Join storage paths
+        with :meth:`path_for`, never by hand.
+    :param previous: the folder of the version checked out now, or ``None`` on a first pull.
+        Read-only: reuse its files with :meth:`reuse`, never change them.
+    :param previous_version: the version checked out now.
+    :param previous_state: the ``state`` the previous :class:`FetchResult` returned.
+    :param cache_dir: a folder kept between pulls of this checkout (a git object store, say).
+    """
+
+    target: Path
+    previous: Path | None
+    previous_version: str | None
+    previous_state: Mapping[str, Any]
+    cache_dir: Path
+
+    def path_for(self, path: str) -> Path:
+        """The file in :attr:`target` for a ``/``-separated path from storage; parents created.
+
+        :raises UnsafePathError: when ``path`` would land outside the target.
+        """
+        destination = safe_join(self.target, path)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        return destination
+
+    def reuse(self, path: str) -> bool:
+        """Put the previous version's copy of ``path`` into the target (a hard link where possible).
+
+        :returns: ``False`` when the previous version has no such file.
+        """
+        if self.previous is None:
+            return False
+        source = safe_join(self.previous, path)
+        if not source.is_file():
+            return False
+        destination = self.path_for(path)
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)
+        return True
+
+    def unchanged(self) -> FetchResult:
+        """The result to return when storage holds exactly the previous version."""
+        return FetchResult(
+            version=self.previous_version or "",
+            state=self.previous_state,
+            unchanged=True,
+        )
+
+
+class CodeStorage(abc.ABC):
+    """Somewhere code is stored: a folder, a repository, a bucket, an image.
+
+    Subclasses implement :meth:`fetch`, :meth:`to_pull_step` and ``__str__``, and may implement
+    :meth:`push_code`. A storage that is also configuration people save by name inherits from
+    :class:`~codeferry.Block` as well: ``class S3Bucket(CodeStorage, Block)``.
+    """
+
+    @abc.abstractmethod
+    def fetch(self, context: PullContext) -> FetchResult:
+        """Write the code into ``context.target``; reuse what did not change since the last pull.
+
+        Raise :class:`~codeferry.errors.PullError` (never a message containing a secret) when the
+        code cannot be fetched; whatever was written is discarded and the current version stays.
+        """
+
+    @abc.abstractmethod
+    def to_pull_step(self) -> dict[str, dict[str, Any]]:
+        """The deployment-file step that pulls the same code, as ``{step_name: {arguments}}``.
+
+        Credentials appear as block references (``{{ blocks.SLUG.NAME }}``), never as values.
+        """
+
+    @abc.abstractmethod
+    def __str__(self) -> str:
+        """Where the code is, for people and logs; never contains a secret."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def push_code(self, source_dir: str | Path) -> PushResult:
+        """Upload the code in ``source_dir`` to this storage.
+
+        :raises PushNotSupportedError: for storages that cannot receive code.
+        """
+        raise PushNotSupportedError(f"{self} cannot receive code")
+
+    def checkout_key(self) -> str:
+        """What identifies this storage's default checkout; storages at one place share one."""
+        return f"{type(self).__module__}.{type(self).__qualname__} {self}"
+
+    def pull_code(self, destination: str | Path | None = None, *, keep: int = 3) -> PullResult:
+        """Pull the code into ``destination`` (default: this storage's checkout in the home folder).
+
+        The new version is built beside the current one and switched to atomically; a pull that
+        fails leaves the current version as it was. ``keep`` old versions are kept (and any
+        still in use by a running program).
+        """
+        from codeferry.checkouts import Checkout
+
+        return Checkout.for_storage(self, destination, keep=keep).pull(self)

@@ -1,0 +1,31 @@
+"""Deployment-file steps for local folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from codeferry.errors import CodeferryError
+
+
+def set_working_directory(directory: str) -> dict[str, Any]:
+    """Change the working directory of the steps that follow (and of the flow run).
+
+    Outputs: ``directory``, the absolute folder.
+    """
+    path = Path(directory).expanduser()
+    if not path.is_dir():
+        raise CodeferryError(f"set_working_directory: folder {directory} does not exist")
+    os.chdir(path)
+    return {"directory": str(path.resolve())}
+
+
+def pull_from_directory(path: str, destination: str | None = None) -> dict[str, Any]:
+    """Pull the code in the local folder ``path`` into a checkout (incremental and atomic).
+
+    Outputs: ``directory`` (where the code is), ``version``, ``files`` and ``bytes`` copied.
+    """
+    from codeferry_local.storage import LocalDirectory
+
+    return LocalDirectory(path=path).pull_code(destination).as_dict()

@@ -1,0 +1,56 @@
+"""Shared fixtures: every test gets its own codeferry home and only the plugins it asks for.
+
+Tests never load the plugins installed on the machine by accident: the ``plugins`` fixture builds a
+registry from explicit modules, and the environment's plugin switches are cleared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codeferry.plugins import Plugins, set_plugins
+
+pytest_plugins = ["tests.servers.postgres"]
+
+
+@pytest.fixture(autouse=True)
+def codeferry_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh home folder (block store, key, checkouts) for each test."""
+    home = tmp_path / "codeferry-home"
+    monkeypatch.setenv("CODEFERRY_HOME", str(home))
+    for variable in (
+        "CODEFERRY_DATABASE_URL",
+        "CODEFERRY_ENCRYPTION_KEY",
+        "CODEFERRY_PLUGINS",
+        "CODEFERRY_DISABLE_PLUGINS",
+        "CODEFERRY_TRACE_HOOKS",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    previous = set_plugins(None)
+    _reset_store()
+    yield home
+    set_plugins(previous)
+    _reset_store()
+
+
+def _reset_store() -> None:
+    try:
+        from codeferry.store import set_store
+    except ImportError:  # pragma: no cover
+        return
+    try:
+        set_store(None)
+    except NotImplementedError:  # pragma: no cover - store not built yet
+        pass
+
+
+@pytest.fixture
+def plugins() -> Iterator[Plugins]:
+    """Core plus the in-tree local plugin, and nothing else installed on the machine."""
+    registry = Plugins({"local": "codeferry_local.plugin"}, entry_points=False)
+    previous = set_plugins(registry)
+    yield registry
+    set_plugins(previous)
