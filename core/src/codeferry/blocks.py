@@ -304,7 +304,7 @@ def register_block_types_from(
     if not defined:
         raise BlockError(f"{module} defines no block types")
     store = store or get_store()
-    results = []
+    results: list[tuple[type[Block], str]] = []
     for block_type in defined:
         record = BlockTypeRecord(
             slug=block_type.block_type_slug,
@@ -421,9 +421,8 @@ def _build(block_type: type[Block], document: BlockDocument, store: BlockStore) 
         target = data
         for part in parents:
             target = target.setdefault(part, {})
-        if isinstance(value, dict) and set(value) == {_BYTES_KEY}:
-            value = base64.b64decode(value[_BYTES_KEY])
-        target[leaf] = value
+        is_bytes = isinstance(value, dict) and set(value) == {_BYTES_KEY}
+        target[leaf] = base64.b64decode(value[_BYTES_KEY]) if is_bytes else value
     data = _resolve_refs(data, store)
     try:
         block = block_type.model_validate(data)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import shutil
 import time
@@ -89,7 +88,7 @@ class Checkout:
     def current(self) -> CheckoutVersion | None:
         """The version checked out now, or ``None`` before the first pull."""
         try:
-            target = os.readlink(self.current_link)
+            target = self.current_link.readlink()
         except FileNotFoundError:
             return None
         directory = (self.root / target).resolve()
@@ -120,9 +119,7 @@ class Checkout:
                 if result.unchanged and current is not None:
                     shutil.rmtree(staging)
                     self._ensure_link()
-                    return PullResult(
-                        current.directory, current.version, 0, 0, False, str(storage)
-                    )
+                    return PullResult(current.directory, current.version, 0, 0, False, str(storage))
                 directory = self._commit(staging, storage, result)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -160,7 +157,7 @@ class Checkout:
         staging.rename(directory)
         temporary = self.root / f"current-{uuid.uuid4().hex}"
         temporary.symlink_to(Path("versions") / version_id)
-        os.replace(temporary, self.current_link)  # the commit point
+        temporary.replace(self.current_link)  # the commit point
         return directory
 
     def _check_link(self) -> None:
@@ -180,14 +177,14 @@ class Checkout:
         if link is None:
             return
         target = self.current_link
-        if link.is_symlink() and Path(os.readlink(link)) == target:
+        if link.is_symlink() and link.readlink() == target:
             return
         if link.is_dir() and not link.is_symlink():
             link.rmdir()  # empty, checked before the pull
         link.parent.mkdir(parents=True, exist_ok=True)
         temporary = link.with_name(f".{link.name}.{uuid.uuid4().hex}")
         temporary.symlink_to(target)
-        os.replace(temporary, link)
+        temporary.replace(link)
 
     def _remove_leftovers(self) -> None:
         """Remove what a killed pull left: staging folders, temporary links, orphan versions."""

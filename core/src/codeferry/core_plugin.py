@@ -19,7 +19,7 @@ def register_block_types(register: RegisterBlockType) -> None:
 
 @hookimpl
 def register_steps(register: RegisterStep) -> None:
-    """Core's own steps are added by the step engine (run_shell_script, pip_install_requirements)."""
+    """Core's own steps: running shell scripts and installing requirements."""
 
 
 @hookimpl

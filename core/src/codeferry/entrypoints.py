@@ -55,6 +55,10 @@ def parse_entrypoint(text: str) -> Entrypoint:
     :raises EntrypointError: for anything else, saying which forms are accepted.
     """
     text = text.strip()
+    if text.endswith(".py"):
+        raise EntrypointError(
+            f"entrypoint {text!r} names a file but no function: use {text}:function_name"
+        )
     if match := _FILE_FORM.match(text):
         return Entrypoint(match["attr"], path=match["path"])
     if match := _MODULE_COLON_FORM.match(text):
@@ -62,7 +66,8 @@ def parse_entrypoint(text: str) -> Entrypoint:
     if match := _MODULE_DOT_FORM.match(text):
         return Entrypoint(match["attr"], module=match["module"])
     raise EntrypointError(
-        f"entrypoint {text!r} is not of the form path/to/file.py:function or package.module.function"
+        f"entrypoint {text!r} is not of the form "
+        "path/to/file.py:function or package.module.function"
     )
 
 
@@ -102,7 +107,8 @@ def load_entrypoint(entrypoint: str | Entrypoint, code_dir: str | Path) -> Any:
                 ) from None
             raise UserCodeError(f"importing {parsed.module} raised ModuleNotFoundError") from error
         except Exception as error:
-            raise UserCodeError(f"importing {parsed.module} raised {type(error).__name__}") from error
+            message = f"importing {parsed.module} raised {type(error).__name__}"
+            raise UserCodeError(message) from error
     obj: Any = module
     for part in parsed.attribute.split("."):
         try:

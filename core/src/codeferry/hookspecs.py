@@ -90,8 +90,9 @@ def register_block_types(register: RegisterBlockType) -> None:
     :meth:`Block.load <codeferry.Block.load>`, templating ``{{ blocks.SLUG.NAME }}``).
 
     :param register: call ``register(BlockClass)`` for each :class:`~codeferry.Block` subclass.
-        The slug is the class's ``block_type_slug``. ``aliases`` are further slugs that load the same
-        class, such as an incumbent's slug (``register(GitHubCredentials, aliases=["github-creds"])``).
+        The slug is the class's ``block_type_slug``. ``aliases`` are further slugs that load the
+        same class, such as an incumbent's slug
+        (``register(GitHubCredentials, aliases=["github-creds"])``).
         A slug another plugin already registered raises
         :class:`~codeferry.errors.DuplicateRegistrationError` naming both distributions.
     :returns: nothing.
@@ -111,7 +112,8 @@ def register_steps(register: RegisterStep) -> None:
 
     :param register: call ``register(function)`` for each step. A step is found by its short
         ``name`` (default: the function's ``__name__``, such as ``set_working_directory``), its
-        fully qualified name (``module.function``, such as ``codeferry_local.steps.set_working_directory``)
+        fully qualified name (``module.function``, such as
+        ``codeferry_local.steps.set_working_directory``)
         and each of ``aliases`` (such as ``prefect.deployments.steps.set_working_directory``, so
         existing ``prefect.yaml`` files run). A name another plugin already registered raises
         :class:`~codeferry.errors.DuplicateRegistrationError` naming both distributions.

@@ -340,9 +340,14 @@ class Plugins:
     def _call_each_with(
         self, current: list[PluginInfo], hook_name: str, register: Callable[..., None]
     ) -> Iterator[tuple[PluginInfo, Any]]:
-        """Call a ``register_*`` hook plugin by plugin, with ``current`` naming the caller."""
+        """Call a ``register_*`` hook plugin by plugin, with ``current`` naming the caller.
+
+        Plugins are called in load order (core first, then by entry-point name), so which of two
+        clashing registrations wins does not depend on pluggy's call order.
+        """
         caller = getattr(self.manager.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
+        impls = {impl.plugin_name: impl for impl in caller.get_hookimpls()}
+        for impl in (impls[name] for name in self.plugins if name in impls):
             info = self.plugins[impl.plugin_name]
             current[:] = [info]
             if self._trace:
@@ -381,8 +386,13 @@ class Plugins:
                     f"plugin {impl.plugin_name!r} failed on source {_safe_source(source)}: "
                     f"{_describe(error)}"
                 ) from error
+            if isinstance(storage, CodeStorage):
+                return storage
             if storage is not None:
-                return storage  # type: ignore[no-any-return]
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} returned {type(storage).__name__} for source "
+                    f"{_safe_source(source)}, not a CodeStorage"
+                )
         text = _safe_source(source)
         hint = distribution_for_source(source) if isinstance(source, str) else None
         raise SourceNotSupportedError(f"no installed plugin understands the source {text}", hint)
@@ -412,7 +422,7 @@ _current_lock = threading.Lock()
 
 def get_plugins() -> Plugins:
     """The plugins of this process, discovered on first call."""
-    global _current  # noqa: PLW0603 - one registry per process, built lazily
+    global _current  # one registry per process, built lazily
     with _current_lock:
         if _current is None:
             _current = Plugins()
@@ -420,8 +430,11 @@ def get_plugins() -> Plugins:
 
 
 def set_plugins(plugins: Plugins | None) -> Plugins | None:
-    """Replace the plugins of this process (``None``: rediscover on next use); returns the old ones."""
-    global _current  # noqa: PLW0603
+    """Replace the plugins of this process (``None``: rediscover on next use).
+
+    Returns the plugins it replaced.
+    """
+    global _current
     with _current_lock:
         previous, _current = _current, plugins
         return previous

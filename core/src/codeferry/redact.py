@@ -16,7 +16,7 @@ _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 
 
 def split_url_credentials(url: str) -> tuple[str, str | None, str | None]:
-    """Split ``scheme://user:secret@host/path`` into the URL without credentials, user and secret."""
+    """Split ``scheme://user:secret@host/path`` into (URL without credentials, user, secret)."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url, None, None

@@ -5,7 +5,8 @@
 ``CODEFERRY_DATABASE_URL``
     Any SQLAlchemy URL for the block store (default: SQLite in the home folder).
 ``CODEFERRY_ENCRYPTION_KEY``
-    The Fernet key that encrypts secret fields at rest (default: a 0600 key file in the home folder).
+    The Fernet key that encrypts secret fields at rest (default: a 0600 key file in the home
+    folder).
 """
 
 from __future__ import annotations

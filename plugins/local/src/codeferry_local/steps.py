@@ -14,11 +14,11 @@ def set_working_directory(directory: str) -> dict[str, Any]:
 
     Outputs: ``directory``, the absolute folder.
     """
-    path = Path(directory).expanduser()
+    path = Path(directory).expanduser().resolve()
     if not path.is_dir():
         raise CodeferryError(f"set_working_directory: folder {directory} does not exist")
     os.chdir(path)
-    return {"directory": str(path.resolve())}
+    return {"directory": str(path)}
 
 
 def pull_from_directory(path: str, destination: str | None = None) -> dict[str, Any]:

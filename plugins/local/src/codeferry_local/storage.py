@@ -38,8 +38,10 @@ class LocalDirectory(CodeStorage, Block):
             raise PullError(f"folder {root} does not exist")
         before: dict[str, list[Any]] = dict(context.previous_state.get("files", {}))
         now = {rel: [st.st_size, st.st_mtime_ns] for rel, st in _walk(root)}
-        if context.previous is not None and now.keys() == before.keys() and all(
-            now[rel] == before[rel][:2] for rel in now
+        if (
+            context.previous is not None
+            and now.keys() == before.keys()
+            and all(now[rel] == before[rel][:2] for rel in now)
         ):
             return context.unchanged()
         files, copied, manifest = 0, 0, {}

@@ -1,0 +1,75 @@
+"""Development sessions: ``nox`` runs the tests, the linters and the docs build.
+
+``nox -s tests`` installs everything the tests need: the distributions in this repository with
+their test extras, Debian packages for the test servers (when run as root), and npm packages.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(str(Path(p).parent) for p in glob.glob("plugins/*/pyproject.toml"))
+
+# Test servers: a program the tests run, and the Debian package that provides it.
+DEBIAN_PACKAGES = {
+    "/usr/lib/postgresql/*/bin/pg_ctl": "postgresql",
+}
+
+
+def _install_distributions(session: nox.Session, *extra: str) -> None:
+    session.install("-U", "pip")
+    editable = ["-e", "core"]
+    for plugin in PLUGINS:
+        has_test_extra = "test = [" in Path(plugin, "pyproject.toml").read_text()
+        editable += ["-e", f"{plugin}[test]" if has_test_extra else plugin]
+    session.install(*editable, *extra)
+
+
+def _install_debian_packages(session: nox.Session) -> None:
+    missing = sorted({pkg for prog, pkg in DEBIAN_PACKAGES.items() if not glob.glob(prog)})
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        session.warn(f"not root or no apt-get: cannot install {' '.join(missing)}")
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        check=True,
+        env=env,
+    )
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """The whole test suite against real servers started by the tests."""
+    _install_debian_packages(session)
+    _install_distributions(session, "--group", "test")
+    session.run("pytest", *(session.posargs or ["-q"]), env={"CI": os.environ.get("CI", "")})
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) over everything, mypy (strict) over core and the plugins."""
+    _install_distributions(session, "--group", "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with ``--strict``."""
+    _install_distributions(session, "--group", "docs")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))

@@ -1,0 +1,235 @@
+"""Checkouts: versions built beside the current one and switched atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codeferry.checkouts import Checkout
+from codeferry.errors import PullError, UnsafePathError
+from codeferry.storage import CodeStorage, FetchResult, PullContext
+
+
+class DictStorage(CodeStorage):
+    """Code held in a dict; reuses unchanged files like a real incremental plugin."""
+
+    def __init__(self, files: dict[str, str], *, fail_after: int | None = None) -> None:
+        self.files = files
+        self.fail_after = fail_after
+
+    def __str__(self) -> str:
+        return "dict://test"
+
+    def to_pull_step(self) -> dict[str, dict[str, Any]]:
+        return {"test.pull": {}}
+
+    def fetch(self, context: PullContext) -> FetchResult:
+        version = json.dumps(self.files, sort_keys=True)
+        if version == context.previous_version:
+            return context.unchanged()
+        written = 0
+        for index, (path, text) in enumerate(sorted(self.files.items())):
+            if self.fail_after is not None and index >= self.fail_after:
+                raise PullError("connection dropped")
+            if context.previous_state.get(path) == text and context.reuse(path):
+                continue
+            context.path_for(path).write_text(text)
+            written += 1
+        return FetchResult(version, written, 0, state=dict(self.files))
+
+
+def tree(directory: Path) -> dict[str, str]:
+    return {
+        p.relative_to(directory).as_posix(): p.read_text()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_first_pull_puts_the_code_in_the_home_checkout(codeferry_home: Path) -> None:
+    result = DictStorage({"a.py": "A", "pkg/b.py": "B"}).pull_code()
+    assert result.changed
+    assert result.files == 2
+    assert tree(result.directory) == {"a.py": "A", "pkg/b.py": "B"}
+    assert result.directory.is_relative_to(codeferry_home / "checkouts")
+
+
+def test_repull_with_nothing_changed_moves_nothing() -> None:
+    storage = DictStorage({"a.py": "A"})
+    first = storage.pull_code()
+    second = storage.pull_code()
+    assert not second.changed
+    assert (second.files, second.bytes) == (0, 0)
+    assert second.directory == first.directory
+
+
+def test_changed_and_deleted_files_propagate_and_unchanged_ones_are_linked() -> None:
+    storage = DictStorage({"keep.py": "K", "change.py": "1", "gone.py": "G"})
+    first = storage.pull_code()
+    storage.files = {"keep.py": "K", "change.py": "2", "new.py": "N"}
+    second = storage.pull_code()
+    assert tree(second.directory) == {"keep.py": "K", "change.py": "2", "new.py": "N"}
+    assert second.files == 2
+    keep_before, keep_after = first.directory / "keep.py", second.directory / "keep.py"
+    assert keep_before.stat().st_ino == keep_after.stat().st_ino
+
+
+def test_failed_pull_keeps_the_previous_tree_and_leaves_no_staging() -> None:
+    storage = DictStorage({"a.py": "1", "b.py": "1"})
+    good = storage.pull_code()
+    checkout = Checkout.for_storage(storage)
+    storage.files, storage.fail_after = {"a.py": "2", "b.py": "2"}, 1
+    with pytest.raises(PullError, match="connection dropped"):
+        storage.pull_code()
+    assert checkout.current is not None
+    assert checkout.current.directory == good.directory
+    assert tree(good.directory) == {"a.py": "1", "b.py": "1"}
+    assert not list(checkout.root.glob("staging-*"))
+
+
+def test_interrupted_pull_keeps_the_previous_tree() -> None:
+    class Interrupted(DictStorage):
+        def fetch(self, context: PullContext) -> FetchResult:
+            context.path_for("half.py").write_text("half")
+            raise KeyboardInterrupt
+
+    good = DictStorage({"a.py": "1"}).pull_code()
+    with pytest.raises(KeyboardInterrupt):
+        Interrupted({"a.py": "2"}).pull_code()
+    checkout = Checkout.for_storage(DictStorage({}))
+    assert checkout.current is not None
+    assert checkout.current.directory == good.directory
+    assert not list(checkout.root.glob("staging-*"))
+
+
+def test_storage_path_outside_the_destination_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    with pytest.raises(UnsafePathError):
+        DictStorage({"../../../../outside.txt": "x"}).pull_code(tmp_path / "dest")
+    assert not outside.exists()
+
+
+def test_next_pull_repairs_leftovers_of_a_killed_pull() -> None:
+    storage = DictStorage({"a.py": "1"})
+    storage.pull_code()
+    checkout = Checkout.for_storage(storage)
+    (checkout.root / "staging-deadbeef").mkdir()
+    (checkout.root / "staging-deadbeef" / "half.py").write_text("x")
+    (checkout.root / "current-deadbeef").symlink_to("versions/nowhere")
+    (checkout.versions_dir / "orphan.json").write_text("{}")
+    storage.files = {"a.py": "2"}
+    storage.pull_code()
+    names = {p.name for p in checkout.root.iterdir()}
+    assert not any(n.startswith(("staging-", "current-")) for n in names)
+    assert not (checkout.versions_dir / "orphan.json").exists()
+
+
+def test_old_versions_are_cleaned_up_keeping_the_newest(tmp_path: Path) -> None:
+    storage = DictStorage({"a.py": "0"})
+    for n in range(5):
+        storage.files = {"a.py": str(n)}
+        storage.pull_code(keep=2)
+    checkout = Checkout.for_storage(storage)
+    versions = sorted(p for p in checkout.versions_dir.iterdir() if p.is_dir())
+    assert [tree(v) for v in versions] == [{"a.py": "3"}, {"a.py": "4"}]
+
+
+def test_version_in_use_is_never_cleaned_up() -> None:
+    storage = DictStorage({"a.py": "0"})
+    first = storage.pull_code(keep=1)
+    checkout = Checkout(Checkout.for_storage(storage).root, keep=1)
+    with checkout.use(first.directory):
+        for n in range(1, 4):
+            storage.files = {"a.py": str(n)}
+            storage.pull_code(keep=1)
+        assert tree(first.directory) == {"a.py": "0"}
+    storage.files = {"a.py": "4"}
+    storage.pull_code(keep=1)
+    assert not first.directory.exists()
+
+
+def test_running_program_keeps_its_version_while_a_new_one_is_pulled() -> None:
+    storage = DictStorage({"flow.py": "v1"})
+    running = storage.pull_code().directory
+    storage.files = {"flow.py": "v2"}
+    newer = storage.pull_code().directory
+    assert (running / "flow.py").read_text() == "v1"
+    assert (newer / "flow.py").read_text() == "v2"
+
+
+def test_explicit_destination_becomes_a_link_to_the_current_version(tmp_path: Path) -> None:
+    dest = tmp_path / "code"
+    storage = DictStorage({"a.py": "1"})
+    storage.pull_code(dest)
+    assert dest.is_symlink()
+    assert (dest / "a.py").read_text() == "1"
+    storage.files = {"a.py": "2"}
+    storage.pull_code(dest)
+    assert (dest / "a.py").read_text() == "2"
+
+
+def test_explicit_empty_destination_folder_is_used(tmp_path: Path) -> None:
+    dest = tmp_path / "code"
+    dest.mkdir()
+    DictStorage({"a.py": "1"}).pull_code(dest)
+    assert (dest / "a.py").read_text() == "1"
+
+
+def test_destination_holding_other_files_is_refused_and_kept(tmp_path: Path) -> None:
+    dest = tmp_path / "code"
+    dest.mkdir()
+    (dest / "precious.txt").write_text("mine")
+    with pytest.raises(PullError, match="not a codeferry checkout"):
+        DictStorage({"a.py": "1"}).pull_code(dest)
+    assert (dest / "precious.txt").read_text() == "mine"
+
+
+SLOW_PULL = textwrap.dedent(
+    """
+    import sys, time
+    from codeferry.storage import CodeStorage, FetchResult
+
+    class Slow(CodeStorage):
+        def __str__(self): return "slow://x"
+        def to_pull_step(self): return {}
+        def fetch(self, context):
+            for i in range(200):
+                context.path_for(f"f{i:03}.py").write_text(sys.argv[1])
+                time.sleep(0.001)
+            return FetchResult(sys.argv[1], 200)
+
+    print("ready", flush=True)
+    Slow().pull_code(sys.argv[2])
+    """
+)
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.1, 0.15, 0.2, 0.3])
+def test_killed_pull_leaves_old_or_new_version_complete(tmp_path: Path, delay: float) -> None:
+    dest = tmp_path / "code"
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_PULL)
+    env = {**os.environ}
+    subprocess.run([sys.executable, str(script), "old", str(dest)], check=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, str(script), "new", str(dest)], stdout=subprocess.PIPE, env=env
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    contents = set(tree(dest.resolve()).values())
+    assert contents in ({"old"}, {"new"})
+    assert len(tree(dest.resolve())) == 200
+    subprocess.run([sys.executable, str(script), "newer", str(dest)], check=True, env=env)
+    assert set(tree(dest.resolve()).values()) == {"newer"}
