@@ -127,7 +127,7 @@ def register_steps(register: RegisterStep) -> None:
 def register_source_kinds(register: RegisterSourceKind) -> None:
     """Describe the sources the plugin's :func:`storage_from_source` understands.
 
-    Used for listings and help only (``codeferry plugins ls``); resolution is done by
+    Called once per plugin, when the plugin is loaded. Used for listings and help only (``codeferry plugins ls``); resolution is done by
     :func:`storage_from_source`.
 
     :param register: call ``register("s3", description="S3 buckets", examples=["s3://bucket/folder"])``.

@@ -1,0 +1,34 @@
+"""A virtual environment with Prefect and its integrations, for side-by-side benchmarks.
+
+Prefect is never installed into codeferry's own environment: the benchmarks create this one
+(once, then reuse it) and run Prefect's commands and steps in it as separate processes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DEFAULT_DIR = Path(os.environ.get("PREFECT_BENCH_VENV", Path.home() / ".cache" / "codeferry-bench"))
+
+
+def prefect_python(*packages: str, root: Path = DEFAULT_DIR) -> Path:
+    """The interpreter of a venv holding ``prefect`` and ``packages``; created when missing."""
+    venv = root / "prefect-venv"
+    python = venv / "bin" / "python"
+    wanted = ["prefect>=3.4", *packages]
+    marker = venv / ".installed"
+    if marker.exists() and set(marker.read_text().split()) >= set(wanted):
+        return python
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-U", "pip"], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *wanted], check=True)
+    marker.write_text("\n".join(sorted(set(wanted))))
+    return python
+
+
+def prefect_bin(python: Path, name: str = "prefect") -> Path:
+    return python.parent / name

@@ -1,0 +1,56 @@
+"""Start-up time: codeferry's commands beside Prefect's, as separate processes.
+
+    python benchmarks/startup_bench.py [--rounds 15] [--no-prefect]
+
+Prefect runs from its own virtual environment (see prefect_env.py). Every codeferry plugin
+installed in this environment is loaded, as on a worker with every backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from timing import alternate, run_process
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--no-prefect", action="store_true")
+    options = parser.parse_args()
+
+    codeferry = shutil.which("codeferry") or str(Path(sys.executable).parent / "codeferry")
+    home = tempfile.mkdtemp(prefix="codeferry-bench-home-")
+    env = {"CODEFERRY_HOME": home, "PREFECT_HOME": home}
+    commands: dict[str, list[str]] = {
+        "python -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
+        "codeferry --help": [codeferry, "--help"],
+        "codeferry plugins ls": [codeferry, "plugins", "ls"],
+        "codeferry block type ls": [codeferry, "block", "type", "ls"],
+    }
+    if not options.no_prefect:
+        from prefect_env import prefect_bin, prefect_python
+
+        prefect = str(prefect_bin(prefect_python()))
+        commands["prefect --help"] = [prefect, "--help"]
+        commands["prefect block type ls"] = [prefect, "block", "type", "ls"]
+    for argv in commands.values():  # warm the file cache and create the stores
+        run_process(argv, env)
+    cases = {name: (lambda argv=argv: run_process(argv, env)[0]) for name, argv in commands.items()}
+    results = alternate(cases, options.rounds)
+    print(f"start-up, {options.rounds} rounds alternated, median [min – max]")
+    pairs = {"codeferry --help": "prefect --help", "codeferry block type ls": "prefect block type ls"}
+    for name, samples in results.items():
+        print(samples.row())
+    for ours, theirs in pairs.items():
+        if theirs in results:
+            ratio = results[theirs].median / results[ours].median
+            print(f"{ours}: {ratio:.1f}x faster than {theirs}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""codeferry plugin: code shipped as a zip archive (an example built on the public API only)."""
