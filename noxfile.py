@@ -6,7 +6,6 @@ their test extras, Debian packages for the test servers (when run as root), and 
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import subprocess
@@ -18,7 +17,9 @@ nox.options.sessions = ["tests", "lint", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
-PLUGINS = sorted(str(Path(p).parent) for p in glob.glob("plugins/*/pyproject.toml"))
+PLUGINS = sorted(
+    p.parent.relative_to(ROOT).as_posix() for p in ROOT.glob("plugins/*/pyproject.toml")
+)
 
 # Test servers: a program the tests run, and the Debian package that provides it.
 DEBIAN_PACKAGES = {
@@ -36,7 +37,9 @@ def _install_distributions(session: nox.Session, *extra: str) -> None:
 
 
 def _install_debian_packages(session: nox.Session) -> None:
-    missing = sorted({pkg for prog, pkg in DEBIAN_PACKAGES.items() if not glob.glob(prog)})
+    missing = sorted(
+        {pkg for prog, pkg in DEBIAN_PACKAGES.items() if not any(Path("/").glob(prog.lstrip("/")))}
+    )
     if not missing:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
@@ -72,4 +75,26 @@ def lint(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the documentation site with ``--strict``."""
     _install_distributions(session, "--group", "docs")
-    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--site-dir",
+        str(ROOT / "site"),
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Benchmarks side by side with Prefect (in its own venv) and raw baselines.
+
+    ``nox -s bench -- startup`` runs only ``benchmarks/startup_bench.py``.
+    """
+    _install_debian_packages(session)
+    _install_distributions(session, "--group", "test")
+    wanted = session.posargs or [
+        p.stem.removesuffix("_bench") for p in sorted(ROOT.glob("benchmarks/*_bench.py"))
+    ]
+    for name in wanted:
+        session.run("python", f"benchmarks/{name}_bench.py")

@@ -42,9 +42,12 @@ def main() -> None:
         run_process(argv, env)
     cases = {name: (lambda argv=argv: run_process(argv, env)[0]) for name, argv in commands.items()}
     results = alternate(cases, options.rounds)
-    print(f"start-up, {options.rounds} rounds alternated, median [min – max]")
-    pairs = {"codeferry --help": "prefect --help", "codeferry block type ls": "prefect block type ls"}
-    for name, samples in results.items():
+    print(f"start-up, {options.rounds} rounds alternated, median [min - max]")
+    pairs = {
+        "codeferry --help": "prefect --help",
+        "codeferry block type ls": "prefect block type ls",
+    }
+    for samples in results.values():
         print(samples.row())
     for ours, theirs in pairs.items():
         if theirs in results:

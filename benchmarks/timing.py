@@ -25,7 +25,7 @@ class Samples:
         rss = f"{max(self.peak_rss_mb):7.1f} MB" if self.peak_rss_mb else ""
         return (
             f"{self.name:<44} median {self.median * 1000:8.1f} ms  "
-            f"[{min(self.seconds) * 1000:7.1f} – {max(self.seconds) * 1000:7.1f}]  {ratio} {rss}"
+            f"[{min(self.seconds) * 1000:7.1f} - {max(self.seconds) * 1000:7.1f}]  {ratio} {rss}"
         )
 
 

@@ -1,0 +1,20 @@
+"""The storage contract as a test kit: what every codeferry storage must do, ready to run.
+
+A plugin author subclasses :class:`StorageContract` in a test module and provides one fixture,
+``store``, returning a :class:`StoreHandle`: the storage under test and a way to put files into
+the place it reads from. Every test of the contract then runs against the real backend::
+
+    from codeferry.testing import StorageContract, StoreHandle
+
+    class TestZipArchive(StorageContract):
+        @pytest.fixture
+        def store(self, tmp_path):
+            archive = tmp_path / "code.zip"
+            return StoreHandle(ZipArchive(path=str(archive)), write=lambda files: make_zip(archive, files))
+"""
+
+from __future__ import annotations
+
+from codeferry.testing.contract import StorageContract, StoreHandle
+
+__all__ = ["StorageContract", "StoreHandle"]

@@ -1,0 +1,30 @@
+"""The local plugin passes the storage contract every plugin passes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from codeferry.testing import StorageContract, StoreHandle
+from codeferry_local.storage import LocalDirectory
+
+
+def replace_folder(root: Path, files: Mapping[str, bytes]) -> None:
+    for path in files:
+        if path.startswith("/") or ".." in path.split("/") or ".git" in path.split("/"):
+            raise NotImplementedError("a folder cannot hold that name")
+    for existing in sorted(root.rglob("*"), reverse=True):
+        existing.unlink() if existing.is_file() else existing.rmdir()
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+
+
+class TestLocalDirectory(StorageContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> StoreHandle:
+        root = tmp_path / "source"
+        root.mkdir()
+        return StoreHandle(LocalDirectory(path=str(root)), lambda files: replace_folder(root, files))
