@@ -27,4 +27,6 @@ class TestLocalDirectory(StorageContract):
     def store(self, tmp_path: Path) -> StoreHandle:
         root = tmp_path / "source"
         root.mkdir()
-        return StoreHandle(LocalDirectory(path=str(root)), lambda files: replace_folder(root, files))
+        return StoreHandle(
+            LocalDirectory(path=str(root)), lambda files: replace_folder(root, files)
+        )

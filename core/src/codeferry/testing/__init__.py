@@ -10,7 +10,8 @@ the place it reads from. Every test of the contract then runs against the real b
         @pytest.fixture
         def store(self, tmp_path):
             archive = tmp_path / "code.zip"
-            return StoreHandle(ZipArchive(path=str(archive)), write=lambda files: make_zip(archive, files))
+            storage = ZipArchive(path=str(archive))
+            return StoreHandle(storage, write=lambda files: make_zip(archive, files))
 """
 
 from __future__ import annotations

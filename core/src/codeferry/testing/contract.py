@@ -36,7 +36,11 @@ class StoreHandle:
     secrets: Sequence[str] = field(default_factory=tuple)
 
 
-FIRST = {"flow.py": b"def main():\n    return 1\n", "pkg/helpers.py": b"X = 1\n", "data/a.txt": b"a"}
+FIRST = {
+    "flow.py": b"def main():\n    return 1\n",
+    "pkg/helpers.py": b"X = 1\n",
+    "data/a.txt": b"a",
+}
 
 
 def _tree(directory: Path) -> dict[str, bytes]:
@@ -72,7 +76,9 @@ class StorageContract:
         assert result.version, "PullResult.version must identify the version pulled"
         assert _tree(destination) == FIRST, "the destination must show the pulled code"
 
-    def test_pull_into_an_empty_existing_folder(self, store: StoreHandle, destination: Path) -> None:
+    def test_pull_into_an_empty_existing_folder(
+        self, store: StoreHandle, destination: Path
+    ) -> None:
         store.write(FIRST)
         destination.mkdir()
         assert _tree(store.storage.pull_code(destination).directory) == FIRST
