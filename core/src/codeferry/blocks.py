@@ -197,10 +197,10 @@ class Secret(Block):
     """
 
     block_type_slug: ClassVar[str] = "secret"
-    value: SecretStr
+    value: pydantic.Secret[str | dict[str, Any] | list[Any]]
 
-    def get(self) -> str:
-        """The secret value."""
+    def get(self) -> str | dict[str, Any] | list[Any]:
+        """The secret value: a string, or a JSON object or array."""
         return self.value.get_secret_value()
 
 
