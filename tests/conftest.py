@@ -37,14 +37,9 @@ def codeferry_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 def _reset_store() -> None:
-    try:
-        from codeferry.store import set_store
-    except ImportError:  # pragma: no cover
-        return
-    try:
-        set_store(None)
-    except NotImplementedError:  # pragma: no cover - store not built yet
-        pass
+    from codeferry.store import set_store
+
+    set_store(None)
 
 
 @pytest.fixture

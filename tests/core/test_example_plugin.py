@@ -39,7 +39,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def codeferry(site: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(site), "CODEFERRY_HOME": str(home)}
     return subprocess.run(
-        [sys.executable, "-m", "codeferry", *args], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "codeferry", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 

@@ -160,10 +160,7 @@ class Block(BaseModel):
             slug, name = parse_block_reference(name)
             block_type = get_block_type(slug, store=store)
         document = store.get_document(block_type.block_type_slug, name)
-        block = _build(block_type, document, store)
-        if not isinstance(block, cls):
-            raise BlockError(f"block {document.block_type_slug}/{name} is not a {cls.__name__}")
-        return block
+        return _build(block_type, document, store)  # type: ignore[return-value]
 
     @classmethod
     def delete(cls, name: str, *, store: BlockStore | None = None) -> None:
@@ -292,7 +289,7 @@ def register_block_types_from(
     """
     from codeferry.store import BlockTypeRecord, get_store
 
-    loaded, reference = _import_module(module)
+    loaded, reference = _import_module(module, fresh=True)
     defined = [
         obj
         for obj in vars(loaded).values()
@@ -318,20 +315,29 @@ def register_block_types_from(
     return results
 
 
-def _import_module(module: str | Path) -> tuple[types.ModuleType, str]:
+def _import_module(module: str | Path, *, fresh: bool = False) -> tuple[types.ModuleType, str]:
+    """Import a dotted module, or a ``.py`` file under a name derived from its path.
+
+    ``fresh`` runs a file again even if it was imported before (registering reads the file as it
+    is now); a file that fails to run is not left behind half-imported.
+    """
     text = str(module)
     try:
         if text.endswith(".py") or Path(text).is_file():
             path = Path(text).resolve()
             name = f"codeferry_registered_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
-            if name in sys.modules:
+            if name in sys.modules and not fresh:
                 return sys.modules[name], str(path)
             spec = importlib.util.spec_from_file_location(name, path)
             if spec is None or spec.loader is None:
                 raise BlockError(f"cannot import {path}")
             loaded = importlib.util.module_from_spec(spec)
             sys.modules[name] = loaded
-            spec.loader.exec_module(loaded)
+            try:
+                spec.loader.exec_module(loaded)
+            except BaseException:
+                sys.modules.pop(name, None)
+                raise
             return loaded, str(path)
         return importlib.import_module(text), text
     except BlockError:
@@ -423,7 +429,7 @@ def _build(block_type: type[Block], document: BlockDocument, store: BlockStore) 
             target = target.setdefault(part, {})
         is_bytes = isinstance(value, dict) and set(value) == {_BYTES_KEY}
         target[leaf] = base64.b64decode(value[_BYTES_KEY]) if is_bytes else value
-    data = _resolve_refs(data, store)
+    data = _resolve_refs(data, store, block_type)
     try:
         block = block_type.model_validate(data)
     except pydantic.ValidationError as error:
@@ -444,18 +450,43 @@ def _build(block_type: type[Block], document: BlockDocument, store: BlockStore) 
     return block
 
 
-def _resolve_refs(data: Any, store: BlockStore) -> Any:
+def _resolve_refs(data: Any, store: BlockStore, annotation: Any) -> Any:
+    """``data`` with each saved-block reference replaced by the loaded block.
+
+    ``annotation`` is the type expected where ``data`` sits: a reference is loaded as the block
+    class the field names when its slug matches, so nested types need not be registered anywhere.
+    """
     if isinstance(data, dict):
         if set(data) == {_REF_KEY}:
             ref = data[_REF_KEY]
-            try:
-                return Block.load(f"{ref['slug']}/{ref['name']}", store=store)
-            except BlockNotFoundError:
-                raise BlockNotFoundError(
-                    f"block {ref['slug']}/{ref['name']} is used by another block but was deleted"
-                ) from None
-        return {key: _resolve_refs(value, store) for key, value in data.items()}
+            return _load_reference(ref["slug"], ref["name"], store, annotation)
+        models = [
+            tp
+            for tp in _field_types(annotation)
+            if isinstance(tp, type) and issubclass(tp, BaseModel)
+        ]
+        fields = models[0].model_fields if len(models) == 1 else {}
+        return {
+            key: _resolve_refs(value, store, fields[key].annotation if key in fields else None)
+            for key, value in data.items()
+        }
     return data
+
+
+def _load_reference(slug: str, name: str, store: BlockStore, annotation: Any) -> Block:
+    declared = [
+        tp
+        for tp in _field_types(annotation)
+        if isinstance(tp, type) and issubclass(tp, Block) and tp.block_type_slug == slug
+    ]
+    try:
+        if declared:
+            return declared[0].load(name, store=store)
+        return Block.load(f"{slug}/{name}", store=store)
+    except BlockNotFoundError:
+        raise BlockNotFoundError(
+            f"block {slug}/{name} is used by another block but was deleted"
+        ) from None
 
 
 def _reveal(model: BaseModel) -> dict[str, Any]:

@@ -24,6 +24,7 @@ __all__ = [
     "StoreKeyError",
     "UnsafePathError",
     "UserCodeError",
+    "VariableNotFoundError",
 ]
 
 
@@ -78,6 +79,10 @@ class StoreError(CodeferryError):
 
 class StoreKeyError(StoreError):
     """The block store was encrypted with a different key than the one given."""
+
+
+class VariableNotFoundError(CodeferryError, LookupError):
+    """No variable is set under a name."""
 
 
 class UnsafePathError(CodeferryError, ValueError):

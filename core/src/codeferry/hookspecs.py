@@ -127,10 +127,11 @@ def register_steps(register: RegisterStep) -> None:
 def register_source_kinds(register: RegisterSourceKind) -> None:
     """Describe the sources the plugin's :func:`storage_from_source` understands.
 
-    Called once per plugin, when the plugin is loaded. Used for listings and help only (``codeferry plugins ls``); resolution is done by
-    :func:`storage_from_source`.
+    Called once per plugin, when the plugin is loaded. Used for listings and help only
+    (``codeferry plugins ls``); resolution is done by :func:`storage_from_source`.
 
-    :param register: call ``register("s3", description="S3 buckets", examples=["s3://bucket/folder"])``.
+    :param register: call it once per kind of source, such as
+        ``register("s3", description="S3 buckets", examples=["s3://bucket/folder"])``.
     :returns: nothing.
 
     .. versionadded:: 0.1

@@ -47,7 +47,11 @@ class LocalDirectory(CodeStorage, Block):
         files, copied, manifest = 0, 0, {}
         for rel, (size, mtime) in sorted(now.items()):
             old = before.get(rel)
-            if old is not None and old[:2] == [size, mtime] and context.reuse(rel):
+            # A file touched but identical is found by reading it: a read beats a copy.
+            same = old is not None and (
+                old[:2] == [size, mtime] or (old[0] == size and _hash(root / rel) == old[2])
+            )
+            if old is not None and same and context.reuse(rel):
                 digest = old[2]
             else:
                 digest = _copy_hashing(root / rel, context.path_for(rel))
@@ -102,6 +106,14 @@ def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
                 elif entry.is_file():
                     rel = Path(entry.path).relative_to(root).as_posix()
                     yield rel, entry.stat()
+
+
+def _hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as reader:
+        while chunk := reader.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _copy_hashing(source: Path, destination: Path) -> str:
