@@ -55,3 +55,9 @@ def test_plugin_tutorial_code_is_the_example_plugins_code() -> None:
             code = line.split("  #")[0].strip()
             if code and code != "...":
                 assert code in example_lines, line
+
+
+def test_cli_reference_is_generated_from_the_commands() -> None:
+    from docs.gen_cli import PAGE, render
+
+    assert PAGE.read_text() == render(), "run: python docs/gen_cli.py"

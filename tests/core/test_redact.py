@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import re
+
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from codeferry.redact import MASK, mask_secrets, redact_url, split_url_credentials
@@ -41,3 +43,23 @@ def test_mask_secrets_masks_values_and_urls_in_text() -> None:
 def test_mask_secrets_never_leaves_the_secret(secret: str, around: str) -> None:
     text = around + secret + around
     assert secret not in mask_secrets(text, [secret]) or secret in MASK
+
+
+_SECRET_CHARS = st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters="@")
+
+
+@given(st.text(_SECRET_CHARS, min_size=3, max_size=30), st.sampled_from(["", ":8443"]))
+def test_redact_url_hides_an_unencoded_password(secret: str, port: str) -> None:
+    # A token pasted as is may hold "/", "?" or "#", which end a URL's authority early.
+    url = f"https://user:{secret}@git.example.com{port}/team/repo.git"
+    redacted = redact_url(url)
+    assert secret not in redacted
+    assert redacted == f"https://{MASK}@git.example.com{port}/team/repo.git"
+    # For connecting, "user:12/34@host" could be "host:12" with "/34@host" as its path.
+    assume(port or not re.split(r"[/?#]", secret, maxsplit=1)[0].isdigit())
+    clean, user, password = split_url_credentials(url)
+    assert (clean, user, password) == (
+        f"https://git.example.com{port}/team/repo.git",
+        "user",
+        secret,
+    )

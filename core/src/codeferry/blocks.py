@@ -120,8 +120,9 @@ class Block(BaseModel):
 
     @classmethod
     def description(cls) -> str:
-        """The first paragraph of the class docstring."""
-        doc = inspect.getdoc(cls) or ""
+        """The first paragraph of the class's own docstring (not one inherited from a base)."""
+        own = cls.__dict__.get("__doc__")
+        doc = inspect.cleandoc(own) if isinstance(own, str) else ""
         return doc.split("\n\n", 1)[0].replace("\n", " ").strip()
 
     # -- saving and loading --------------------------------------------------------------------

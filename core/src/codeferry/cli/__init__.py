@@ -1,0 +1,97 @@
+"""The ``codeferry`` command line.
+
+Exit status: 0 on success; 1 when something the user can fix went wrong (any
+:class:`~codeferry.errors.CodeferryError`, printed as one line ``Error: ...`` on standard error,
+without a traceback), when a command was declined, or on a bug (printed as ``Error: unexpected
+...``; ``CODEFERRY_DEBUG=1`` adds the traceback); 2 when the command line itself is malformed
+(unknown option, missing argument); 130 when interrupted.
+
+Start-up time is a feature: this package and its command modules import only typer and the
+standard library at module level, and each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from codeferry import __version__
+from codeferry.cli import block, code, deployment, init, plugins, variable
+from codeferry.errors import CodeferryError
+
+__all__ = ["CodeferryGroup", "app", "main"]
+
+
+class CodeferryGroup(TyperGroup):
+    """The root command: turns exceptions into one-line errors and exit statuses."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from codeferry.cli import output
+
+        output.reset_secrets()
+        try:
+            return super().invoke(ctx)
+        except CodeferryError as error:
+            output.report_error(error, expected=True)
+            raise typer.Exit(1) from None
+        except Exception as error:
+            if _is_click_control_flow(error):
+                raise
+            output.report_error(error, expected=False)
+            raise typer.Exit(1) from None
+        finally:
+            output.reset_secrets()
+
+
+def _is_click_control_flow(error: Exception) -> bool:
+    """Usage errors, exits, aborts and a closed pipe (``| head``): click handles those itself."""
+    if isinstance(error, BrokenPipeError):
+        return True
+    return type(error).__module__.split(".", 1)[0] in {"typer", "click"}
+
+
+app = typer.Typer(
+    name="codeferry",
+    cls=CodeferryGroup,
+    help="Fetch workflow code from where it is stored, and run it.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",  # docstrings wrap as paragraphs; brackets are not markup
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"codeferry {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Fetch workflow code from where it is stored, and run it."""
+
+
+# Commands and groups of commands: one line each.
+app.command("pull")(code.pull)
+app.command("run", cls=code.RunCommand)(code.run)
+app.command("push")(deployment.push)
+app.command("init")(init.init)
+app.add_typer(deployment.app)
+app.add_typer(block.app)
+app.add_typer(variable.app)
+app.add_typer(plugins.app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line (``argv`` defaults to the process arguments)."""
+    app(args=argv, prog_name="codeferry")

@@ -1,0 +1,125 @@
+"""What commands print: results on standard output, messages and errors on standard error.
+
+``--json`` output is the only thing a command writes to standard output when it is given, so it
+can be piped. Tables are plain aligned text: Rich is not imported to print them, which keeps the
+listing commands' start-up short. Text that comes from users or storage is printed with control
+characters escaped, so a block name cannot move the cursor or recolour the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import traceback
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "add_secrets",
+    "debug_enabled",
+    "format_bytes",
+    "info",
+    "mask",
+    "print_json",
+    "print_table",
+    "printable",
+    "report_error",
+    "reset_secrets",
+    "stdin_is_terminal",
+]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Secret values a command has read (from @env:, @file:, prompts): masked in any error it prints.
+_secrets: set[str] = set()
+
+
+def add_secrets(values: Iterable[str]) -> None:
+    """Remember secret values so that error messages never show them."""
+    _secrets.update(value for value in values if value)
+
+
+def reset_secrets() -> None:
+    """Forget the remembered secret values (each command starts afresh)."""
+    _secrets.clear()
+
+
+def mask(text: str) -> str:
+    """``text`` with remembered secret values and URL credentials masked."""
+    from codeferry.redact import mask_secrets
+
+    return mask_secrets(text, _secrets)
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (newlines and escape sequences included) escaped."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+def print_json(data: Any) -> None:
+    """``data`` as indented JSON on standard output (dates and paths as text)."""
+    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def info(message: str) -> None:
+    """A message for people, on standard error."""
+    typer.echo(message, err=True)
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """Aligned columns with a header line on standard output; cells are escaped."""
+    cells = [[printable(str(cell)) for cell in row] for row in rows]
+    widths = [
+        max([len(header), *(len(row[index]) for row in cells)])
+        for index, header in enumerate(headers)
+    ]
+    for row in [list(headers), *cells]:
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def format_bytes(count: int) -> str:
+    """``1536`` as ``1.5 KiB``."""
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{count} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def stdin_is_terminal() -> bool:
+    """Whether there is a person to ask (prompts and confirmations happen only then)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # a closed stream
+        return False
+
+
+def debug_enabled() -> bool:
+    """``CODEFERRY_DEBUG=1``: errors are printed with their traceback."""
+    return os.environ.get("CODEFERRY_DEBUG", "") not in {"", "0"}
+
+
+def report_error(error: BaseException, *, expected: bool) -> None:
+    """Print ``error`` as one line ``Error: ...`` on standard error, secrets masked.
+
+    ``expected`` errors (a :class:`~codeferry.errors.CodeferryError`) say what to fix; others are
+    bugs, reported with their type and a hint to get the traceback.
+    """
+    if debug_enabled():
+        typer.echo(mask("".join(traceback.format_exception(error))).rstrip(), err=True)
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    if not expected:
+        name = type(error).__name__
+        text = f"unexpected {name}: {text}" if text else f"unexpected {name}"
+        if not debug_enabled():
+            text += " (set CODEFERRY_DEBUG=1 to see the traceback)"
+    typer.secho("Error: ", fg="red", err=True, nl=False)
+    typer.echo(printable(mask(text)), err=True)

@@ -1,0 +1,131 @@
+"""Fixtures for the command-line tests: a runner, a folder of code, a module of block types."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from codeferry.cli import app
+from codeferry.plugins import Plugins
+
+BLOCK_MODULE = '''
+from pydantic import Field, SecretStr
+
+from codeferry.blocks import Block
+
+
+class ApiCredentials(Block):
+    """Who calls the API."""
+
+    username: str = Field(description="The user name.")
+    token: SecretStr = Field(description="The API token.")
+
+
+class ApiService(Block):
+    """An API endpoint."""
+
+    url: str
+    port: int = 443
+    tags: list[str] = []
+    credentials: ApiCredentials
+'''
+
+MAIN_MODULE = """
+import asyncio
+
+from helpers_{tag} import greet
+
+
+def hello(name, count=1):
+    return {{"greeting": greet(name), "count": count}}
+
+
+async def hello_later(name):
+    await asyncio.sleep(0)
+    return greet(name)
+
+
+def where_am_i():
+    import os
+
+    return os.getcwd()
+
+
+def nothing():
+    print("ran")
+
+
+def fails():
+    step_one()
+
+
+def step_one():
+    raise ValueError("the flow failed on purpose")
+"""
+
+
+@dataclass
+class Cli:
+    """Runs ``codeferry`` in this process, with the test's plugins and home."""
+
+    runner: CliRunner
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return self.runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli(plugins: Plugins) -> Cli:
+    return Cli(CliRunner())
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend standard input is a terminal, so commands ask questions."""
+    monkeypatch.setattr("codeferry.cli.output.stdin_is_terminal", lambda: True)
+
+
+@pytest.fixture
+def block_module(tmp_path: Path) -> Path:
+    path = tmp_path / "api_blocks.py"
+    path.write_text(BLOCK_MODULE)
+    return path
+
+
+@pytest.fixture
+def registered(cli: Cli, block_module: Path) -> Path:
+    """The API block types registered from their file."""
+    result = cli("block", "register", "-f", str(block_module))
+    assert result.exit_code == 0, result.output
+    return block_module
+
+
+@pytest.fixture
+def clean_imports() -> Iterator[None]:
+    """Undo what loading entrypoints does to the interpreter: sys.path, modules, working folder."""
+    path, modules, cwd = list(sys.path), set(sys.modules), os.getcwd()
+    yield
+    sys.path[:] = path
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+    os.chdir(cwd)
+
+
+@pytest.fixture
+def code_folder(tmp_path: Path, clean_imports: None) -> Path:
+    """A project folder: flows/main.py importing its sibling module flows/helpers_<tag>.py."""
+    tag = tmp_path.name.replace("-", "_")[-20:]
+    root = tmp_path / "project"
+    (root / "flows").mkdir(parents=True)
+    (root / "flows" / f"helpers_{tag}.py").write_text(
+        "def greet(name):\n    return f'hello {name}'\n"
+    )
+    (root / "flows" / "main.py").write_text(textwrap.dedent(MAIN_MODULE.format(tag=tag)))
+    return root
