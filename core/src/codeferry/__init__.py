@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from codeferry.hookspecs import hookimpl
     from codeferry.paths import safe_join
     from codeferry.plugins import get_plugins
+    from codeferry.sources import from_source
     from codeferry.storage import CodeStorage, FetchResult, PullContext, PullResult, PushResult
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "PushResult",
     "Secret",
     "__version__",
+    "from_source",
     "get_plugins",
     "hookimpl",
     "load_block",
@@ -48,6 +50,7 @@ _LAZY = {
     "hookimpl": "codeferry.hookspecs",
     "safe_join": "codeferry.paths",
     "get_plugins": "codeferry.plugins",
+    "from_source": "codeferry.sources",
     "CodeStorage": "codeferry.storage",
     "FetchResult": "codeferry.storage",
     "PullContext": "codeferry.storage",

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from codeferry.storage import CodeStorage
 
-__all__ = ["Checkout", "CheckoutVersion"]
+__all__ = ["Checkout", "CheckoutVersion", "hold_version"]
 
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -213,3 +213,22 @@ class Checkout:
                         continue  # a program is running from this version
                 shutil.rmtree(directory, ignore_errors=True)
                 meta.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def hold_version(path: str | Path) -> Iterator[Path]:
+    """Hold the checkout version ``path`` is in (if it is in one) while the block runs.
+
+    For code found through a step's ``directory`` output, which may be a version folder or a
+    folder inside one; a path in no checkout is yielded as it is.
+    """
+    resolved = Path(path).resolve()
+    for candidate in (resolved, *resolved.parents):
+        if candidate.parent.name != "versions":
+            continue
+        meta = candidate.with_name(candidate.name + ".json")
+        if meta.is_file():
+            with Checkout(candidate.parent.parent).use(candidate):
+                yield Path(path)
+            return
+    yield Path(path)

@@ -13,15 +13,21 @@ __all__ = [
     "BlockSchemaError",
     "BlockTypeNotFoundError",
     "CodeferryError",
+    "DeploymentFileError",
     "DuplicateRegistrationError",
     "EntrypointError",
+    "ImportStepNotAllowedError",
     "MissingPluginError",
     "PluginError",
     "PullError",
+    "PushError",
     "PushNotSupportedError",
     "SourceNotSupportedError",
+    "StepError",
+    "StepTimeoutError",
     "StoreError",
     "StoreKeyError",
+    "TemplateError",
     "UnsafePathError",
     "UserCodeError",
     "VariableNotFoundError",
@@ -93,6 +99,10 @@ class PullError(CodeferryError):
     """Code could not be pulled from its storage."""
 
 
+class PushError(CodeferryError):
+    """Code could not be pushed to its storage."""
+
+
 class PushNotSupportedError(CodeferryError):
     """A storage cannot receive code."""
 
@@ -103,3 +113,26 @@ class EntrypointError(CodeferryError):
 
 class UserCodeError(CodeferryError):
     """The code being run raised; ``__cause__`` is its exception, whose traceback is shown."""
+
+
+class DeploymentFileError(CodeferryError):
+    """A deployment file is missing, is not valid YAML, or does not have the expected shape.
+
+    The message starts with ``file:line:column`` when the place is known.
+    """
+
+
+class TemplateError(CodeferryError):
+    """A ``{{ reference }}`` in a step's arguments cannot be resolved; names the step and it."""
+
+
+class ImportStepNotAllowedError(CodeferryError):
+    """A step is named by an import path, and running import paths was not allowed."""
+
+
+class StepError(CodeferryError):
+    """A deployment-file step failed: which step, its arguments (secrets masked), the cause."""
+
+
+class StepTimeoutError(CodeferryError, TimeoutError):
+    """A step ran longer than its ``timeout``."""

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["distribution_for_block_type", "distribution_for_source", "distribution_for_step"]
+__all__ = [
+    "distribution_for_block_type",
+    "distribution_for_requirement",
+    "distribution_for_source",
+    "distribution_for_step",
+]
 
 _SCHEMES = {
     "s3": "codeferry-s3",
@@ -71,7 +76,8 @@ _STEP_PREFIXES = {
     "codeferry_docker.": "codeferry-docker",
     "prefect.deployments.steps.git_clone": "codeferry-git",
     "prefect.deployments.steps.set_working_directory": "codeferry-local",
-    "prefect.deployments.steps.pull_from_remote_storage": "codeferry-local",
+    "prefect.deployments.steps.pull.git_clone": "codeferry-git",
+    "prefect.deployments.steps.pull.set_working_directory": "codeferry-local",
     "prefect_aws.": "codeferry-s3",
     "prefect_gcp.": "codeferry-gcs",
     "prefect_azure.": "codeferry-azure",
@@ -96,6 +102,18 @@ _SHORT_STEPS = {
     "build_code_layer": "codeferry-docker",
 }
 
+# What a step's ``requires:`` names (Prefect's integration packages) -> the codeferry plugin.
+_REQUIREMENTS = {
+    "prefect-aws": "codeferry-s3",
+    "prefect-gcp": "codeferry-gcs",
+    "prefect-azure": "codeferry-azure",
+    "prefect-docker": "codeferry-docker",
+    "prefect-github": "codeferry-github",
+    "prefect-gitlab": "codeferry-gitlab",
+    "prefect-bitbucket": "codeferry-bitbucket",
+}
+
+_REQUIREMENT_NAME_RE = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/]*)")
 _SCP_LIKE_RE = re.compile(r"^[\w.-]+@[\w.-]+:")
 
@@ -128,3 +146,18 @@ def distribution_for_step(name: str) -> str | None:
         if name.startswith(prefix):
             return _STEP_PREFIXES[prefix]
     return None
+
+
+def distribution_for_requirement(requirement: str) -> str | None:
+    """The codeferry distribution for a step's ``requires:`` entry (``prefect-aws>=0.3``).
+
+    A ``codeferry-*`` requirement names itself; Prefect's integration packages map to the plugin
+    that replaces them; anything else gives ``None`` (the table does not know it).
+    """
+    match = _REQUIREMENT_NAME_RE.match(requirement)
+    if match is None:
+        return None
+    name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+    if name.startswith("codeferry-"):
+        return name
+    return _REQUIREMENTS.get(name)

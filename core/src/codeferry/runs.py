@@ -1,0 +1,249 @@
+"""Running a deployment file's sections: pull the code, run a deployment, push the code.
+
+Steps run from the folder the deployment file is in, so ``codeferry pull -f project/codeferry.yaml``
+does what ``cd project && codeferry pull`` does; the working folder is restored afterwards. Where
+the code is after the pull steps is the ``directory`` output of the last step that returned one
+(as Prefect's workers do), else the working folder the steps left (``set_working_directory``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codeferry.errors import CodeferryError, EntrypointError, PullError, UserCodeError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from codeferry.deployments import DeploymentFile
+    from codeferry.plugins import Plugins
+    from codeferry.steps.engine import StepsResult
+    from codeferry.steps.progress import StepReporter
+
+__all__ = ["DeploymentPull", "pull_deployment", "push_deployment", "run_deployment"]
+
+
+@dataclass(frozen=True)
+class DeploymentPull:
+    """Where a deployment's pull steps put the code, and what each step returned."""
+
+    directory: Path
+    file: Path | None
+    deployment: str | None
+    steps: StepsResult
+    link: Path | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, secrets masked."""
+        return {
+            "directory": str(self.directory),
+            "link": str(self.link) if self.link is not None else None,
+            "file": str(self.file) if self.file is not None else None,
+            "deployment": self.deployment,
+            "steps": steps_as_list(self.steps),
+        }
+
+
+def steps_as_list(result: StepsResult) -> list[dict[str, Any]]:
+    """Each step that ran, with its outputs as JSON values (others as text), secrets masked."""
+    listed = []
+    for record in result.records:
+        outputs = json.loads(result.mask(json.dumps(dict(record.outputs), default=str)))
+        listed.append(
+            {
+                "section": record.step.section,
+                "index": record.step.index,
+                "name": record.step.name,
+                "id": record.step.id,
+                "attempts": record.attempts,
+                "seconds": round(record.seconds, 3),
+                "outputs": outputs,
+            }
+        )
+    return listed
+
+
+def pull_deployment(
+    file: str | Path | DeploymentFile | None = None,
+    deployment: str | None = None,
+    *,
+    dest: str | Path | None = None,
+    allow_import_steps: bool | None = None,
+    reporter: StepReporter | None = None,
+    plugins: Plugins | None = None,
+) -> DeploymentPull:
+    """Run the pull steps of ``deployment`` (or of the file) and say where the code is.
+
+    :param file: the deployment file (default: ``codeferry.yaml`` or ``prefect.yaml`` here).
+    :param deployment: whose pull steps to run; default the only deployment, or the file's.
+    :param dest: also make this path a link to where the code is.
+    :raises CodeferryError: the file is malformed, a step is unknown or fails (a failed pull
+        leaves the previous checkout as it was).
+    """
+    parsed = _load(file)
+    chosen = parsed.select(deployment, "pull")
+    with _working_folder(parsed.directory):
+        result = _run(parsed.steps("pull", chosen), allow_import_steps, reporter, plugins)
+        directory = _code_directory(result)
+    link = _link(Path(dest), directory) if dest is not None else None
+    return DeploymentPull(
+        directory,
+        parsed.path,
+        chosen.name if chosen is not None else None,
+        result,
+        link,
+    )
+
+
+def run_deployment(
+    file: str | Path | DeploymentFile | None,
+    deployment: str,
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    allow_import_steps: bool | None = None,
+    reporter: StepReporter | None = None,
+    plugins: Plugins | None = None,
+) -> Any:
+    """Pull ``deployment``'s code, then load its entrypoint from there and call it.
+
+    The deployment's ``parameters`` are default keyword arguments; ``kwargs`` override them. The
+    entrypoint is imported only after the pull steps ran, from the folder they left the code in,
+    with that folder as the working folder; the version being run is held so that no cleanup
+    removes it while it runs.
+
+    :returns: what the entrypoint returned (awaited if it is a coroutine).
+    :raises EntrypointError: the deployment has no entrypoint, or it is not in the code.
+    :raises UserCodeError: the entrypoint raised (its exception is the ``__cause__``).
+    """
+    from codeferry.checkouts import hold_version
+    from codeferry.entrypoints import call, load_entrypoint, parse_entrypoint
+    from codeferry.steps.context import masking_logs
+
+    parsed = _load(file)
+    chosen = parsed.deployment(deployment)
+    if not chosen.entrypoint:
+        raise EntrypointError(f"deployment {deployment!r} has no entrypoint")
+    entrypoint = parse_entrypoint(chosen.entrypoint)
+    with _working_folder(parsed.directory):
+        result = _run(parsed.steps("pull", chosen), allow_import_steps, reporter, plugins)
+        directory = _code_directory(result)
+        with hold_version(directory), _working_folder(directory), masking_logs(result.secrets):
+            function = load_entrypoint(entrypoint, directory)
+            defaults = _unfilled(function, chosen.parameters, len(args))
+            arguments = {**defaults, **(kwargs or {})}
+            try:
+                return call(function, list(args), arguments)
+            except UserCodeError as error:
+                masked = result.mask(str(error))
+                if masked == str(error):
+                    raise
+                raise UserCodeError(masked) from error.__cause__
+
+
+def push_deployment(
+    file: str | Path | DeploymentFile | None = None,
+    deployment: str | None = None,
+    *,
+    allow_import_steps: bool | None = None,
+    reporter: StepReporter | None = None,
+    plugins: Plugins | None = None,
+) -> StepsResult:
+    """Run the build steps, then the push steps (which see the build steps' outputs)."""
+    from codeferry.steps.engine import StepsResult
+
+    parsed = _load(file)
+    build_for = parsed.select(deployment, "build")
+    push_for = parsed.select(deployment, "push")
+    result = StepsResult()
+    with _working_folder(parsed.directory):
+        _run(parsed.steps("build", build_for), allow_import_steps, reporter, plugins, result)
+        _run(parsed.steps("push", push_for), allow_import_steps, reporter, plugins, result)
+    return result
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _load(file: str | Path | DeploymentFile | None) -> DeploymentFile:
+    from codeferry.deployments import DeploymentFile, load_deployment_file
+
+    return file if isinstance(file, DeploymentFile) else load_deployment_file(file)
+
+
+def _run(
+    steps: Sequence[Any],
+    allow_import_steps: bool | None,
+    reporter: StepReporter | None,
+    plugins: Plugins | None,
+    result: StepsResult | None = None,
+) -> StepsResult:
+    from codeferry.steps.engine import run_steps
+
+    return run_steps(
+        steps,
+        plugins=plugins,
+        allow_import_steps=allow_import_steps,
+        reporter=reporter,
+        result=result,
+    )
+
+
+def _unfilled(function: Any, parameters: Mapping[str, Any], positional: int) -> dict[str, Any]:
+    """The deployment's parameters less those that positional arguments fill."""
+    import inspect
+
+    try:
+        names = list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return dict(parameters)
+    filled = set(names[:positional])
+    return {key: value for key, value in parameters.items() if key not in filled}
+
+
+def _code_directory(result: StepsResult) -> Path:
+    directory = result.directory
+    if directory is None:
+        return Path.cwd()
+    directory = Path(directory).expanduser()
+    directory = directory if directory.is_absolute() else Path.cwd() / directory
+    if not directory.is_dir():
+        raise PullError(f"the pull steps said the code is in {directory}, which is not a folder")
+    return directory
+
+
+@contextlib.contextmanager
+def _working_folder(folder: Path) -> Iterator[None]:
+    """Run the block from ``folder`` and come back to where we were, whatever steps did."""
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def _link(dest: Path, directory: Path) -> Path:
+    """Make ``dest`` a symbolic link to ``directory``, replacing only an older link or empty dir."""
+    dest = dest.expanduser().absolute()
+    if dest.is_symlink():
+        pass
+    elif dest.is_dir() and not any(dest.iterdir()):
+        dest.rmdir()
+    elif dest.exists():
+        raise CodeferryError(
+            f"destination {dest} already exists and is not a link made by codeferry; "
+            "give a new or empty folder"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    temporary = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}")
+    temporary.symlink_to(directory.resolve(), target_is_directory=True)
+    temporary.replace(dest)
+    return dest
