@@ -1,0 +1,105 @@
+"""What the blob-storage benchmarks share: the trees they pull, and timing pulls in child processes.
+
+Two shapes, as issue 5 asks: 2,000 files of 1-20 KB in nested folders, and 20 files of 5 MB.
+Each measured pull runs in a fresh child process (so imports and caches are as on a worker, and
+the child's peak memory is its own); the child times the pull itself and prints it as JSON, and
+the parent adds the process's wall time and peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+SHAPES = {
+    "2000 x 1-20 KB": {"files": 2_000, "min": 1_024, "max": 20 * 1_024},
+    "20 x 5 MB": {"files": 20, "min": 5 * 1_024 * 1_024, "max": 5 * 1_024 * 1_024},
+}
+
+
+def make_tree(shape: str, seed: int = 5) -> dict[str, bytes]:
+    """The files of ``shape``: nested folders, sizes drawn from the shape's range."""
+    spec = SHAPES[shape]
+    rng = random.Random(seed)
+    files: dict[str, bytes] = {}
+    for number in range(spec["files"]):
+        size = rng.randint(spec["min"], spec["max"])
+        folder = f"pkg{number % 10}/sub{number % 7}/deep{number % 3}"
+        files[f"{folder}/module_{number}.py"] = rng.randbytes(size)
+    return files
+
+
+def changed_subset(
+    files: Mapping[str, bytes], fraction: float, round_number: int
+) -> dict[str, bytes]:
+    """``fraction`` of ``files`` (at least one) with new contents."""
+    names = sorted(files)[:: max(1, round(1 / fraction))]
+    return {
+        name: f"changed in round {round_number}\n".encode() + files[name][64:] for name in names
+    }
+
+
+@dataclass
+class Samples:
+    name: str
+    seconds: list[float] = field(default_factory=list)  # the pull itself, timed in the child
+    wall: list[float] = field(default_factory=list)  # the child process, start to exit
+    peak_rss_mb: list[float] = field(default_factory=list)
+
+    def row(self, baseline: Samples | None = None) -> str:
+        median = statistics.median(self.seconds)
+        ratio = f"{median / statistics.median(baseline.seconds):6.2f}x" if baseline else "       "
+        return (
+            f"  {self.name:<40} median {median * 1000:8.1f} ms "
+            f"[{min(self.seconds) * 1000:7.1f} - {max(self.seconds) * 1000:7.1f}] {ratio}  "
+            f"process {statistics.median(self.wall) * 1000:7.1f} ms, "
+            f"peak {max(self.peak_rss_mb):6.1f} MB"
+        )
+
+
+def run_child(argv: Sequence[str], env: Mapping[str, str]) -> tuple[float, float, float]:
+    """Run a child that prints ``{"seconds": ...}``; return (pull s, wall s, peak RSS MB)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, *argv],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout, stderr = process.communicate()
+    wall = time.perf_counter() - start
+    # communicate() reaped the child; its rusage is in RUSAGE_CHILDREN only in aggregate, so the
+    # child reports its own peak RSS alongside its timing.
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{stderr.decode()[-3000:]}")
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    return float(result["seconds"]), wall, float(result["peak_rss_mb"])
+
+
+def measure(samples: Samples, argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """Run one child pull and add its numbers to ``samples``."""
+    seconds, wall, peak = run_child(argv, env)
+    samples.seconds.append(seconds)
+    samples.wall.append(wall)
+    samples.peak_rss_mb.append(peak)
+
+
+def report_child(seconds: float) -> None:
+    """Print what :func:`run_child` reads: the pull's time and this process's peak RSS."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
+
+
+def timed(function: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start

@@ -1,0 +1,248 @@
+"""Downloading files to disk in parallel, streamed in chunks, each checked as it arrives.
+
+Memory stays flat whatever the file sizes: a file is written chunk by chunk as it streams
+(``open_async`` where the backend has it, as s3fs does; ranged reads otherwise), so at most
+``connections * chunk_size`` bytes are held at once. Every file's size is checked, its MD5 where
+the store gives one and its SHA-256 where a manifest does; a short, long or corrupt body is
+retried like a dropped connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from codeferry.remote.transfer import (
+    LocalFileError,
+    TransferSettings,
+    run_async_jobs,
+    run_thread_jobs,
+)
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+    from codeferry.remote.listing import RemoteFile
+    from codeferry.remote.progress import TransferProgress
+
+__all__ = ["DownloadJob", "IntegrityError", "download_files"]
+
+
+@dataclass(frozen=True)
+class DownloadJob:
+    """One file to fetch: what it is in the store, where it goes, what its SHA-256 must be."""
+
+    remote: RemoteFile
+    target: Path
+    sha256: str | None = None
+
+
+class IntegrityError(Exception):
+    """A downloaded file is not what the store or the manifest says it is (retried)."""
+
+
+class _StoppedError(Exception):
+    """The transfer was abandoned while this file was being written."""
+
+
+class _Checks:
+    """Size and content hashes of one download, computed as the chunks arrive."""
+
+    def __init__(self, job: DownloadJob) -> None:
+        self.job = job
+        self.received = 0
+        self.md5 = hashlib.md5(usedforsecurity=False) if job.remote.md5 else None
+        self.sha256 = hashlib.sha256() if job.sha256 else None
+
+    def update(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+        if self.received > self.job.remote.size:
+            raise IntegrityError(
+                f"{self.job.remote.path}: more than the {self.job.remote.size} bytes listed "
+                "(was it changed during the pull?)"
+            )
+        if self.md5 is not None:
+            self.md5.update(chunk)
+        if self.sha256 is not None:
+            self.sha256.update(chunk)
+
+    def verify(self) -> None:
+        remote = self.job.remote
+        if self.received != remote.size:
+            raise IntegrityError(f"{remote.path}: received {self.received} of {remote.size} bytes")
+        if self.md5 is not None and self.md5.hexdigest() != remote.md5:
+            raise IntegrityError(f"{remote.path}: MD5 differs from the store's checksum")
+        if self.sha256 is not None and self.sha256.hexdigest() != self.job.sha256:
+            raise IntegrityError(f"{remote.path}: SHA-256 differs from the manifest")
+
+
+class _Target:
+    """The local file being written; its errors are the disk's, so they are never retried."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.handle: BinaryIO = path.open("wb")
+        except OSError as error:
+            raise LocalFileError(f"cannot write {path}: {error}") from error
+
+    def write(self, chunk: bytes) -> None:
+        try:
+            self.handle.write(chunk)
+        except OSError as error:
+            raise LocalFileError(f"cannot write {self.handle.name}: {error}") from error
+
+    def close(self) -> None:
+        try:
+            self.handle.close()
+        except OSError as error:
+            raise LocalFileError(f"cannot write {self.handle.name}: {error}") from error
+
+
+def download_files(
+    fs: AbstractFileSystem,
+    jobs: list[DownloadJob],
+    settings: TransferSettings,
+    progress: TransferProgress,
+) -> None:
+    """Fetch every job's file into its target, at most ``settings.connections`` at a time.
+
+    :raises TransferError: for the first file that failed for good; no transfer is still running
+        when this raises.
+    """
+
+    def name(job: DownloadJob) -> str:
+        return job.remote.path
+
+    if getattr(fs, "async_impl", False):
+        streams = _has_open_async(fs)
+
+        async def attempt_async(job: DownloadJob, attempt: int) -> None:
+            fetch = _stream_async if streams else _ranges_async
+            await fetch(fs, job, settings, progress)
+
+        run_async_jobs(fs, jobs, attempt_async, settings, name)
+    else:
+
+        def attempt_sync(job: DownloadJob, attempt: int, stop: threading.Event) -> None:
+            _stream_sync(fs, job, settings, progress, stop)
+
+        run_thread_jobs(jobs, attempt_sync, settings, name)
+
+
+def _has_open_async(fs: AbstractFileSystem) -> bool:
+    from fsspec.asyn import AsyncFileSystem
+
+    return type(fs).open_async is not AsyncFileSystem.open_async
+
+
+async def _stream_async(
+    fs: Any, job: DownloadJob, settings: TransferSettings, progress: TransferProgress
+) -> None:
+    checks = _Checks(job)
+    target = _Target(job.target)
+    stream: Any = None
+    try:
+        stream = await asyncio.wait_for(fs.open_async(job.remote.key, "rb"), settings.stall_timeout)
+        loop = asyncio.get_running_loop()
+        while True:
+            chunk = await asyncio.wait_for(stream.read(settings.chunk_size), settings.stall_timeout)
+            if not chunk:
+                break
+            if checks.md5 is None and checks.sha256 is None:
+                checks.update(chunk)
+                target.write(chunk)
+            else:
+                # Hashing releases the GIL: done beside the loop, it overlaps the other streams.
+                await loop.run_in_executor(None, _take, checks, target, chunk)
+            progress.advance(len(chunk))
+        target.close()
+        checks.verify()
+    except BaseException:
+        progress.advance(-checks.received)
+        raise
+    finally:
+        target.handle.close()
+        await _release(stream)
+    progress.file_done()
+
+
+def _take(checks: _Checks, target: _Target, chunk: bytes) -> None:
+    checks.update(chunk)
+    target.write(chunk)
+
+
+async def _release(stream: Any) -> None:
+    """Give a streamed response's connection back, also when it was abandoned half-read."""
+    if stream is None:
+        return
+    body = getattr(stream, "r", None)  # s3fs keeps the HTTP body there
+    for closer in (getattr(body, "close", None), getattr(stream, "close", None)):
+        if callable(closer):
+            try:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # noqa: S110 - a connection that cannot be closed is dropped anyway
+                pass
+
+
+async def _ranges_async(
+    fs: Any, job: DownloadJob, settings: TransferSettings, progress: TransferProgress
+) -> None:
+    """Fetch a file in ranged reads of ``chunk_size`` (backends without ``open_async``)."""
+    checks = _Checks(job)
+    target = _Target(job.target)
+    size = job.remote.size
+    try:
+        if size <= settings.chunk_size:
+            ranges: list[tuple[int | None, int | None]] = [(None, None)]
+        else:
+            step = settings.chunk_size
+            ranges = [(start, min(start + step, size)) for start in range(0, size, step)]
+        for start, end in ranges:
+            chunk = await asyncio.wait_for(
+                fs._cat_file(job.remote.key, start=start, end=end), settings.stall_timeout
+            )
+            checks.update(chunk)
+            target.write(chunk)
+            progress.advance(len(chunk))
+        target.close()
+        checks.verify()
+    except BaseException:
+        progress.advance(-checks.received)
+        raise
+    finally:
+        target.handle.close()
+    progress.file_done()
+
+
+def _stream_sync(
+    fs: AbstractFileSystem,
+    job: DownloadJob,
+    settings: TransferSettings,
+    progress: TransferProgress,
+    stop: threading.Event,
+) -> None:
+    checks = _Checks(job)
+    target = _Target(job.target)
+    try:
+        with fs.open(job.remote.key, "rb") as stream:
+            while chunk := stream.read(settings.chunk_size):
+                if stop.is_set():
+                    raise _StoppedError(job.remote.path)
+                checks.update(chunk)
+                target.write(chunk)
+                progress.advance(len(chunk))
+        target.close()
+        checks.verify()
+    except BaseException:
+        progress.advance(-checks.received)
+        raise
+    finally:
+        target.handle.close()
+    progress.file_done()

@@ -1,0 +1,393 @@
+"""A folder on any fsspec filesystem as code storage: parallel, incremental, verified pulls.
+
+:class:`RemoteStorage` is the engine the S3, GCS and Azure plugins (and any fsspec URL such as
+``memory://`` or ``sftp://``) pull and push through; the plugins only turn their credentials into
+fsspec storage options.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codeferry.errors import CodeferryError, PullError, PushError, UnsafePathError
+from codeferry.redact import redact_url, split_url_credentials
+from codeferry.remote.download import DownloadJob, IntegrityError, download_files
+from codeferry.remote.listing import (
+    MANIFEST_NAME,
+    RemoteFile,
+    folder_prefix,
+    list_folder,
+    listing_version,
+)
+from codeferry.remote.manifest import Manifest, ManifestEntry
+from codeferry.remote.progress import TransferProgress
+from codeferry.remote.transfer import (
+    TransferError,
+    TransferSettings,
+    call_with_retries,
+    describe,
+)
+from codeferry.remote.upload import UploadJob, upload_files
+from codeferry.storage import CodeStorage, FetchResult, PullContext, PushResult
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+__all__ = ["PULL_STEP", "RemoteStorage"]
+
+PULL_STEP = "codeferry.steps.remote.pull_from_remote_storage"
+
+log = logging.getLogger(__name__)
+
+_STATE_FORMAT = 1
+# Option names whose values are credentials: never shown, never put into a pull step.
+_SECRET_OPTION = re.compile(
+    r"secret|token|password|passwd|key|credential|sas|connection_string|signature|auth",
+    re.IGNORECASE,
+)
+
+
+class RemoteStorage(CodeStorage):
+    """The code in one folder of an fsspec filesystem.
+
+    ``RemoteStorage("s3://bucket/flows", key=..., secret=...)`` pulls what is under
+    ``bucket/flows/`` (and nothing beside it, such as ``bucket/flows-old/``).
+
+    :param url: an fsspec URL of the folder (``s3://bucket/folder``, ``memory://code``,
+        ``file:///srv/code``); the folder may be the whole bucket.
+    :param storage_options: passed to the fsspec filesystem as they are (credentials, endpoint,
+        region). Values under names that look like credentials are never shown.
+    :param filesystem: an fsspec filesystem to use instead of building one from ``url`` and
+        ``storage_options`` (the URL's protocol is then only used for display).
+    :param connections: transfers in flight at once (default 64).
+    :param attempts: tries per file and per listing before the pull or push fails (default 4).
+    :param stall_timeout: seconds a download may receive nothing before it is retried.
+    :param progress: ``True``/``False`` to force the progress bar on or off; by default it is
+        shown on a terminal for long transfers.
+
+    Pulls (through :meth:`~codeferry.CodeStorage.pull_code`):
+
+    - list the folder once; when every file's fingerprint (ETag, generation) is what the last pull
+      recorded, nothing is downloaded (:meth:`~codeferry.PullContext.unchanged`);
+    - otherwise download new and changed files in parallel, streamed to disk, and hard-link the
+      unchanged ones from the previous version; deleted files are simply not in the new tree;
+    - check every file's size, its MD5 where the store gives one, and its SHA-256 where the
+      manifest written by :meth:`push_code` lists it; the version is the manifest's when it
+      describes the folder exactly, else a hash of the listing;
+    - refuse keys that would land outside the destination (``..``, absolute) with
+      :class:`~codeferry.errors.UnsafePathError`; fail with :class:`~codeferry.errors.PullError`
+      after bounded retries; the current tree is never touched.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        filesystem: AbstractFileSystem | None = None,
+        connections: int = 64,
+        attempts: int = 4,
+        stall_timeout: float = 60.0,
+        progress: bool | None = None,
+        **storage_options: Any,
+    ) -> None:
+        self._url = url
+        self._storage_options = storage_options
+        self._filesystem = filesystem
+        self._root: str | None = None
+        self.settings = TransferSettings(
+            connections=connections, attempts=attempts, stall_timeout=stall_timeout
+        )
+        self.progress = progress
+        _, _, url_secret = split_url_credentials(url)
+        self._secrets = [*_secret_values(storage_options), *([url_secret] if url_secret else [])]
+
+    # -- what it is ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The folder's URL, credentials in it masked."""
+        return redact_url(self._url)
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def filesystem(self) -> AbstractFileSystem:
+        """The fsspec filesystem (built on first use; fsspec and the backend imported then).
+
+        :raises CodeferryError: for an unknown protocol, naming the library to install.
+        """
+        if self._filesystem is None or self._root is None:
+            self._filesystem, self._root = self._connect()
+        return self._filesystem
+
+    @property
+    def root(self) -> str:
+        """The folder's path on :attr:`filesystem` (``bucket/folder`` on object stores)."""
+        if self._root is None:
+            _ = self.filesystem
+        assert self._root is not None
+        return self._root
+
+    def _connect(self) -> tuple[AbstractFileSystem, str]:
+        import fsspec.core
+
+        if self._filesystem is not None:
+            path = self._filesystem._strip_protocol(self._url)
+            return self._filesystem, _folder_path(str(path))
+        try:
+            fs, path = fsspec.core.url_to_fs(self._url, **self._storage_options)
+        except ImportError as error:
+            raise CodeferryError(f"cannot open {self}: {describe(error, self._secrets)}") from None
+        except (ValueError, TypeError) as error:
+            raise CodeferryError(f"cannot open {self}: {describe(error, self._secrets)}") from None
+        return fs, _folder_path(str(path))
+
+    def checkout_key(self) -> str:
+        public = json.dumps(_public_options(self._storage_options), sort_keys=True, default=str)
+        digest = hashlib.sha256(public.encode()).hexdigest()[:16]
+        return f"{type(self).__module__}.{type(self).__qualname__} {self.url} {digest}"
+
+    def to_pull_step(self) -> dict[str, dict[str, Any]]:
+        """``pull_from_remote_storage`` with the URL and the storage options.
+
+        :raises CodeferryError: when the options or the URL hold credentials (a step file must
+            name them through a block, never hold them).
+        """
+        if self._secrets or _public_options(self._storage_options) != self._storage_options:
+            raise CodeferryError(
+                f"{self} is configured with credentials; write its pull step by hand with "
+                "{{ blocks.SLUG.NAME }} references instead of the values"
+            )
+        return {PULL_STEP: {"url": self._url, **self._storage_options}}
+
+    # -- pulling -------------------------------------------------------------------------------
+
+    def list_files(self) -> dict[str, RemoteFile]:
+        """Every file in the folder (the manifest included), by path inside the folder.
+
+        :raises PullError: when the folder cannot be listed (after retries).
+        """
+        fs = self.filesystem
+        try:
+            return call_with_retries(self.settings, str(self), lambda: list_folder(fs, self.root))
+        except TransferError as error:
+            raise self._error(PullError, "cannot list", error) from None
+
+    def fetch(self, context: PullContext) -> FetchResult:
+        listing = self.list_files()
+        manifest_file = listing.pop(MANIFEST_NAME, None)
+        if not listing:
+            raise PullError(f"{self} holds no files; check the bucket and folder names")
+        files_state = {path: [remote.fingerprint, remote.size] for path, remote in listing.items()}
+        state = {
+            "format": _STATE_FORMAT,
+            "files": files_state,
+            "manifest": manifest_file.fingerprint if manifest_file else None,
+        }
+        if (
+            context.previous is not None
+            and all(remote.fingerprint for remote in listing.values())
+            and context.previous_state.get("format") == _STATE_FORMAT
+            and context.previous_state.get("files") == files_state
+            and context.previous_state.get("manifest") == state["manifest"]
+        ):
+            return context.unchanged()
+
+        manifest = self._read_manifest(manifest_file)
+        self._check_paths(context, listing)
+        before: Mapping[str, Any] = context.previous_state.get("files") or {}
+        jobs: list[DownloadJob] = []
+        for path, remote in sorted(listing.items()):
+            recorded = [remote.fingerprint, remote.size]
+            if remote.fingerprint and before.get(path) == recorded and context.reuse(path):
+                continue
+            entry = manifest.files.get(path) if manifest else None
+            expected = entry.sha256 if entry is not None and entry.describes(remote) else None
+            jobs.append(DownloadJob(remote, context.path_for(path), expected))
+
+        total = sum(job.remote.size for job in jobs)
+        with TransferProgress(f"pull {self}", len(jobs), total, self.progress) as progress:
+            try:
+                download_files(self.filesystem, jobs, self.settings, progress)
+            except TransferError as error:
+                raise self._error(PullError, "cannot pull", error) from None
+        version = (
+            manifest.version
+            if manifest is not None and manifest.matches(listing)
+            else listing_version(listing)
+        )
+        return FetchResult(version=version, files=len(jobs), bytes=total, state=state)
+
+    def _check_paths(self, context: PullContext, listing: Mapping[str, RemoteFile]) -> None:
+        """Refuse the whole listing if any key is unsafe, or two keys land on one file."""
+        seen: dict[Path, str] = {}
+        for path in sorted(listing):
+            try:
+                target = context.path_for(path)
+            except UnsafePathError as error:
+                raise UnsafePathError(f"refusing to pull from {self}: {error}") from None
+            if target in seen:
+                raise UnsafePathError(
+                    f"refusing to pull from {self}: keys {seen[target]!r} and {path!r} "
+                    "name the same file"
+                )
+            seen[target] = path
+        folders = {parent for target in seen for parent in target.parents}
+        clashes = sorted(seen[target] for target in seen if target in folders)
+        if clashes:
+            raise UnsafePathError(
+                f"refusing to pull from {self}: {clashes[0]!r} is both a file and a folder"
+            )
+
+    def _read_manifest(self, manifest_file: RemoteFile | None) -> Manifest | None:
+        if manifest_file is None:
+            return None
+        fs = self.filesystem
+        try:
+            data = call_with_retries(
+                self.settings, MANIFEST_NAME, lambda: fs.cat_file(manifest_file.key)
+            )
+            return Manifest.parse(data)
+        except (TransferError, ValueError) as error:
+            # An unreadable manifest costs only the end-to-end check: sizes and MD5s still hold.
+            log.warning(
+                "ignoring %s of %s: %s", MANIFEST_NAME, self, describe(error, self._secrets)
+            )
+            return None
+
+    # -- pushing -------------------------------------------------------------------------------
+
+    def push_code(self, source_dir: str | Path, *, ignore_file: str | None = None) -> PushResult:
+        """Upload the code in ``source_dir`` to this folder: only what changed, in parallel.
+
+        ``.git``, ``__pycache__`` and ``.venv`` are never sent, nor what ``.codeferryignore``,
+        ``.prefectignore`` or ``ignore_file`` (a file in ``source_dir``) list, in gitignore
+        syntax. Files this storage pushed before and that are gone locally are deleted; other
+        objects in the folder are left alone. A manifest (:data:`MANIFEST_NAME`) is written
+        last; its hash is the version.
+
+        :raises PushError: when the folder cannot be listed or a file cannot be sent.
+        """
+        from codeferry.remote.ignore import IgnoreRules, local_files
+
+        source = Path(source_dir)
+        if not source.is_dir():
+            raise PushError(f"cannot push {source}: it is not a folder")
+        rules = IgnoreRules.for_folder(source, [ignore_file] if ignore_file else [])
+        local = local_files(source, rules)
+        if not local:
+            raise PushError(f"cannot push {source}: it holds no files to send")
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            entries = dict(zip(local, pool.map(ManifestEntry.of_file, local.values()), strict=True))
+
+        fs = self.filesystem
+        try:
+            listing = call_with_retries(
+                self.settings, str(self), lambda: _list_or_empty(fs, self.root)
+            )
+        except TransferError as error:
+            raise self._error(PushError, "cannot list", error) from None
+        manifest_file = listing.pop(MANIFEST_NAME, None)
+        previous = self._read_manifest(manifest_file) or Manifest({})
+
+        prefix = folder_prefix(self.root)
+        jobs = [
+            UploadJob(path, local[path], prefix + path, entry.size)
+            for path, entry in entries.items()
+            if not _already_there(entry, listing.get(path), previous.files.get(path))
+        ]
+        stale = sorted(
+            listing[path].key for path in previous.files if path in listing and path not in local
+        )
+        manifest = Manifest(entries)
+        total = sum(job.size for job in jobs)
+        with TransferProgress(f"push {self}", len(jobs), total, self.progress) as progress:
+            try:
+                upload_files(fs, jobs, self.settings, progress)
+                if stale:
+                    call_with_retries(self.settings, str(self), lambda: fs.rm(stale))
+                call_with_retries(
+                    self.settings,
+                    MANIFEST_NAME,
+                    lambda: fs.pipe_file(prefix + MANIFEST_NAME, manifest.to_bytes()),
+                )
+            except TransferError as error:
+                raise self._error(PushError, "cannot push to", error) from None
+        return PushResult(str(self), manifest.version, len(jobs), total)
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def _error(
+        self, kind: type[CodeferryError], action: str, error: TransferError
+    ) -> CodeferryError:
+        """A one-line error naming the store, the file and the cause, secrets masked."""
+        cause = error.cause
+        where = str(self) if error.path in {str(self), ""} else f"{self} ({error.path})"
+        detail = describe(error, self._secrets)
+        if isinstance(cause, PermissionError):
+            reason = "access denied; check the credentials"
+        elif isinstance(cause, FileNotFoundError):
+            reason = "not found; check the bucket and folder names"
+        elif isinstance(cause, IntegrityError):
+            reason = f"the download was corrupt {error.attempts} times"
+        elif error.attempts > 1:
+            reason = f"failed after {error.attempts} attempts"
+        else:
+            reason = "failed"
+        return kind(f"{action} {where}: {reason} ({detail})")
+
+
+def _already_there(
+    entry: ManifestEntry, remote: RemoteFile | None, pushed: ManifestEntry | None
+) -> bool:
+    """Whether the store already holds this content: by MD5, or as the last push left it."""
+    if remote is None or remote.size != entry.size:
+        return False
+    if remote.md5 is not None:
+        return remote.md5 == entry.md5
+    return pushed is not None and pushed == entry and pushed.describes(remote)
+
+
+def _list_or_empty(fs: AbstractFileSystem, root: str) -> dict[str, RemoteFile]:
+    """A push may create the folder: a missing one lists as empty (a missing bucket fails later)."""
+    try:
+        return list_folder(fs, root)
+    except FileNotFoundError:
+        return {}
+
+
+def _folder_path(path: str) -> str:
+    stripped = path.rstrip("/")
+    return stripped or path
+
+
+def _public_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` without the values that are (or may hold) credentials."""
+    public: dict[str, Any] = {}
+    for name, value in options.items():
+        if _SECRET_OPTION.search(name):
+            continue
+        if isinstance(value, Mapping):
+            public[name] = _public_options(value)
+        elif value is None or isinstance(value, str | int | float | bool | list | tuple):
+            public[name] = value
+    return public
+
+
+def _secret_values(options: Mapping[str, Any]) -> list[str]:
+    """Every string under an option name that looks like a credential, nested ones included."""
+    found: list[str] = []
+    for name, value in options.items():
+        if isinstance(value, Mapping):
+            found.extend(_secret_values(value))
+        elif isinstance(value, str) and _SECRET_OPTION.search(name):
+            found.append(value)
+    return found

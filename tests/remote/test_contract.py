@@ -1,0 +1,51 @@
+"""The remote engine passes the storage contract on fsspec's memory and local filesystems."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from codeferry.remote import RemoteStorage
+from codeferry.testing import StorageContract, StoreHandle
+from tests.remote.conftest import MemoryFolder
+
+
+def replace_local(root: Path, files: Mapping[str, bytes]) -> None:
+    for path in files:
+        if path.startswith("/") or ".." in path.split("/") or ".git" in path.split("/"):
+            raise NotImplementedError("a local folder cannot hold that name")
+    for existing in sorted(root.rglob("*"), reverse=True):
+        relative = existing.relative_to(root).as_posix()
+        if existing.is_file() and relative not in files:
+            existing.unlink()
+    for path, data in files.items():
+        target = root / path
+        if target.is_file() and target.read_bytes() == data:
+            continue  # rewritten only when it differs, as a sync does
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+class TestMemoryFilesystem(StorageContract):
+    @pytest.fixture
+    def store(self, memory_folder: MemoryFolder) -> StoreHandle:
+        missing = MemoryFolder()
+        return StoreHandle(
+            RemoteStorage(memory_folder.url),
+            memory_folder.replace,
+            failing=lambda: RemoteStorage(missing.url),
+        )
+
+
+class TestLocalFilesystem(StorageContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> StoreHandle:
+        root = tmp_path / "remote"
+        root.mkdir()
+        return StoreHandle(
+            RemoteStorage(root.as_uri()),
+            lambda files: replace_local(root, files),
+            failing=lambda: RemoteStorage((tmp_path / "missing").as_uri()),
+        )

@@ -1,0 +1,167 @@
+"""moto's S3 server for the tests, as a pytest plugin (``pytest_plugins``).
+
+``moto_server`` (session) starts ``python -m moto.server`` on a free 127.0.0.1 port and stops it
+at the end; ``s3_server`` (function) gives the same server with all its state wiped before the test
+and IAM enforcement switched off after it. ``MotoServer.enable_auth()`` creates an IAM user and
+turns on moto's IAM mode, in which wrong keys and wrong secrets are refused with 403.
+
+Without moto the tests that need it fail when ``CI=true`` and are skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["MotoServer", "running_moto"]
+
+_READY_TIMEOUT = 30.0
+# moto accepts any key while IAM mode is off; these are only for the signature's shape.
+TEST_KEY = "testing"
+TEST_SECRET = "testing-secret-value"
+
+
+@dataclass
+class MotoServer:
+    """A running moto S3 server."""
+
+    port: int
+    host: str = "127.0.0.1"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _post(self, path: str, data: bytes = b"") -> None:
+        # Not form-encoded: moto reads the raw body (request.data), which forms would consume.
+        request = urllib.request.Request(
+            self.endpoint + path,
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
+
+    def reset(self) -> None:
+        """Wipe every bucket, user and key."""
+        self._post("/moto-api/reset")
+
+    def client(self, key: str = TEST_KEY, secret: str = TEST_SECRET, service: str = "s3") -> Any:
+        """A boto3 client for the server (the tests' own access, not the code under test)."""
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            region_name="us-east-1",
+        )
+
+    def enable_auth(self) -> tuple[str, str]:
+        """Create an IAM user allowed all of S3 and switch IAM enforcement on.
+
+        :returns: the user's access key ID and secret; every other key is refused from now on.
+        """
+        iam = self.client(service="iam")
+        iam.create_user(UserName="ci")
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName="ci", PolicyName="s3", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="ci")["AccessKey"]
+        self._post("/moto-api/reset-auth", b"0")
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+    def disable_auth(self) -> None:
+        self._post("/moto-api/reset-auth", b"inf")
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"moto's S3 server is needed on CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running_moto(python: str = sys.executable) -> Iterator[MotoServer]:
+    """moto's S3 server on a free 127.0.0.1 port, stopped after (also used by the benchmark)."""
+    server = MotoServer(port=free_port())
+    with tempfile.TemporaryDirectory(prefix="codeferry-moto-") as workdir:
+        log = Path(workdir) / "moto.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [python, "-m", "moto.server", "-H", server.host, "-p", str(server.port)],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+            )
+        try:
+            deadline = time.monotonic() + _READY_TIMEOUT
+            while not _answers(server.endpoint + "/moto-api/"):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    tail = log.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"moto did not start on {server.endpoint}:\n{tail}")
+                time.sleep(0.05)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """moto's S3 server on 127.0.0.1 for the whole session."""
+    try:
+        import boto3  # noqa: F401
+        import moto.server  # noqa: F401
+    except ImportError:
+        _missing("moto is not installed (pip install -e 'plugins/s3[test]')")
+    with running_moto() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_server(moto_server: MotoServer) -> Iterator[MotoServer]:
+    """The session's moto server, emptied for this test; IAM enforcement off again after it."""
+    moto_server.reset()
+    yield moto_server
+    moto_server.disable_auth()
+    moto_server.reset()
