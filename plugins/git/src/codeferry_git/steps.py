@@ -1,0 +1,46 @@
+"""The ``git_clone`` deployment-file step, with the arguments of Prefect's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codeferry_git.credentials import credentials_from_value
+
+__all__ = ["git_clone"]
+
+
+def git_clone(  # noqa: PLR0917 - Prefect's git_clone takes these positionally
+    repository: str,
+    branch: str | None = None,
+    commit_sha: str | None = None,
+    include_submodules: bool = False,
+    access_token: Any = None,
+    credentials: Any = None,
+    directories: list[str] | None = None,
+    destination: str | None = None,
+) -> dict[str, Any]:
+    """Clone or update ``repository`` into a versioned checkout (shallow, incremental, atomic).
+
+    ``credentials`` is a credentials block, a mapping in Prefect's style (``{"access_token":
+    ...}``) or a token; ``access_token`` a token or :class:`~codeferry.Secret` block.
+    ``destination`` (not in Prefect's step) is a folder to link to the checkout.
+
+    Outputs: ``directory`` (the version's folder, which never changes under a running flow),
+    ``commit_sha``, and ``version``, ``files``, ``bytes``, ``changed``, ``source``.
+    """
+    from codeferry_git.repository import GitRepository
+
+    if access_token is not None and credentials is not None:
+        raise ValueError("git_clone: give either access_token or credentials, not both")
+    storage = GitRepository(
+        url=repository,
+        branch=branch,
+        commit_sha=commit_sha,
+        include_submodules=include_submodules,
+        credentials=credentials_from_value(
+            credentials if credentials is not None else access_token
+        ),
+        directories=directories,
+    )
+    result = storage.pull_code(destination)
+    return {**result.as_dict(), "commit_sha": result.version}

@@ -1,0 +1,98 @@
+"""Connecting dulwich to a remote with credentials held in memory, and its errors made readable.
+
+Credentials go to dulwich's client as arguments (HTTP Basic, or an in-memory SSH key): never into
+a URL, a config file, process arguments or the environment. Errors come back as one-line
+:class:`~codeferry.errors.PullError` messages naming the repository without credentials, with any
+secret masked out of whatever the server said.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from codeferry.errors import PullError
+from codeferry.redact import mask_secrets, redact_url
+
+if TYPE_CHECKING:
+    from dulwich.client import GitClient
+
+    from codeferry_git.credentials import HttpAuth, SshKey
+
+__all__ = ["Remote", "describe_failure", "open_remote"]
+
+HTTP_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A dulwich client for one remote and the path to ask it for."""
+
+    client: GitClient
+    path: str
+
+
+def open_remote(url: str, auth: HttpAuth | None, ssh_key: SshKey | None) -> Remote:
+    """A client for ``url`` (credential-free) authenticating with ``auth`` or ``ssh_key``."""
+    from dulwich.client import HttpGitClient, SSHGitClient, get_transport_and_path
+
+    if url.startswith(("http://", "https://")):
+        client: GitClient = HttpGitClient(
+            url.rstrip("/"),
+            username=auth.username if auth else None,
+            password=auth.password if auth else None,
+            timeout=HTTP_TIMEOUT,
+        )
+        return Remote(client, "")
+    client, path = get_transport_and_path(url)
+    if isinstance(client, SSHGitClient) and ssh_key is not None:
+        from codeferry_git.ssh import InMemoryKeyVendor
+
+        # dulwich declares its SSHVendor class; any object with its run_command will do.
+        client.ssh_vendor = InMemoryKeyVendor(ssh_key)  # type: ignore[assignment]
+        if client.username is None:
+            client.username = ssh_key.username
+    return Remote(client, path)
+
+
+def describe_failure(error: BaseException, url: str, secrets: list[str]) -> PullError:
+    """A one-line error for ``error`` raised while talking to ``url``, secrets masked."""
+    from dulwich.client import HTTPUnauthorized
+    from dulwich.errors import HangupException, NotGitRepository
+
+    where = redact_url(url)
+    text = _first_line(error)
+    if isinstance(error, HTTPUnauthorized) or " 401 " in f" {text} ":
+        message = f"authentication failed for git repository {where} (check the credentials)"
+    elif " 403 " in f" {text} ":
+        message = f"access denied to git repository {where} (the credentials lack read access)"
+    elif isinstance(error, NotGitRepository) or " 404 " in f" {text} ":
+        message = f"git repository {where} was not found (or the credentials cannot see it)"
+    elif _is_ssh_auth_failure(error):
+        message = f"SSH authentication failed for git repository {where}: {text}"
+    elif (
+        isinstance(error, HangupException | ConnectionError | EOFError)
+        or "disconnect" in text.lower()
+    ):
+        message = f"the connection to git repository {where} was dropped: {text}"
+    else:
+        message = f"cannot fetch git repository {where}: {type(error).__name__}: {text}"
+    return PullError(mask_secrets(message, secrets))
+
+
+def _is_ssh_auth_failure(error: BaseException) -> bool:
+    try:
+        import paramiko
+    except ImportError:  # pragma: no cover - paramiko is a dependency
+        return False
+    return isinstance(error, paramiko.AuthenticationException | paramiko.BadHostKeyException) or (
+        isinstance(error, paramiko.SSHException) and "not found in known_hosts" in str(error)
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text: Any = error.args[0] if len(error.args) == 1 else str(error)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    lines = str(text).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__

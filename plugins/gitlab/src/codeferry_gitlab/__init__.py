@@ -1,0 +1,3 @@
+"""codeferry plugin: gitlab credentials for git repositories."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,103 @@
+"""Repositories for the git tests, made once per session on the smart-HTTP test server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from codeferry.plugins import Plugins, set_plugins
+from tests.servers.git_http import GitHttpServer, GitRepos, run_git
+from tests.servers.sshd import SshServer
+
+BIG_FILES = 2_000
+
+
+@dataclass
+class Served:
+    """The session's repositories: names on the server and the commits they hold."""
+
+    server: GitHttpServer
+    repos: GitRepos
+    commits: dict[str, list[str]] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return self.server.url(name)
+
+
+def ssh_url(sshd: SshServer, served: Served, name: str) -> str:
+    """The ``ssh://`` URL of served repository ``name`` on the test sshd."""
+    return f"ssh://{sshd.user}@127.0.0.1:{sshd.port}{served.server.root / name}"
+
+
+@pytest.fixture
+def git_plugins() -> Iterator[Plugins]:
+    """Core, local and git plugins only."""
+    registry = Plugins(
+        {"local": "codeferry_local.plugin", "git": "codeferry_git.plugin"}, entry_points=False
+    )
+    previous = set_plugins(registry)
+    yield registry
+    set_plugins(previous)
+
+
+@pytest.fixture(scope="session")
+def served(git_http_server: GitHttpServer, git_repos: GitRepos) -> Served:
+    """``app.git`` (branches, a tag, an executable, a symlink, a submodule ``lib.git``) and
+    ``big.git`` (thousands of files, many commits)."""
+    result = Served(git_http_server, git_repos)
+    git_repos.bare("lib.git")
+    lib = git_repos.worktree("lib.git")
+    result.commits["lib"] = [git_repos.commit(lib, {"lib.py": b"LIB = 1\n"})]
+
+    git_repos.bare("app.git")
+    app = git_repos.worktree("app.git")
+    first = git_repos.commit(
+        app,
+        {"flow.py": b"def main():\n    return 1\n", "bin/run.sh": b"#!/bin/sh\necho hi\n"},
+        executable=("bin/run.sh",),
+        symlinks={"flow_link.py": "flow.py"},
+    )
+    second = git_repos.commit(
+        app,
+        {"flow.py": b"def main():\n    return 2\n", "pkg/a.py": b"A = 1\n", "docs/x.md": b"x\n"},
+    )
+    run_git("tag", "-a", "v1.0", "-m", "release", first, cwd=app)
+    run_git("push", "-q", "origin", "v1.0", cwd=app)
+    run_git("checkout", "-q", "-b", "feature", cwd=app)
+    feature = git_repos.commit(app, {"feature.py": b"F = 1\n"}, branch="feature")
+    run_git("checkout", "-q", "main", cwd=app)
+    run_git(
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        "../lib.git",
+        "vendor/lib",
+        cwd=app,
+    )
+    run_git("config", "-f", ".gitmodules", "submodule.vendor/lib.url", "../lib.git", cwd=app)
+    with_submodule = git_repos.commit(app, {}, message="add submodule")
+    result.commits["app"] = [first, second, with_submodule]
+    result.commits["feature"] = [feature]
+
+    git_repos.bare("big.git")
+    files = {f"pkg{i % 40}/mod_{i}.py": f"VALUE = {i}\n".encode() * 8 for i in range(BIG_FILES)}
+    history = [files] + [{f"pkg1/mod_{n}.py": f"V = {n}\n".encode()} for n in range(60)]
+    result.commits["big"] = git_repos.fast_import("big.git", history)
+    return result
+
+
+@pytest.fixture
+def fresh_repo(served: Served) -> tuple[str, Path]:
+    """A new repository of this test's own (name, worktree), with one commit."""
+    import secrets
+
+    name = f"own-{secrets.token_hex(4)}.git"
+    served.repos.bare(name)
+    worktree = served.repos.worktree(name)
+    served.repos.commit(worktree, {"flow.py": b"V = 1\n", "keep.py": b"K = 1\n"})
+    return name, worktree
