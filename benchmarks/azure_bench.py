@@ -1,0 +1,180 @@
+"""Azure Blob Storage pulls: codeferry vs a raw concurrent download, against Azurite.
+
+For each shape (2,000 files of 1-20 KB in nested folders; 20 files of 5 MB), in the same run and
+with rounds alternated:
+
+- codeferry's cold pull into a new checkout, and a raw baseline (azure-storage-blob's asyncio
+  client: list, then download every blob with 32 at a time, streamed to disk);
+- codeferry's warm re-pull with nothing changed;
+- codeferry's warm re-pull after 1% of the files changed (the raw baseline has no incremental
+  mode: its number is the cold download).
+
+Each pull runs in its own process; the table gives the pull's own time (median, min-max, ratio to
+the raw download), the process's wall time and its peak RSS.
+
+Run: ``python benchmarks/azure_bench.py [rounds]`` (Azurite from tests/servers/node).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from blob_shapes import (  # noqa: E402
+    SHAPES,
+    Samples,
+    changed_subset,
+    make_tree,
+    measure,
+    report_child,
+)
+
+FOLDER = "code"
+CONCURRENCY = 32
+
+
+def upload(connection_string: str, container: str, files: dict[str, bytes]) -> None:
+    from azure.storage.blob import ContainerClient
+
+    with (
+        ContainerClient.from_connection_string(connection_string, container) as client,
+        ThreadPoolExecutor(16) as pool,
+    ):
+        list(
+            pool.map(
+                lambda item: client.upload_blob(f"{FOLDER}/{item[0]}", item[1], overwrite=True),
+                files.items(),
+            )
+        )
+
+
+# -- children --------------------------------------------------------------------------------
+
+
+def child_codeferry(destination: Path) -> float:
+    from codeferry_azure.container import AzureBlobStorageContainer
+    from codeferry_azure.credentials import AzureBlobStorageCredentials
+
+    storage = AzureBlobStorageContainer(
+        container_name=os.environ["BENCH_CONTAINER"],
+        base_folder=FOLDER,
+        credentials=AzureBlobStorageCredentials(
+            connection_string=os.environ["BENCH_CONNECTION_STRING"]
+        ),
+    )
+    start = time.perf_counter()
+    storage.pull_code(destination)
+    return time.perf_counter() - start
+
+
+async def _raw_download(destination: Path) -> None:
+    from azure.storage.blob.aio import ContainerClient
+
+    async with ContainerClient.from_connection_string(
+        os.environ["BENCH_CONNECTION_STRING"], os.environ["BENCH_CONTAINER"]
+    ) as client:
+        names = [blob.name async for blob in client.list_blobs(name_starts_with=f"{FOLDER}/")]
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def fetch(name: str) -> None:
+            target = destination / name.removeprefix(f"{FOLDER}/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            async with limit:
+                stream = await client.download_blob(name)
+                with target.open("wb") as writer:
+                    async for chunk in stream.chunks():
+                        writer.write(chunk)
+
+        await asyncio.gather(*(fetch(name) for name in names))
+
+
+def child_raw(destination: Path) -> float:
+    start = time.perf_counter()
+    asyncio.run(_raw_download(destination))
+    return time.perf_counter() - start
+
+
+# -- parent ----------------------------------------------------------------------------------
+
+
+def main(rounds: int) -> None:
+    from azure.storage.blob import BlobServiceClient
+
+    from tests.servers.azurite import azurite_program, running_azurite
+
+    program = azurite_program()
+    if program is None:
+        raise SystemExit("node and npm are needed for Azurite (tests/servers/node)")
+    work = Path(tempfile.mkdtemp(prefix="azure-bench-"))
+    me = str(Path(__file__).resolve())
+    with running_azurite(program) as server:
+        connection = server.connection_string()
+        print(f"Azurite on 127.0.0.1:{server.port}; {rounds} rounds; concurrency {CONCURRENCY}")
+        for number, shape in enumerate(SHAPES):
+            container = f"bench-{number}"
+            with BlobServiceClient.from_connection_string(connection) as service:
+                service.create_container(container)
+            files = make_tree(shape)
+            upload(connection, container, files)
+            env = {"BENCH_CONNECTION_STRING": connection, "BENCH_CONTAINER": container}
+            results = {
+                name: Samples(name)
+                for name in (
+                    "raw concurrent download (cold)",
+                    "codeferry cold pull",
+                    "codeferry warm, nothing changed",
+                    "codeferry warm, 1% changed",
+                )
+            }
+            for round_number in range(rounds):
+                base = work / f"{number}-{round_number}"
+                run_env = {**env, "CODEFERRY_HOME": str(base / "home")}
+
+                measure(
+                    results["raw concurrent download (cold)"],
+                    [me, "--child", "raw", str(base / "raw")],
+                    run_env,
+                )
+                measure(
+                    results["codeferry cold pull"],
+                    [me, "--child", "codeferry", str(base / "checkout")],
+                    run_env,
+                )
+                measure(
+                    results["codeferry warm, nothing changed"],
+                    [me, "--child", "codeferry", str(base / "checkout")],
+                    run_env,
+                )
+                upload(connection, container, changed_subset(files, 0.01, round_number))
+                measure(
+                    results["codeferry warm, 1% changed"],
+                    [me, "--child", "codeferry", str(base / "checkout")],
+                    run_env,
+                )
+                shutil.rmtree(base, ignore_errors=True)
+            total = sum(len(data) for data in files.values())
+            print(f"{shape}: {len(files)} files, {total / 1e6:.1f} MB")
+            raw = results["raw concurrent download (cold)"]
+            for samples in results.values():
+                print(samples.row(None if samples is raw else raw))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        case, destination = sys.argv[2], Path(sys.argv[3])
+        report_child(
+            child_codeferry(destination) if case == "codeferry" else child_raw(destination)
+        )
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

@@ -1,0 +1,168 @@
+"""Google Cloud Storage pulls: codeferry vs a raw concurrent download, against gcp-storage-emulator.
+
+For each shape (2,000 files of 1-20 KB in nested folders; 20 files of 5 MB), in the same run and
+with rounds alternated:
+
+- codeferry's cold pull into a new checkout, and a raw baseline (google-cloud-storage: list, then
+  ``download_to_filename`` on a pool of 32 threads);
+- codeferry's warm re-pull with nothing changed;
+- codeferry's warm re-pull after 1% of the files changed (the raw baseline has no incremental
+  mode: its number is the cold download).
+
+Each pull runs in its own process; the table gives the pull's own time (median, min-max, ratio to
+the raw download), the process's wall time and its peak RSS. The emulator is single-threaded, so
+absolute numbers say more about it than about GCS; the ratios are the point.
+
+Run: ``python benchmarks/gcs_bench.py [rounds]``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from blob_shapes import (  # noqa: E402
+    SHAPES,
+    Samples,
+    changed_subset,
+    make_tree,
+    measure,
+    report_child,
+)
+
+FOLDER = "code"
+CONCURRENCY = 32
+PROJECT = "codeferry-bench"
+
+
+def client() -> Any:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    return storage.Client(
+        project=PROJECT,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options={"api_endpoint": os.environ["BENCH_ENDPOINT"]},
+    )
+
+
+def upload(bucket_name: str, files: dict[str, bytes]) -> None:
+    bucket = client().bucket(bucket_name)
+    with ThreadPoolExecutor(16) as pool:
+        list(
+            pool.map(
+                lambda item: bucket.blob(f"{FOLDER}/{item[0]}").upload_from_string(item[1]),
+                files.items(),
+            )
+        )
+
+
+# -- children --------------------------------------------------------------------------------
+
+
+def child_codeferry(destination: Path) -> float:
+    from codeferry_gcs.bucket import GcsBucket
+
+    storage = GcsBucket(
+        bucket=os.environ["BENCH_BUCKET"],
+        bucket_folder=FOLDER,
+        endpoint_url=os.environ["BENCH_ENDPOINT"],
+    )
+    start = time.perf_counter()
+    storage.pull_code(destination)
+    return time.perf_counter() - start
+
+
+def child_raw(destination: Path) -> float:
+    start = time.perf_counter()
+    gcs = client()
+    blobs = list(gcs.list_blobs(os.environ["BENCH_BUCKET"], prefix=f"{FOLDER}/"))
+
+    def fetch(blob: Any) -> None:
+        target = destination / blob.name.removeprefix(f"{FOLDER}/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        blob.download_to_filename(str(target))
+
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        list(pool.map(fetch, blobs))
+    return time.perf_counter() - start
+
+
+# -- parent ----------------------------------------------------------------------------------
+
+
+def main(rounds: int) -> None:
+    from tests.servers.gcs import running_gcs_emulator
+
+    work = Path(tempfile.mkdtemp(prefix="gcs-bench-"))
+    me = str(Path(__file__).resolve())
+    with running_gcs_emulator() as server:
+        os.environ["BENCH_ENDPOINT"] = server.endpoint
+        print(f"gcp-storage-emulator at {server.endpoint}; {rounds} rounds")
+        for number, shape in enumerate(SHAPES):
+            bucket = f"bench-{number}"
+            server.create_bucket(bucket)
+            files = make_tree(shape)
+            upload(bucket, files)
+            env = {"BENCH_ENDPOINT": server.endpoint, "BENCH_BUCKET": bucket}
+            results = {
+                name: Samples(name)
+                for name in (
+                    "raw concurrent download (cold)",
+                    "codeferry cold pull",
+                    "codeferry warm, nothing changed",
+                    "codeferry warm, 1% changed",
+                )
+            }
+            for round_number in range(rounds):
+                base = work / f"{number}-{round_number}"
+                run_env = {**env, "CODEFERRY_HOME": str(base / "home")}
+
+                measure(
+                    results["raw concurrent download (cold)"],
+                    [me, "--child", "raw", str(base / "raw")],
+                    run_env,
+                )
+                measure(
+                    results["codeferry cold pull"],
+                    [me, "--child", "codeferry", str(base / "checkout")],
+                    run_env,
+                )
+                measure(
+                    results["codeferry warm, nothing changed"],
+                    [me, "--child", "codeferry", str(base / "checkout")],
+                    run_env,
+                )
+                upload(bucket, changed_subset(files, 0.01, round_number))
+                measure(
+                    results["codeferry warm, 1% changed"],
+                    [me, "--child", "codeferry", str(base / "checkout")],
+                    run_env,
+                )
+                shutil.rmtree(base, ignore_errors=True)
+            total = sum(len(data) for data in files.values())
+            print(f"{shape}: {len(files)} files, {total / 1e6:.1f} MB")
+            raw = results["raw concurrent download (cold)"]
+            for samples in results.values():
+                print(samples.row(None if samples is raw else raw))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        case, destination = sys.argv[2], Path(sys.argv[3])
+        report_child(
+            child_codeferry(destination) if case == "codeferry" else child_raw(destination)
+        )
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

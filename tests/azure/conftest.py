@@ -1,0 +1,89 @@
+"""Fixtures for the Azure plugin's tests: Azurite, a container, and a way to put blobs in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from codeferry.plugins import Plugins, set_plugins
+from codeferry_azure.credentials import AzureBlobStorageCredentials
+from tests.servers.azurite import AzuriteServer
+
+
+@dataclass
+class Blobs:
+    """The blobs of one container, written with the Azure SDK (not the code under test)."""
+
+    server: AzuriteServer
+    container: str
+
+    def _client(self):  # type: ignore[no-untyped-def]
+        from azure.storage.blob import ContainerClient
+
+        return ContainerClient.from_connection_string(
+            self.server.connection_string(), self.container
+        )
+
+    def put(self, name: str, data: bytes, metadata: Mapping[str, str] | None = None) -> None:
+        with self._client() as client:
+            client.upload_blob(name, data, overwrite=True, metadata=dict(metadata or {}))
+
+    def names(self) -> list[str]:
+        with self._client() as client:
+            return sorted(blob.name for blob in client.list_blobs())
+
+    def read(self, name: str) -> bytes:
+        with self._client() as client:
+            data: bytes = client.download_blob(name).readall()
+            return data
+
+    def replace(self, folder: str, files: Mapping[str, bytes]) -> None:
+        """Make ``folder`` hold exactly ``files``.
+
+        :raises NotImplementedError: for a name the service does not store as given (Azure
+            resolves ``..`` and leading slashes in blob URLs).
+        """
+        prefix = f"{folder.strip('/')}/" if folder.strip("/") else ""
+        with self._client() as client:
+            for blob in client.list_blobs(name_starts_with=prefix):
+                client.delete_blob(blob.name)
+            for path, data in files.items():
+                client.upload_blob(prefix + path, data, overwrite=True)
+            stored = {blob.name for blob in client.list_blobs(name_starts_with=prefix)}
+        missing = {prefix + path for path in files} - stored
+        if missing:
+            raise NotImplementedError(f"Azure stored {sorted(missing)} under other names")
+
+
+@pytest.fixture
+def blobs(azurite_server: AzuriteServer, azurite_container: str) -> Blobs:
+    return Blobs(azurite_server, azurite_container)
+
+
+@pytest.fixture
+def credentials(azurite_server: AzuriteServer) -> AzureBlobStorageCredentials:
+    return AzureBlobStorageCredentials(connection_string=azurite_server.connection_string())
+
+
+@pytest.fixture
+def azure_plugins() -> Iterator[Plugins]:
+    """Core, local and the Azure plugin, and nothing else installed on the machine."""
+    registry = Plugins(
+        {"local": "codeferry_local.plugin", "azure": "codeferry_azure.plugin"},
+        entry_points=False,
+    )
+    previous = set_plugins(registry)
+    yield registry
+    set_plugins(previous)
+
+
+def tree(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` by ``/``-separated relative path."""
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }

@@ -1,0 +1,226 @@
+"""Google Cloud Storage buckets as code storage, against a real GCS emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codeferry.blocks import Block
+from codeferry.errors import CodeferryError
+from codeferry.plugins import Plugins
+from codeferry.testing import StorageContract, StoreHandle
+from codeferry_gcs.bucket import GcsBucket
+from codeferry_gcs.credentials import GcpCredentials
+from tests.gcs.conftest import Objects, TokenServer, service_account_info, tree
+from tests.servers.gcs import GcsEmulator
+
+CODE = {
+    "flow.py": b"def main():\n    return 'gcs'\n",
+    "pkg/__init__.py": b"",
+    "pkg/deep/helpers.py": b"X = 1\n",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_emulator_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+
+
+class TestGcsBucket(StorageContract):
+    @pytest.fixture
+    def store(self, objects: Objects, gcs_emulator: GcsEmulator) -> StoreHandle:
+        storage = GcsBucket(
+            bucket=objects.bucket,
+            bucket_folder="code",
+            gcp_credentials=GcpCredentials(project=gcs_emulator.project),
+            endpoint_url=gcs_emulator.endpoint,
+        )
+        return StoreHandle(
+            storage,
+            lambda files: objects.replace("code", files),
+            failing=lambda: storage.model_copy(update={"bucket": "no-such-bucket"}),
+        )
+
+
+@pytest.fixture
+def bucket(objects: Objects, gcs_emulator: GcsEmulator) -> GcsBucket:
+    return GcsBucket(
+        bucket=objects.bucket, bucket_folder="code", endpoint_url=gcs_emulator.endpoint
+    )
+
+
+def test_a_folder_never_pulls_the_sibling_that_shares_its_prefix(
+    objects: Objects, bucket: GcsBucket, tmp_path: Path
+) -> None:
+    objects.replace("code", CODE)
+    objects.put("code-old/stale.py", b"old = True\n")
+    objects.put("codebase.py", b"nope\n")
+    assert tree(bucket.pull_code(tmp_path / "checkout").directory) == CODE
+
+
+def test_folder_marker_objects_are_not_pulled_as_files(
+    objects: Objects, bucket: GcsBucket, tmp_path: Path
+) -> None:
+    objects.replace("code", CODE)
+    objects.put("code/", b"")
+    objects.put("code/pkg/", b"")
+    objects.put("code/empty/", b"")
+    assert tree(bucket.pull_code(tmp_path / "checkout").directory) == CODE
+
+
+def test_push_then_pull_gives_back_the_code_and_a_second_push_sends_nothing(
+    objects: Objects, bucket: GcsBucket, tmp_path: Path
+) -> None:
+    source = tmp_path / "project"
+    for path, data in {**CODE, ".git/config": b"[core]", ".venv/bin/python": b"#!"}.items():
+        (source / path).parent.mkdir(parents=True, exist_ok=True)
+        (source / path).write_bytes(data)
+    assert bucket.push_code(source).files == len(CODE)
+    assert not [name for name in objects.names() if ".git/" in name or ".venv/" in name]
+    assert bucket.push_code(source).files == 0
+    assert tree(bucket.pull_code(tmp_path / "checkout").directory) == CODE
+
+
+def test_an_object_name_that_would_be_absolute_is_refused_and_the_tree_stays(
+    objects: Objects, bucket: GcsBucket, tmp_path: Path
+) -> None:
+    objects.replace("code", CODE)
+    good = bucket.pull_code(tmp_path / "checkout")
+    objects.put("code//etc/cron.d/pwned", b"* * * * * root true\n")
+    with pytest.raises(CodeferryError, match="path"):
+        bucket.pull_code(tmp_path / "checkout")
+    assert not Path("/etc/cron.d/pwned").exists()
+    assert tree(tmp_path / "checkout") == CODE
+    assert tree(good.directory) == CODE
+
+
+def test_a_missing_bucket_is_a_clear_error(gcs_emulator: GcsEmulator, tmp_path: Path) -> None:
+    storage = GcsBucket(bucket="no-such-bucket", endpoint_url=gcs_emulator.endpoint)
+    with pytest.raises(CodeferryError, match="no-such-bucket"):
+        storage.pull_code(tmp_path / "checkout")
+
+
+def test_the_emulator_variable_is_honoured(
+    objects: Objects, gcs_emulator: GcsEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    objects.replace("code", CODE)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
+    storage = GcsBucket(bucket=objects.bucket, bucket_folder="code")
+    assert tree(storage.pull_code(tmp_path / "checkout").directory) == CODE
+
+
+def test_a_service_account_key_signs_the_requests(
+    objects: Objects,
+    gcs_emulator: GcsEmulator,
+    token_server: TokenServer,
+    tmp_path: Path,
+) -> None:
+    objects.replace("code", CODE)
+    info = service_account_info(token_server.url)
+    storage = GcsBucket(
+        bucket=objects.bucket,
+        bucket_folder="code",
+        gcp_credentials=GcpCredentials(service_account_info=info),
+        endpoint_url=gcs_emulator.endpoint,
+    )
+    assert tree(storage.pull_code(tmp_path / "checkout").directory) == CODE
+    assert token_server.assertions, "the service account key was never used to get a token"
+    assert info["private_key"] not in repr(storage)
+
+
+def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
+    gcs_plugins: Plugins,
+    objects: Objects,
+    gcs_emulator: GcsEmulator,
+    token_server: TokenServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
+    source = tmp_path / "project"
+    for path, data in CODE.items():
+        (source / path).parent.mkdir(parents=True, exist_ok=True)
+        (source / path).write_bytes(data)
+    (source / "notes.txt").write_text("ignored\n")
+    (source / ".prefectignore").write_text("*.txt\n")
+    # What `{{ prefect.blocks.gcp-credentials.NAME }}` expands to in a prefect.yaml.
+    credentials = {
+        "service_account_info": service_account_info(token_server.url),
+        "service_account_file": None,
+        "project": "flows-project",
+    }
+    monkeypatch.chdir(source)
+    push = gcs_plugins.step("prefect_gcp.deployments.steps.push_to_gcs").function
+    pushed = push(bucket=objects.bucket, folder="my-project", credentials=credentials)
+    assert pushed is not None
+    assert (pushed["bucket"], pushed["folder"]) == (objects.bucket, "my-project")
+    assert "my-project/notes.txt" not in objects.names()
+    pull = gcs_plugins.step("prefect_gcp.deployments.steps.pull_from_gcs").function
+    pulled = pull(bucket=objects.bucket, folder="my-project", credentials=credentials)
+    assert pulled is not None
+    assert (pulled["bucket"], pulled["folder"]) == (objects.bucket, "my-project")
+    assert {
+        path: data for path, data in tree(Path(pulled["directory"])).items() if path in CODE
+    } == CODE
+    assert "notes.txt" not in tree(Path(pulled["directory"]))
+
+
+def test_saved_blocks_load_and_pull(
+    objects: Objects, gcs_emulator: GcsEmulator, token_server: TokenServer, tmp_path: Path
+) -> None:
+    objects.replace("code", CODE)
+    info = service_account_info(token_server.url)
+    credentials = GcpCredentials(service_account_info=info, project="flows-project")
+    credentials.save("ci")
+    GcsBucket(
+        bucket=objects.bucket,
+        bucket_folder="code",
+        gcp_credentials=credentials,
+        endpoint_url=gcs_emulator.endpoint,
+    ).save("flows")
+    loaded = Block.load("gcs-bucket/flows")
+    assert isinstance(loaded, GcsBucket)
+    assert loaded.gcp_credentials.block_name == "ci"
+    assert loaded.gcp_credentials.token() == info
+    assert tree(loaded.pull_code(tmp_path / "checkout").directory) == CODE
+
+
+def test_the_pull_step_refers_to_saved_credentials_by_name(tmp_path: Path) -> None:
+    credentials = GcpCredentials(service_account_info=service_account_info("http://x/token"))
+    storage = GcsBucket(bucket="flows", bucket_folder="prod", gcp_credentials=credentials)
+    with pytest.raises(CodeferryError, match="save the bucket's credentials"):
+        storage.to_pull_step()
+    credentials.save("ci")
+    assert storage.to_pull_step() == {
+        "codeferry_gcs.steps.pull_from_gcs": {
+            "bucket": "flows",
+            "folder": "prod",
+            "credentials": "{{ blocks.gcp-credentials.ci }}",
+        }
+    }
+
+
+@pytest.mark.parametrize("scheme", ["gs", "gcs"])
+def test_urls_pull_with_the_environment(
+    gcs_plugins: Plugins,
+    objects: Objects,
+    gcs_emulator: GcsEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    scheme: str,
+) -> None:
+    objects.replace("code", CODE)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
+    storage = gcs_plugins.storage_from_source(f"{scheme}://{objects.bucket}/code/")
+    assert isinstance(storage, GcsBucket)
+    assert str(storage) == f"gs://{objects.bucket}/code"
+    assert tree(storage.pull_code(tmp_path / "checkout").directory) == CODE
+
+
+def test_a_url_with_credentials_in_it_is_refused_without_showing_them(
+    gcs_plugins: Plugins,
+) -> None:
+    with pytest.raises(CodeferryError, match="must not carry credentials") as caught:
+        gcs_plugins.storage_from_source("gs://oauth2:ya29.secret@flows/prod")
+    assert "ya29.secret" not in str(caught.value)
