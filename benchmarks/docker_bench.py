@@ -1,0 +1,238 @@
+"""Publishing a one-file code change as a new image, and pulling code out of images.
+
+Same run, same registry (Debian's docker-registry on 127.0.0.1, no auth), same base image (static
+busybox plus a 20 MB runtime layer standing in for a Python base image), same project (300 files
+of 1-8 KB). A counting TCP proxy in front of the registry measures the bytes each client sends.
+
+Publish, after one file of the project changed (rounds alternate):
+
+- daemonless: ``build_code_layer`` (one reproducible layer, pushed through the distribution API);
+- engine: ``build_docker_image`` + ``push_docker_image`` through Podman's Docker-compatible
+  service (``FROM base`` + ``COPY . /opt/flows/``), the way Prefect's steps work.
+
+Pull the code onto a plain worker (no engine), cold (new checkout) and warm (after a one-file
+change), from the daemonless image and from the engine-built image, against a full image copy
+(``skopeo copy`` to an OCI layout: what a worker must fetch to run the image).
+
+Run: ``python benchmarks/docker_bench.py [rounds]`` (needs docker-registry, podman, skopeo).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import docker  # noqa: E402
+
+from codeferry_docker.steps import build_code_layer, build_docker_image, push_docker_image  # noqa: E402
+from codeferry_docker.storage import OciImage  # noqa: E402
+from tests.servers.podman import running_podman  # noqa: E402
+from tests.servers.registry import running_registry  # noqa: E402
+
+
+class CountingProxy:
+    """A TCP proxy that counts the bytes clients send upstream."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream = upstream_port
+        self.sent = 0
+        self.lock = threading.Lock()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream))
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket, count: bool) -> None:
+        try:
+            while data := source.recv(1 << 16):
+                if count:
+                    with self.lock:
+                        self.sent += len(data)
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for each in (source, target):
+                with contextlib.suppress(OSError):
+                    each.shutdown(socket.SHUT_RDWR)
+
+    def measure(self, action: Callable[[], object]) -> tuple[float, int]:
+        before = self.sent
+        start = time.perf_counter()
+        action()
+        return time.perf_counter() - start, self.sent - before
+
+
+def make_project(root: Path) -> None:
+    rng = random.Random(7)
+    for i in range(300):
+        path = root / f"pkg{i % 10}" / f"module_{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        words = " ".join(
+            rng.choice(["flow", "task", "data", "x", "y", "return"])
+            for _ in range(rng.randint(150, 1200))
+        )
+        path.write_text(f"# module {i}\nTEXT = '''{words}'''\n")
+    (root / "flow.py").write_text("def main():\n    return 0\n")
+
+
+def build_base(engine_host: str, registry: str, workspace: Path) -> str:
+    context = workspace / "base"
+    (context / "bin").mkdir(parents=True)
+    shutil.copy2("/bin/busybox", context / "bin" / "busybox")
+    (context / "bin" / "sh").symlink_to("busybox")
+    (context / "runtime").mkdir()
+    (context / "runtime" / "lib.bin").write_bytes(random.Random(1).randbytes(20 << 20))
+    (context / "Dockerfile").write_text(
+        "FROM scratch\nCOPY bin /bin\nCOPY runtime /usr/lib/runtime\nENV PATH=/bin\n"
+    )
+    client = docker.DockerClient(base_url=engine_host)
+    base = f"{registry}/bench/base"
+    list(client.api.build(path=str(context), tag=f"{base}:1", decode=True, rm=True))
+    for chunk in client.api.push(base, tag="1", stream=True, decode=True):
+        if "error" in chunk:
+            raise RuntimeError(chunk["error"])
+    return f"{base}:1"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main(rounds: int) -> None:
+    workspace = Path(tempfile.mkdtemp(prefix="codeferry-docker-bench-"))
+    try:
+        with running_registry(authenticated=False) as registry:
+            proxy = CountingProxy(registry.port)
+            host = f"127.0.0.1:{proxy.port}"
+            with running_podman([host, registry.host]) as engine:
+                os.environ["DOCKER_HOST"] = engine.docker_host
+                base = build_base(engine.docker_host, host, workspace)
+                project = workspace / "project"
+                make_project(project)
+                (project / "Dockerfile").write_text(
+                    f"FROM {base}\nCOPY . /opt/flows/\nWORKDIR /opt/flows\n"
+                )
+                (project / ".dockerignore").write_text("Dockerfile\n.dockerignore\n")
+                # First publication of each (pushes to a new repository) is not measured.
+                build_code_layer(
+                    base_image=base,
+                    image_name=f"{host}/bench/daemonless",
+                    tag="v0",
+                    directory=str(project),
+                )
+                build_docker_image(image_name=f"{host}/bench/engine", tag="v0", path=str(project))
+                push_docker_image(image_name=f"{host}/bench/engine", tag="v0")
+                daemonless: list[tuple[float, int]] = []
+                engine_runs: list[tuple[float, int]] = []
+                for n in range(1, rounds + 1):
+                    (project / "flow.py").write_text(f"def main():\n    return {n}\n")
+
+                    def publish_daemonless(n: int = n) -> object:
+                        return build_code_layer(
+                            base_image=base,
+                            image_name=f"{host}/bench/daemonless",
+                            tag=f"v{n}",
+                            directory=str(project),
+                        )
+
+                    def publish_engine(n: int = n) -> object:
+                        build_docker_image(
+                            image_name=f"{host}/bench/engine", tag=f"v{n}", path=str(project)
+                        )
+                        return push_docker_image(image_name=f"{host}/bench/engine", tag=f"v{n}")
+
+                    order = [(daemonless, publish_daemonless), (engine_runs, publish_engine)]
+                    for samples, action in order if n % 2 else reversed(order):
+                        samples.append(proxy.measure(action))
+                d_time, d_bytes = (
+                    median([t for t, _ in daemonless]),
+                    median([b for _, b in daemonless]),
+                )
+                e_time, e_bytes = (
+                    median([t for t, _ in engine_runs]),
+                    median([b for _, b in engine_runs]),
+                )
+                print(f"publish a one-file change ({rounds} rounds, medians):")
+                kib_d, kib_e = d_bytes / 1024, e_bytes / 1024
+                print(f"  daemonless build_code_layer : {d_time:7.3f} s  {kib_d:9.1f} KiB sent")
+                print(f"  engine build + push (podman): {e_time:7.3f} s  {kib_e:9.1f} KiB sent")
+                ratio_t, ratio_b = e_time / d_time, e_bytes / max(d_bytes, 1)
+                print(
+                    f"  ratio engine/daemonless     : time {ratio_t:5.1f}x  bytes {ratio_b:5.1f}x"
+                )
+
+                last = f"v{rounds}"
+                print("pull code onto a plain worker (bytes received, median time):")
+                for label, image in (
+                    ("daemonless image", f"{registry.host}/bench/daemonless"),
+                    ("engine image", f"{registry.host}/bench/engine"),
+                ):
+                    cold_times, cold_bytes, warm_times, warm_bytes = [], [], [], []
+                    for r in range(rounds):
+                        destination = workspace / f"pull-{label[0]}-{r}"
+                        storage = OciImage(image=f"{image}:v{rounds - 1}", path="/opt/flows")
+                        start = time.perf_counter()
+                        cold = storage.pull_code(destination)
+                        cold_times.append(time.perf_counter() - start)
+                        cold_bytes.append(cold.bytes)
+                        storage = OciImage(image=f"{image}:{last}", path="/opt/flows")
+                        start = time.perf_counter()
+                        warm = storage.pull_code(destination)  # next version: one file changed
+                        warm_times.append(time.perf_counter() - start)
+                        warm_bytes.append(warm.bytes)
+                    cold_kib, warm_kib = median(cold_bytes) / 1024, median(warm_bytes) / 1024
+                    print(
+                        f"  {label:17s} cold {median(cold_times):6.3f} s {cold_kib:9.1f} KiB | "
+                        f"warm (1 file changed) {median(warm_times):6.3f} s {warm_kib:9.1f} KiB"
+                    )
+                copies = []
+                for r in range(rounds):
+                    layout = workspace / f"layout-{r}"
+                    start = time.perf_counter()
+                    subprocess.run(
+                        [
+                            "skopeo",
+                            "copy",
+                            "--src-tls-verify=false",
+                            f"docker://{registry.host}/bench/engine:{last}",
+                            f"oci:{layout}:x",
+                        ],
+                        check=True,
+                        capture_output=True,
+                    )
+                    copies.append(time.perf_counter() - start)
+                size = sum(
+                    p.stat().st_size for p in (workspace / "layout-0").rglob("*") if p.is_file()
+                )
+                print(f"  full image copy (skopeo)  {median(copies):6.3f} s {size / 1024:9.1f} KiB")
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(workspace)], check=False)
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

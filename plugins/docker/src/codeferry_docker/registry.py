@@ -1,0 +1,427 @@
+"""A client of the OCI distribution API: manifests and blobs, Basic and Bearer-token auth.
+
+httpx is used for HTTP: it is typed, streams request and response bodies, and its ``Auth`` flow
+runs the registry's token dance (401 → ask the realm for a token → retry) inside one ``send``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import re
+import threading
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from codeferry.errors import CodeferryError
+from codeferry_docker import __version__
+from codeferry_docker.manifests import (
+    MANIFEST_ACCEPT,
+    ImageIndex,
+    ImageManifest,
+    parse_manifest,
+    sha256_digest,
+)
+
+if TYPE_CHECKING:
+    from codeferry_docker.credentials import DockerRegistryCredentials
+    from codeferry_docker.references import ImageReference
+
+__all__ = ["BlobReader", "RegistryClient", "RegistryError", "Transfer"]
+
+_CHUNK = 1 << 20
+_REPOSITORY_PATH = re.compile(r"^/v2/(.+?)/(?:manifests|blobs|tags)/")
+_CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]+))')
+
+
+class RegistryError(CodeferryError):
+    """The registry refused a request, or could not be reached."""
+
+
+@dataclass
+class Transfer:
+    """Bytes moved by one client, for reports and benchmarks."""
+
+    uploaded: int = 0
+    downloaded: int = 0
+    requests: int = 0
+
+
+def _challenge(header: str) -> tuple[str, dict[str, str]] | None:
+    scheme, _, rest = header.strip().partition(" ")
+    if not scheme:
+        return None
+    params = {
+        m.group(1).lower(): m.group(2) or m.group(3) or "" for m in _CHALLENGE_PARAM.finditer(rest)
+    }
+    return scheme.lower(), params
+
+
+class _RegistryAuth(httpx.Auth):
+    """Basic auth after a Basic challenge; a Bearer token per repository after a Bearer one.
+
+    Credentials are sent only after the registry asked for them, and only to the registry host
+    and the token realm it names.
+    """
+
+    def __init__(self, username: str | None, password: str | None) -> None:
+        self._basic = (
+            "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()
+            if username
+            else None
+        )
+        self._use_basic = False
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "_RegistryAuth(****)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        repository = _repository_of(request.url.path)
+        with self._lock:
+            token = self._tokens.get(repository) or self._tokens.get("")
+        if token:
+            request.headers["Authorization"] = f"Bearer {token}"
+        elif self._use_basic and self._basic:
+            request.headers["Authorization"] = self._basic
+        response = yield request
+        if response.status_code != 401:
+            return
+        challenge = _challenge(response.headers.get("WWW-Authenticate", ""))
+        if challenge is None:
+            return
+        scheme, params = challenge
+        if scheme == "basic":
+            if self._basic is None or request.headers.get("Authorization") == self._basic:
+                return
+            self._use_basic = True
+            request.headers["Authorization"] = self._basic
+            yield request
+        elif scheme == "bearer" and params.get("realm"):
+            yield from self._token_dance(request, repository, params)
+
+    def _token_dance(
+        self, request: httpx.Request, repository: str, params: dict[str, str]
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """Ask the challenge's realm for a token (with Basic credentials, if any) and retry."""
+        query: list[tuple[str, str | int | float | bool | None]] = []
+        if params.get("service"):
+            query.append(("service", params["service"]))
+        scopes = params.get("scope", "").split()
+        query.extend(("scope", scope) for scope in scopes)
+        token_request = httpx.Request("GET", params["realm"], params=query)
+        if self._basic:
+            token_request.headers["Authorization"] = self._basic
+        token_response = yield token_request
+        if token_response.status_code != 200:
+            return
+        token_response.read()
+        try:
+            body: Any = token_response.json()
+            token = str(body.get("token") or body.get("access_token") or "")
+        except (ValueError, AttributeError):
+            token = ""
+        if not token:
+            return
+        with self._lock:
+            named = [s.split(":")[1] for s in scopes if s.startswith("repository:")]
+            for name in named or [""]:
+                self._tokens[name] = token
+            self._tokens.setdefault(repository, token)
+        request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+
+def _repository_of(path: str) -> str:
+    match = _REPOSITORY_PATH.match(path)
+    return match.group(1) if match else ""
+
+
+class BlobReader(io.RawIOBase):
+    """A blob's bytes as a file, checked against its digest once read to the end."""
+
+    def __init__(
+        self, chunks: Iterator[bytes], digest: str, where: str, transfer: Transfer
+    ) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+        self._hash = hashlib.sha256()
+        self._digest = digest
+        self._where = where
+        self._transfer = transfer
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        while not self._buffer:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._hash.update(chunk)
+            self._transfer.downloaded += len(chunk)
+            self._buffer = chunk
+        size = min(len(view), len(self._buffer))
+        view[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
+
+    def verify(self) -> None:
+        """Read what is left and check the digest.
+
+        :raises RegistryError: when the bytes do not match the digest they were asked by.
+        """
+        for chunk in self._chunks:
+            self._hash.update(chunk)
+            self._transfer.downloaded += len(chunk)
+        if "sha256:" + self._hash.hexdigest() != self._digest:
+            raise RegistryError(f"{self._where}: blob {self._digest} does not match its digest")
+
+
+class _FileChunks:
+    """A file's bytes as a re-iterable body, so an auth retry can send it again."""
+
+    def __init__(self, path: Path, transfer: Transfer) -> None:
+        self._path = path
+        self._transfer = transfer
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self._path.open("rb") as reader:
+            while chunk := reader.read(_CHUNK):
+                self._transfer.uploaded += len(chunk)
+                yield chunk
+
+
+class RegistryClient:
+    """The distribution API of one registry host, for one set of credentials."""
+
+    def __init__(
+        self,
+        registry: str,
+        *,
+        credentials: DockerRegistryCredentials | None = None,
+        insecure: bool | None = None,
+        loopback: bool = False,
+        timeout: float = 60.0,
+    ) -> None:
+        self.registry = registry
+        plain = insecure if insecure is not None else loopback
+        self.base_url = f"{'http' if plain else 'https'}://{registry}"
+        self.transfer = Transfer()
+        self._has_credentials = credentials is not None
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=_RegistryAuth(
+                credentials.username if credentials else None,
+                credentials.password.get_secret_value() if credentials else None,
+            ),
+            follow_redirects=True,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            headers={"User-Agent": f"codeferry-docker/{__version__}"},
+            event_hooks={"request": [self._count]},
+        )
+
+    @classmethod
+    def for_reference(
+        cls,
+        reference: ImageReference,
+        credentials: DockerRegistryCredentials | None = None,
+        *,
+        insecure: bool | None = None,
+    ) -> RegistryClient:
+        """A client of ``reference``'s registry; credentials for another registry are not sent."""
+        if credentials is not None and not credentials.matches(reference.registry):
+            credentials = None
+        if insecure is None and credentials is not None:
+            insecure = credentials.registry_url.lower().startswith("http://") or None
+        return cls(
+            reference.registry,
+            credentials=credentials,
+            insecure=insecure,
+            loopback=reference.is_loopback,
+        )
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _count(self, request: httpx.Request) -> None:
+        self.transfer.requests += 1
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, url, **kwargs)
+        except httpx.HTTPError as error:
+            raise RegistryError(
+                f"cannot reach registry {self.registry} ({what}): {_brief(error)}"
+            ) from None
+
+    def _check(self, response: httpx.Response, what: str, repository: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        if status == 401:
+            reason = (
+                "the credentials were refused"
+                if self._has_credentials
+                else "it needs credentials (give a docker-registry-credentials block)"
+            )
+            raise RegistryError(f"registry {self.registry} refused {what}: {reason}")
+        if status == 403:
+            raise RegistryError(f"registry {self.registry} denied {what} (HTTP 403)")
+        with contextlib.suppress(httpx.HTTPError):
+            response.read()
+        detail = _registry_message(response)
+        if status == 404:
+            raise RegistryError(f"{what}: not found in {self.registry}/{repository}{detail}")
+        raise RegistryError(f"registry {self.registry} answered HTTP {status} to {what}{detail}")
+
+    # -- manifests -------------------------------------------------------------------------------
+
+    def get_manifest(
+        self, repository: str, reference: str, *, where: str | None = None
+    ) -> ImageManifest | ImageIndex:
+        """The manifest or index ``repository:reference``, checked against a digest reference."""
+        where = where or f"{self.registry}/{repository}:{reference}"
+        response = self._send(
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            f"the manifest of {where}",
+            headers={"Accept": MANIFEST_ACCEPT},
+        )
+        self._check(response, f"the manifest of {where}", repository)
+        raw = response.content
+        self.transfer.downloaded += len(raw)
+        if reference.startswith("sha256:") and sha256_digest(raw) != reference:
+            raise RegistryError(f"{where}: the manifest does not match its digest")
+        return parse_manifest(raw, response.headers.get("Content-Type", ""), where)
+
+    def put_manifest(self, repository: str, tag: str, body: bytes, media_type: str) -> str:
+        """Store a manifest under ``tag``; returns its digest."""
+        what = f"pushing the manifest of {self.registry}/{repository}:{tag}"
+        response = self._send(
+            "PUT",
+            f"/v2/{repository}/manifests/{tag}",
+            what,
+            content=body,
+            headers={"Content-Type": media_type},
+        )
+        self._check(response, what, repository)
+        self.transfer.uploaded += len(body)
+        return sha256_digest(body)
+
+    # -- blobs -----------------------------------------------------------------------------------
+
+    def blob_exists(self, repository: str, digest: str) -> bool:
+        what = f"checking blob {digest[:19]} in {repository}"
+        response = self._send("HEAD", f"/v2/{repository}/blobs/{digest}", what)
+        if response.status_code == 404:
+            return False
+        self._check(response, what, repository)
+        return True
+
+    def get_blob(self, repository: str, digest: str, *, limit: int = 64 << 20) -> bytes:
+        """A small blob (a config), read whole and checked against its digest."""
+        with self.open_blob(repository, digest) as reader:
+            data = reader.read(limit + 1)
+            if len(data) > limit:
+                raise RegistryError(f"blob {digest} in {repository} is larger than {limit} bytes")
+            reader.verify()
+        return data
+
+    @contextlib.contextmanager
+    def open_blob(self, repository: str, digest: str) -> Iterator[BlobReader]:
+        """A blob as a stream; call :meth:`BlobReader.verify` after reading it."""
+        what = f"downloading blob {digest[:19]} of {self.registry}/{repository}"
+        try:
+            with self._http.stream("GET", f"/v2/{repository}/blobs/{digest}") as response:
+                self._check(response, what, repository)
+                yield BlobReader(
+                    response.iter_raw(_CHUNK),
+                    digest,
+                    f"{self.registry}/{repository}",
+                    self.transfer,
+                )
+        except httpx.HTTPError as error:
+            raise RegistryError(
+                f"cannot reach registry {self.registry} ({what}): {_brief(error)}"
+            ) from None
+
+    def mount_blob(self, repository: str, digest: str, source_repository: str) -> str | None:
+        """Mount a blob from another repository of this registry.
+
+        :returns: ``None`` when mounted, else an upload URL to send the blob to instead.
+        """
+        what = f"mounting blob {digest[:19]} into {repository}"
+        response = self._send(
+            "POST",
+            f"/v2/{repository}/blobs/uploads/",
+            what,
+            params={"mount": digest, "from": source_repository},
+        )
+        self._check(response, what, repository)
+        if response.status_code == 201:
+            return None
+        return self._location(response, what)
+
+    def upload_blob(
+        self, repository: str, digest: str, content: bytes | Path, *, upload_url: str | None = None
+    ) -> None:
+        """Upload a blob in one request (``POST`` then a monolithic ``PUT``)."""
+        what = f"uploading blob {digest[:19]} to {self.registry}/{repository}"
+        if upload_url is None:
+            response = self._send("POST", f"/v2/{repository}/blobs/uploads/", what)
+            self._check(response, what, repository)
+            upload_url = self._location(response, what)
+        url = httpx.URL(upload_url).copy_merge_params({"digest": digest})
+        body: bytes | _FileChunks
+        if isinstance(content, bytes):
+            body, size = content, len(content)
+        else:
+            body, size = _FileChunks(content, self.transfer), content.stat().st_size
+        response = self._send(
+            "PUT",
+            str(url),
+            what,
+            content=body,
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+        )
+        self._check(response, what, repository)
+        if isinstance(content, bytes):
+            self.transfer.uploaded += size
+
+    def _location(self, response: httpx.Response, what: str) -> str:
+        location = response.headers.get("Location")
+        if not location:
+            raise RegistryError(f"registry {self.registry} gave no upload location ({what})")
+        return str(httpx.URL(self.base_url).join(location))
+
+
+def _brief(error: BaseException) -> str:
+    text = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _registry_message(response: httpx.Response) -> str:
+    """The registry's own error code and message, if it sent the standard JSON."""
+    try:
+        errors = response.json().get("errors") or []
+        first = errors[0]
+        return f" ({first.get('code', '')}: {str(first.get('message', ''))[:200]})"
+    except Exception:
+        return ""
