@@ -28,5 +28,7 @@ class TestLocalDirectory(StorageContract):
         root = tmp_path / "source"
         root.mkdir()
         return StoreHandle(
-            LocalDirectory(path=str(root)), lambda files: replace_folder(root, files)
+            LocalDirectory(path=str(root)),
+            lambda files: replace_folder(root, files),
+            failing=lambda: LocalDirectory(path=str(tmp_path / "missing")),
         )

@@ -12,6 +12,10 @@ the place it reads from. Every test of the contract then runs against the real b
             archive = tmp_path / "code.zip"
             storage = ZipArchive(path=str(archive))
             return StoreHandle(storage, write=lambda files: make_zip(archive, files))
+
+Every pull the kit makes is also checked for writes outside ``context.target`` and for changes to
+the previous version. Give ``secrets`` (credential values) and ``failing`` (a storage whose pull
+fails) to :class:`StoreHandle` to have secrets looked for in errors, results and recorded state.
 """
 
 from __future__ import annotations

@@ -30,7 +30,10 @@ def register_steps(register: RegisterStep) -> None:
 
     register(
         steps.set_working_directory,
-        aliases=["prefect.deployments.steps.set_working_directory"],
+        aliases=[
+            "prefect.deployments.steps.set_working_directory",
+            "prefect.deployments.steps.pull.set_working_directory",
+        ],
     )
     register(steps.pull_from_directory)
 
