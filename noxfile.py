@@ -24,6 +24,15 @@ PLUGINS = sorted(
 # Test servers: a program the tests run, and the Debian package that provides it.
 DEBIAN_PACKAGES = {
     "/usr/lib/postgresql/*/bin/pg_ctl": "postgresql",
+    "/usr/sbin/sshd": "openssh-server",
+    "/usr/bin/git": "git",
+    "/usr/bin/docker-registry": "docker-registry",
+    "/usr/bin/htpasswd": "apache2-utils",
+    "/usr/bin/busybox": "busybox-static",
+    "/usr/bin/skopeo": "skopeo",
+    "/usr/bin/umoci": "umoci",
+    "/usr/bin/podman": "podman",
+    "/usr/bin/npm": "npm",
 }
 
 

@@ -13,7 +13,16 @@ import pytest
 
 from codeferry.plugins import Plugins, set_plugins
 
-pytest_plugins = ["tests.servers.postgres"]
+pytest_plugins = [
+    "tests.servers.postgres",
+    "tests.servers.git_http",
+    "tests.servers.sshd",
+    "tests.servers.moto_s3",
+    "tests.servers.azurite",
+    "tests.servers.gcs",
+    "tests.servers.registry",
+    "tests.servers.podman",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -36,9 +36,9 @@ class ZipArchive(CodeStorage, Block):
             files = size = 0
             for member in members:
                 target = context.path_for(member.filename)  # refuses ../ and absolute names
-                if context.previous_state.get("crcs", {}).get(member.filename) == member.CRC:
-                    if context.reuse(member.filename):
-                        continue
+                known_crc = context.previous_state.get("crcs", {}).get(member.filename)
+                if known_crc == member.CRC and context.reuse(member.filename):
+                    continue
                 with archive.open(member) as reader, target.open("wb") as writer:
                     shutil.copyfileobj(reader, writer)
                 files, size = files + 1, size + member.file_size
