@@ -46,12 +46,23 @@ class Blobs:
         :raises NotImplementedError: for a name the service does not store as given (Azure
             resolves ``..`` and leading slashes in blob URLs).
         """
+        from azure.core.exceptions import HttpResponseError
+
         prefix = f"{folder.strip('/')}/" if folder.strip("/") else ""
+        for path in files:
+            if path.startswith("/"):
+                # adlfs lists "code//x.py" as "code/x.py": the name never reaches codeferry.
+                raise NotImplementedError(f"adlfs lists {prefix + path!r} without its '//'")
         with self._client() as client:
             for blob in client.list_blobs(name_starts_with=prefix):
                 client.delete_blob(blob.name)
             for path, data in files.items():
-                client.upload_blob(prefix + path, data, overwrite=True)
+                try:
+                    client.upload_blob(prefix + path, data, overwrite=True)
+                except HttpResponseError as error:
+                    # The SDK signs "code/../x.py"; the service resolves it and refuses the
+                    # signature: Azure cannot hold such a name.
+                    raise NotImplementedError(f"Azure refused {prefix + path!r}") from error
             stored = {blob.name for blob in client.list_blobs(name_starts_with=prefix)}
         missing = {prefix + path for path in files} - stored
         if missing:

@@ -108,13 +108,18 @@ def registered(cli: Cli, block_module: Path) -> Path:
 
 
 @pytest.fixture
-def clean_imports() -> Iterator[None]:
-    """Undo what loading entrypoints does to the interpreter: sys.path, modules, working folder."""
+def clean_imports(tmp_path: Path) -> Iterator[None]:
+    """Undo what loading entrypoints does to the interpreter: sys.path, modules, working folder.
+
+    Only the test's own modules are forgotten: dropping a library imported for the first time
+    during the test (rich, for an error panel) would leave two copies of its classes.
+    """
     path, modules, cwd = list(sys.path), set(sys.modules), os.getcwd()
     yield
     sys.path[:] = path
     for name in set(sys.modules) - modules:
-        del sys.modules[name]
+        if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(tmp_path)):
+            del sys.modules[name]
     os.chdir(cwd)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Cli
 
 
@@ -54,8 +56,13 @@ def test_pull_of_an_unknown_source_kind_names_the_plugin_to_install(cli: Cli) ->
     assert "pip install codeferry-s3" in result.stderr
 
 
-def test_pull_without_source_is_a_usage_error(cli: Cli) -> None:
-    assert cli("pull").exit_code == 2
+def test_pull_without_source_looks_for_a_deployment_file(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("pull")
+    assert result.exit_code == 1
+    assert "no codeferry.yaml or prefect.yaml" in result.stderr
 
 
 def test_run_passes_arguments_and_imports_sibling_modules(cli: Cli, code_folder: Path) -> None:
@@ -132,7 +139,10 @@ def test_arguments_that_do_not_fit_are_an_error(cli: Cli, code_folder: Path) -> 
 
 def test_run_needs_source_and_entrypoint(cli: Cli, code_folder: Path) -> None:
     assert cli("run").exit_code == 2
-    assert cli("run", str(code_folder)).exit_code == 2
+    # One word names a deployment; a folder alone is a missing ENTRYPOINT.
+    result = cli("run", str(code_folder))
+    assert result.exit_code == 2
+    assert "Missing argument 'ENTRYPOINT'" in result.output
 
 
 def test_entrypoint_arguments_must_follow_the_separator(cli: Cli, code_folder: Path) -> None:

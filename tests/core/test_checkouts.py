@@ -177,6 +177,22 @@ def test_explicit_destination_becomes_a_link_to_the_current_version(tmp_path: Pa
     assert (dest / "a.py").read_text() == "2"
 
 
+def test_temporary_link_of_a_pull_killed_while_linking_is_removed(tmp_path: Path) -> None:
+    dest = tmp_path / "code"
+    storage = DictStorage({"a.py": "1"})
+    storage.pull_code(dest)
+    checkout = Checkout.for_storage(storage, dest)
+    leftover = tmp_path / ".code.0123456789abcdef0123456789abcdef"
+    leftover.symlink_to(checkout.current_link)  # as _ensure_link makes it before the rename
+    unrelated = tmp_path / ".code.notes"
+    unrelated.write_text("mine")
+    storage.files = {"a.py": "2"}
+    storage.pull_code(dest)
+    assert not leftover.is_symlink()
+    assert unrelated.read_text() == "mine"
+    assert (dest / "a.py").read_text() == "2"
+
+
 def test_explicit_empty_destination_folder_is_used(tmp_path: Path) -> None:
     dest = tmp_path / "code"
     dest.mkdir()

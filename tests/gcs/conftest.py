@@ -27,11 +27,21 @@ class Objects:
     bucket: str
 
     def put(self, name: str, data: bytes) -> None:
-        query = urllib.parse.urlencode({"uploadType": "media", "name": name})
+        # A multipart upload: the emulator fails on an empty body in a "media" upload.
+        boundary = "codeferry-test-boundary"
+        body = b"".join(
+            [
+                f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
+                json.dumps({"name": name}).encode(),
+                f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n".encode(),
+                data,
+                f"\r\n--{boundary}--\r\n".encode(),
+            ]
+        )
         request = urllib.request.Request(
-            f"{self.emulator.endpoint}/upload/storage/v1/b/{self.bucket}/o?{query}",
-            data=data,
-            headers={"Content-Type": "application/octet-stream"},
+            f"{self.emulator.endpoint}/upload/storage/v1/b/{self.bucket}/o?uploadType=multipart",
+            data=body,
+            headers={"Content-Type": f"multipart/related; boundary={boundary}"},
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=10):

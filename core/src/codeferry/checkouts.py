@@ -17,6 +17,7 @@ its version's own folder, so a later pull never changes files under it; versions
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import re
@@ -196,6 +197,11 @@ class Checkout:
         for meta in self.versions_dir.glob("*.json"):
             if not meta.with_suffix("").exists():
                 meta.unlink(missing_ok=True)
+        if self.link is not None and self.link.parent.is_dir():
+            # A pull killed in _ensure_link leaves its temporary link beside --dest.
+            for path in self.link.parent.glob(f".{glob.escape(self.link.name)}.*"):
+                if path.is_symlink() and path.readlink() == self.current_link:
+                    path.unlink(missing_ok=True)
 
     def _clean_old_versions(self) -> None:
         current = self.current

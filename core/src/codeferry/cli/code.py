@@ -146,6 +146,8 @@ def run(
     if source is None:
         ctx.fail("Missing argument 'SOURCE' (or a deployment's name).")
     if entrypoint is None:
+        if "://" in source or Path(source).exists():
+            ctx.fail("Missing argument 'ENTRYPOINT' (the entrypoint's own arguments go after --).")
         from codeferry.cli.deployment import run_command
 
         run_command(file, source, entrypoint_arguments(ctx), allow_import_steps)

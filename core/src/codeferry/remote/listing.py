@@ -82,11 +82,14 @@ def content_md5(entry: Mapping[str, Any]) -> str | None:
     S3's ETag is the MD5 for single-part uploads without KMS or customer-key encryption; a
     multipart ETag (``"...-3"``) is not. GCS gives ``md5Hash`` (base64), Azure ``content_md5``.
     """
-    for holder in (entry, entry.get("content_settings")):
+    settings = entry.get("content_settings")  # a mapping, or the SDK's ContentSettings
+    for holder in (entry, settings):
         if isinstance(holder, Mapping):
             raw = holder.get("content_md5")
-            if isinstance(raw, bytes | bytearray) and len(raw) == 16:
-                return bytes(raw).hex()
+        else:
+            raw = getattr(holder, "content_md5", None)
+        if isinstance(raw, bytes | bytearray) and len(raw) == 16:
+            return bytes(raw).hex()
     encoded = entry.get("md5Hash")
     if isinstance(encoded, str):
         try:

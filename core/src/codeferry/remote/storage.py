@@ -186,7 +186,9 @@ class RemoteStorage(CodeStorage):
         manifest_file = listing.pop(MANIFEST_NAME, None)
         if not listing:
             raise PullError(f"{self} holds no files; check the bucket and folder names")
-        files_state = {path: [remote.fingerprint, remote.size] for path, remote in listing.items()}
+        files_state = {
+            path: [remote.fingerprint, remote.size, remote.md5] for path, remote in listing.items()
+        }
         state = {
             "format": _STATE_FORMAT,
             "files": files_state,
@@ -206,8 +208,7 @@ class RemoteStorage(CodeStorage):
         before: Mapping[str, Any] = context.previous_state.get("files") or {}
         jobs: list[DownloadJob] = []
         for path, remote in sorted(listing.items()):
-            recorded = [remote.fingerprint, remote.size]
-            if remote.fingerprint and before.get(path) == recorded and context.reuse(path):
+            if _same_content(before.get(path), remote) and context.reuse(path):
                 continue
             entry = manifest.files.get(path) if manifest else None
             expected = entry.sha256 if entry is not None and entry.describes(remote) else None
@@ -343,6 +344,19 @@ class RemoteStorage(CodeStorage):
         else:
             reason = "failed"
         return kind(f"{action} {where}: {reason} ({detail})")
+
+
+def _same_content(recorded: Any, remote: RemoteFile) -> bool:
+    """Whether the last pull recorded this file as it is listed now.
+
+    By fingerprint (ETag, generation), or by MD5 when only the fingerprint changed: a tool that
+    uploads everything again (a sync, Prefect's push) gives new ETags to unchanged content.
+    """
+    if not isinstance(recorded, list) or len(recorded) < 2 or recorded[1] != remote.size:
+        return False
+    if remote.fingerprint and recorded[0] == remote.fingerprint:
+        return True
+    return remote.md5 is not None and len(recorded) > 2 and recorded[2] == remote.md5
 
 
 def _already_there(
