@@ -70,7 +70,8 @@ def test_images_are_pushed_and_pulled_with_tokens_from_the_realm(
     assert published.blobs_mounted == 1, (
         "the base layer is mounted across repositories with a token for both"
     )
-    assert any("repository:token/flows:pull,push" in scope for scope in tokens.issued), tokens.issued
+    issued = tokens.issued
+    assert any("repository:token/flows:pull,push" in scope for scope in issued), issued
     pulled = OciImage(
         image=registry.image("token/flows", "v1"), credentials=token_credentials
     ).pull_code(tmp_path / "out")
