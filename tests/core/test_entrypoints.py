@@ -101,6 +101,29 @@ def test_module_entrypoint_loads_from_the_code_folder(code: Path) -> None:
             del sys.modules[name]
 
 
+def test_each_new_version_of_a_checkout_loads_its_own_modules(tmp_path: Path) -> None:
+    # A long-lived worker pulls version after version into one checkout and loads each.
+    versions = tmp_path / "checkout" / "versions"
+    saved_path = list(sys.path)
+    try:
+        for number in (1, 2):
+            root = versions / f"v{number}"
+            (root / "jobs").mkdir(parents=True)
+            (root / "jobs" / "__init__.py").write_text("")
+            (root / "jobs" / "etl.py").write_text(f"def version():\n    return {number}\n")
+            (root / "flow.py").write_text(
+                "from helper import VALUE\ndef value():\n    return VALUE\n"
+            )
+            (root / "helper.py").write_text(f"VALUE = {number}\n")
+            assert load_entrypoint("jobs.etl.version", root)() == number
+            assert load_entrypoint("flow.py:value", root)() == number
+        assert str(versions / "v1") not in sys.path
+    finally:
+        sys.path[:] = saved_path
+        for name in ("jobs", "jobs.etl", "helper"):
+            sys.modules.pop(name, None)
+
+
 def test_missing_file_is_named(code: Path) -> None:
     with pytest.raises(EntrypointError, match=r"entrypoint file flows/nope\.py not found"):
         load_entrypoint("flows/nope.py:hello", code)

@@ -79,6 +79,7 @@ def load_entrypoint(entrypoint: str | Entrypoint, code_dir: str | Path) -> Any:
     """
     parsed = parse_entrypoint(entrypoint) if isinstance(entrypoint, str) else entrypoint
     root = Path(code_dir).resolve()
+    _forget_other_versions(root)
     _prepend_path(root)
     if parsed.path is not None:
         file = (root / parsed.path).resolve()
@@ -183,6 +184,31 @@ def _decode(value: str) -> Any:
         return json.loads(value)
     except ValueError:
         return value
+
+
+def _forget_other_versions(root: Path) -> None:
+    """In a checkout (``.../versions/<id>``), forget what earlier versions put in this process.
+
+    A long-lived worker loads each new version of the code in turn: modules imported from an
+    older version (``pkg.module``, or a flow file's sibling ``helpers``) and its ``sys.path``
+    entries must go, or ``import`` would keep answering with the old code.
+    """
+    versions = root.parent
+    if versions.name != "versions":  # the layout of codeferry.checkouts
+        return
+
+    def from_another_version(location: str) -> bool:
+        try:
+            inside = Path(location).resolve().relative_to(versions)
+        except (ValueError, OSError):
+            return False
+        return bool(inside.parts) and inside.parts[0] != root.name
+
+    sys.path[:] = [entry for entry in sys.path if not (entry and from_another_version(entry))]
+    for name, module in list(sys.modules.items()):
+        location = getattr(module, "__file__", None)
+        if location and from_another_version(location):
+            del sys.modules[name]
 
 
 def _prepend_path(path: Path) -> None:
