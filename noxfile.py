@@ -72,6 +72,22 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def reliability(session: nox.Session) -> None:
+    """The reliability suite (kill -9, concurrency, secrets, hostile input) with many trials.
+
+    ``CODEFERRY_RELIABILITY_TRIALS`` (default 50 here, 2 in ``nox -s tests``) sets the trials;
+    ``CODEFERRY_RELIABILITY_SEED`` replays a failed run.
+    """
+    _install_debian_packages(session)
+    _install_distributions(session, "--group", "test")
+    env = {
+        "CI": os.environ.get("CI", ""),
+        "CODEFERRY_RELIABILITY_TRIALS": os.environ.get("CODEFERRY_RELIABILITY_TRIALS", "50"),
+    }
+    session.run("pytest", "tests/reliability", "-m", "reliability", *session.posargs, env=env)
+
+
+@nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) over everything, mypy (strict) over core and the plugins."""
     _install_distributions(session, "--group", "lint")
@@ -98,12 +114,24 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks side by side with Prefect (in its own venv) and raw baselines.
 
-    ``nox -s bench -- startup`` runs only ``benchmarks/startup_bench.py``.
+    Each ``benchmarks/*_bench.py`` writes ``benchmarks/results/<family>.json``; then
+    ``benchmarks/report.py`` writes ``docs/benchmarks.md`` and its charts from every results file.
+    ``nox -s bench -- startup`` runs only ``benchmarks/startup_bench.py`` (and the report).
+    A family that fails is reported as not measured, and the session fails after the report.
     """
+    from nox.command import CommandFailed
+
     _install_debian_packages(session)
-    _install_distributions(session, "--group", "test")
+    _install_distributions(session, "--group", "test", "--group", "bench")
     wanted = session.posargs or [
         p.stem.removesuffix("_bench") for p in sorted(ROOT.glob("benchmarks/*_bench.py"))
     ]
+    failed = []
     for name in wanted:
-        session.run("python", f"benchmarks/{name}_bench.py")
+        try:
+            session.run("python", f"benchmarks/{name}_bench.py")
+        except CommandFailed:
+            failed.append(name)
+    session.run("python", "benchmarks/report.py")
+    if failed:
+        session.error(f"not measured: {', '.join(failed)} (see docs/benchmarks.md)")

@@ -36,11 +36,19 @@ from blob_shapes import (  # noqa: E402
     changed_subset,
     make_tree,
     measure,
+    record_shapes,
     report_child,
 )
+from recording import recorded  # noqa: E402
 
 FOLDER = "code"
 CONCURRENCY = 32
+
+NOTE = (
+    "Azurite on 127.0.0.1. Raw is azure-storage-blob's asyncio client: list, then 32 downloads "
+    "at a time, streamed to disk. Times are the pull itself, timed inside a fresh process; peak"
+    " RSS is that process's. No Prefect run: prefect-azure is not measured yet."
+)
 
 
 def upload(connection_string: str, container: str, files: dict[str, bytes]) -> None:
@@ -115,6 +123,7 @@ def main(rounds: int) -> None:
     program = azurite_program()
     if program is None:
         raise SystemExit("node and npm are needed for Azurite (tests/servers/node)")
+    measured: dict[str, dict[str, Samples]] = {}
     work = Path(tempfile.mkdtemp(prefix="azure-bench-"))
     me = str(Path(__file__).resolve())
     with running_azurite(program) as server:
@@ -167,7 +176,15 @@ def main(rounds: int) -> None:
             raw = results["raw concurrent download (cold)"]
             for samples in results.values():
                 print(samples.row(None if samples is raw else raw))
+            measured[shape] = results
     shutil.rmtree(work, ignore_errors=True)
+    record_shapes(
+        "azure",
+        "Azure Blob Storage",
+        measured,
+        rounds,
+        NOTE,
+    )
 
 
 if __name__ == "__main__":
@@ -177,4 +194,5 @@ if __name__ == "__main__":
             child_codeferry(destination) if case == "codeferry" else child_raw(destination)
         )
     else:
-        main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+        with recorded("azure", "Azure Blob Storage"):
+            main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 SHAPES = {
     "2000 x 1-20 KB": {"files": 2_000, "min": 1_024, "max": 20 * 1_024},
@@ -92,11 +93,46 @@ def measure(samples: Samples, argv: Sequence[str], env: Mapping[str, str]) -> No
 
 
 def report_child(seconds: float) -> None:
-    """Print what :func:`run_child` reads: the pull's time and this process's peak RSS."""
-    import resource
+    """Print what :func:`run_child` reads: the pull's time and this process's peak RSS.
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
+    The peak is ``VmHWM`` of this program image: ``ru_maxrss`` would also count the benchmark
+    process this child was forked from (Linux keeps it across ``exec``), which holds the files.
+    """
+    peak_kb = 0.0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak_kb = float(line.split()[1])
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_kb / 1024}))
+
+
+def record_shapes(
+    family: str, title: str, shapes: dict[str, dict[str, Samples]], rounds: int, note: str
+) -> None:
+    """Write the family's results: per shape, cold vs raw, then the two warm re-pulls."""
+    from recording import case, series, write_family
+
+    cases = []
+    for (shape, results), slug in zip(shapes.items(), ("small", "large"), strict=False):
+        raw = series(results["raw concurrent download (cold)"])
+        cases += [
+            case(
+                f"cold-{slug}", f"cold pull, {shape}", series(results["codeferry cold pull"]), raw
+            ),
+            case(
+                f"warm-{slug}",
+                f"warm re-pull, nothing changed, {shape}",
+                series(results["codeferry warm, nothing changed"]),
+                raw,
+                note="The raw baseline has no incremental mode: its number is the cold download.",
+            ),
+            case(
+                f"changed-{slug}",
+                f"warm re-pull, 1% changed, {shape}",
+                series(results["codeferry warm, 1% changed"]),
+                raw,
+            ),
+        ]
+    write_family(family, title, cases, rounds=rounds, notes=[note])
 
 
 def timed(function: Callable[[], object]) -> float:

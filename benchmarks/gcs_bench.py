@@ -37,8 +37,10 @@ from blob_shapes import (  # noqa: E402
     changed_subset,
     make_tree,
     measure,
+    record_shapes,
     report_child,
 )
+from recording import recorded  # noqa: E402
 
 FOLDER = "code"
 CONCURRENCY = 32
@@ -54,6 +56,13 @@ def client() -> Any:
         credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options={"api_endpoint": os.environ["BENCH_ENDPOINT"]},
     )
+
+
+NOTE = (
+    "gcp-storage-emulator (single-threaded) on 127.0.0.1: absolute numbers say more about the "
+    "emulator than about GCS; the ratios are the point. Raw is google-cloud-storage's "
+    "`download_to_filename` on 32 threads. No Prefect run: prefect-gcp is not measured yet."
+)
 
 
 def upload(bucket_name: str, files: dict[str, bytes]) -> None:
@@ -104,6 +113,7 @@ def child_raw(destination: Path) -> float:
 def main(rounds: int) -> None:
     from tests.servers.gcs import running_gcs_emulator
 
+    measured: dict[str, dict[str, Samples]] = {}
     work = Path(tempfile.mkdtemp(prefix="gcs-bench-"))
     me = str(Path(__file__).resolve())
     with running_gcs_emulator() as server:
@@ -155,7 +165,15 @@ def main(rounds: int) -> None:
             raw = results["raw concurrent download (cold)"]
             for samples in results.values():
                 print(samples.row(None if samples is raw else raw))
+            measured[shape] = results
     shutil.rmtree(work, ignore_errors=True)
+    record_shapes(
+        "gcs",
+        "Google Cloud Storage",
+        measured,
+        rounds,
+        NOTE,
+    )
 
 
 if __name__ == "__main__":
@@ -165,4 +183,5 @@ if __name__ == "__main__":
             child_codeferry(destination) if case == "codeferry" else child_raw(destination)
         )
     else:
-        main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+        with recorded("gcs", "Google Cloud Storage"):
+            main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

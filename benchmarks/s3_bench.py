@@ -1,6 +1,6 @@
 """S3 pulls against one moto server: codeferry vs a raw concurrent download vs prefect-aws.
 
-    python benchmarks/s3_bench.py [ROUNDS] [--prefect-venv PATH]
+    python benchmarks/s3_bench.py [ROUNDS]
 
 For each shape (2,000 files of 1-20 KB in nested folders; 20 files of 5 MB), in every round and
 in this order: a raw baseline (64 concurrent GETs with aiobotocore, streamed to disk), codeferry's
@@ -9,7 +9,7 @@ cold pull, its warm re-pull with nothing changed, its re-pull after 1% of the fi
 and caches are as on a worker and peak RSS is that pull's own); the pull itself is timed inside it.
 
 prefect-aws runs from its own virtual environment (it pins its own boto and fsspec versions),
-created on first use at ``--prefect-venv`` (default: ``$TMPDIR/codeferry-bench/prefect-venv``).
+the one ``prefect_env.py`` creates on first use.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blob_shapes import SHAPES, Samples, changed_subset, make_tree
+from prefect_env import prefect_python
+from recording import case, recorded, series, write_family
 
 BUCKET = "bench-bucket"
 FOLDER = "flows"
 KEY, SECRET = "bench", "bench-secret"
 CONCURRENCY = 64
-DEFAULT_VENV = Path(tempfile.gettempdir()) / "codeferry-bench" / "prefect-venv"
 
 
 # -- children (each runs in its own process) ---------------------------------------------------
@@ -138,18 +139,6 @@ CHILDREN = {"codeferry": child_codeferry, "raw": child_raw, "prefect": child_pre
 # -- parent ------------------------------------------------------------------------------------
 
 
-def prefect_python(venv: Path) -> Path:
-    """The Python of a virtual environment with prefect-aws, created when missing."""
-    python = venv / "bin" / "python"
-    if python.exists():
-        return python
-    print(f"creating {venv} with prefect-aws (once)...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "-U", "pip"], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "prefect-aws"], check=True)
-    return python
-
-
 def measure(
     samples: Samples, python: Path | str, case: str, target: Path, env: dict[str, str]
 ) -> None:
@@ -182,10 +171,11 @@ def upload(client: Any, files: dict[str, bytes]) -> None:
         )
 
 
-def main(rounds: int, venv: Path) -> None:
+def main(rounds: int) -> None:
     from tests.servers.moto_s3 import running_moto
 
-    prefect = prefect_python(venv)
+    prefect = prefect_python("prefect-aws")
+    cases: list[dict[str, Any]] = []
     work = Path(tempfile.mkdtemp(prefix="s3-bench-"))
     names = (
         "raw 64-way GET (cold)",
@@ -235,7 +225,43 @@ def main(rounds: int, venv: Path) -> None:
                 f"  prefect-aws / codeferry: cold {theirs / cold:.1f}x, "
                 f"warm {theirs / warm:.0f}x (pull), {theirs_wall / warm_wall:.1f}x (process)"
             )
+            raw_series, prefect_series = series(raw), series(results[names[4]])
+            slug = ("small", "large")[number]
+            cases += [
+                case(
+                    f"cold-{slug}",
+                    f"cold pull, {shape}",
+                    series(results[names[1]]),
+                    raw=raw_series,
+                    prefect=prefect_series,
+                ),
+                case(
+                    f"warm-{slug}",
+                    f"warm re-pull, nothing changed, {shape}",
+                    series(results[names[2]]),
+                    prefect=prefect_series,
+                    note="Prefect has no incremental pull: its number is a full download.",
+                ),
+                case(
+                    f"changed-{slug}",
+                    f"warm re-pull, 1% changed, {shape}",
+                    series(results[names[3]]),
+                    prefect=prefect_series,
+                ),
+            ]
     shutil.rmtree(work, ignore_errors=True)
+    write_family(
+        "s3",
+        "S3",
+        cases,
+        rounds=rounds,
+        prefect_python=prefect,
+        notes=[
+            "One moto server on 127.0.0.1. Raw is 64 concurrent GETs with aiobotocore, streamed"
+            " to disk; Prefect is `prefect_aws.deployments.steps.pull_from_s3`. Times are the pull"
+            " itself, timed inside a fresh process; peak RSS is that process's.",
+        ],
+    )
 
 
 if __name__ == "__main__":
@@ -244,6 +270,6 @@ if __name__ == "__main__":
     else:
         parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
         parser.add_argument("rounds", nargs="?", type=int, default=5)
-        parser.add_argument("--prefect-venv", type=Path, default=DEFAULT_VENV)
         arguments = parser.parse_args()
-        main(arguments.rounds, arguments.prefect_venv)
+        with recorded("s3", "S3"):
+            main(arguments.rounds)

@@ -14,7 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from recording import case, recorded, series, write_family
 from timing import alternate, run_process
+
+FLOOR = "python -c pass (interpreter floor)"
 
 
 def main() -> None:
@@ -27,15 +30,17 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="codeferry-bench-home-")
     env = {"CODEFERRY_HOME": home, "PREFECT_HOME": home}
     commands: dict[str, list[str]] = {
-        "python -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
+        FLOOR: [sys.executable, "-c", "pass"],
         "codeferry --help": [codeferry, "--help"],
         "codeferry plugins ls": [codeferry, "plugins", "ls"],
         "codeferry block type ls": [codeferry, "block", "type", "ls"],
     }
+    python: Path | None = None
     if not options.no_prefect:
         from prefect_env import prefect_bin, prefect_python
 
-        prefect = str(prefect_bin(prefect_python()))
+        python = prefect_python()
+        prefect = str(prefect_bin(python))
         commands["prefect --help"] = [prefect, "--help"]
         commands["prefect block type ls"] = [prefect, "block", "type", "ls"]
     for argv in commands.values():  # warm the file cache and create the stores
@@ -53,7 +58,32 @@ def main() -> None:
         if theirs in results:
             ratio = results[theirs].median / results[ours].median
             print(f"{ours}: {ratio:.1f}x faster than {theirs}")
+    floor = series(results[FLOOR])
+    cases = [
+        case(
+            ours.removeprefix("codeferry ").replace(" ", "-").strip("-"),
+            f"`{ours}`",
+            series(results[ours]),
+            raw=floor,
+            prefect=series(results[theirs]) if theirs in results else None,
+        )
+        for ours, theirs in (*pairs.items(), ("codeferry plugins ls", ""))
+    ]
+    write_family(
+        "startup",
+        "Start-up",
+        cases,
+        rounds=options.rounds,
+        prefect_python=python,
+        notes=[
+            "Each command is a separate process, rounds alternated; every codeferry plugin of"
+            " this repository is installed. Raw is the interpreter floor: `python -c pass`."
+            " Without `PREFECT_API_URL`, `prefect block type ls` starts Prefect's temporary API"
+            " server for the command, as on a machine with no Prefect server configured."
+        ],
+    )
 
 
 if __name__ == "__main__":
-    main()
+    with recorded("startup", "Start-up"):
+        main()
