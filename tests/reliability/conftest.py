@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.git.conftest import Served, served
+from tests.git.conftest import Served
 from tests.s3.conftest import BUCKET, Objects, aws_environment, objects
+from tests.servers.git_http import GitHttpServer, GitRepos
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET
 
-__all__ = ["aws_environment", "objects", "served"]  # fixtures, re-exported for pytest
+__all__ = ["aws_environment", "objects"]  # fixtures, re-exported for pytest
 
 TRIALS = max(int(os.environ.get("CODEFERRY_RELIABILITY_TRIALS") or 2), 1)
 
@@ -145,6 +146,15 @@ def _git_source(served: Served) -> Source:
     return Source("git", served.url(name), publish)
 
 
+@pytest.fixture
+def git_host(git_http_server: GitHttpServer, git_repos: GitRepos) -> Served:
+    """The session's git server and repository maker, for repositories of these tests' own.
+
+    (Not tests/git's ``served``: a session fixture imported here would run a second time.)
+    """
+    return Served(git_http_server, git_repos)
+
+
 @pytest.fixture(params=["local", "s3", "git"])
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> Source:
     """An empty source on each backend family: a folder, an S3 prefix, a git repository."""
@@ -152,7 +162,7 @@ def source(request: pytest.FixtureRequest, tmp_path: Path) -> Source:
         return _local_source(tmp_path)
     if request.param == "s3":
         return _s3_source(request.getfixturevalue("objects"))
-    return _git_source(request.getfixturevalue("served"))
+    return _git_source(request.getfixturevalue("git_host"))
 
 
 @pytest.fixture

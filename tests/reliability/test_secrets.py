@@ -161,19 +161,19 @@ def test_an_s3_secret_key_saved_through_the_cli_is_found_nowhere(
 
 
 def test_a_git_token_saved_through_the_python_api_is_found_nowhere(
-    served: Served, evidence: Evidence, codeferry_home: Path, tmp_path: Path
+    git_host: Served, evidence: Evidence, codeferry_home: Path, tmp_path: Path
 ) -> None:
     name = f"secret-{secrets.token_hex(4)}.git"
-    served.repos.bare(name)
+    git_host.repos.bare(name)
     files = version_files(1, 5)
-    served.repos.fast_import(name, [files])
+    git_host.repos.fast_import(name, [files])
     token, wrong = f"tok-{secrets.token_urlsafe(24)}", f"wrong-{secrets.token_urlsafe(24)}"
-    served.server.allow("rel-user", token)
+    git_host.server.allow("rel-user", token)
     try:
         for block_name, value in (("good", token), ("bad", wrong)):
             credentials = GitCredentials(username="rel-user", token=SecretStr(value))
             credentials.save(block_name)
-            GitRepository(url=served.url(name), credentials=credentials).save(block_name)
+            GitRepository(url=git_host.url(name), credentials=credentials).save(block_name)
         env = {**os.environ, "CODEFERRY_HOME": str(codeferry_home)}
         dest = tmp_path / "work" / "code"
         evidence.codeferry("pull", "block:git-repository/good", "--dest", str(dest), env=env)
@@ -183,5 +183,5 @@ def test_a_git_token_saved_through_the_python_api_is_found_nowhere(
         )
         evidence.codeferry("block", "inspect", "git-credentials/good", env=env)
     finally:
-        served.server.revoke("rel-user", token)
+        git_host.server.revoke("rel-user", token)
     assert evidence.hits(tmp_path, token, wrong) == []
