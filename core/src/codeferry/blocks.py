@@ -77,7 +77,9 @@ class Block(BaseModel):
         A display name (default: the class name with spaces).
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # defer_build: a block type's validator is built when first used, not when its plugin is
+    # imported (listing block types imports every plugin's blocks).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
     block_type_slug: ClassVar[str] = "block"
     block_type_name: ClassVar[str] = "Block"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from codeferry import hookspecs
+from codeferry import __version__, hookspecs
 from codeferry.errors import (
     DuplicateRegistrationError,
     MissingPluginError,
@@ -164,7 +164,7 @@ class Plugins:
         self._steps: dict[str, StepInfo] | None = None
         self._lock = threading.RLock()
         self._trace = os.environ.get("CODEFERRY_TRACE_HOOKS", "") not in {"", "0"}
-        self._load(CORE_PLUGIN, "codeferry.core_plugin", CORE_PLUGIN, _version("codeferry"))
+        self._load(CORE_PLUGIN, "codeferry.core_plugin", CORE_PLUGIN, __version__)
         for name, module in (modules or {}).items():
             self._load(name, module, name, None)
         if entry_points:
@@ -407,13 +407,6 @@ def _safe_source(source: object) -> str:
     from codeferry.redact import redact_url
 
     return repr(redact_url(source) if isinstance(source, str) else str(source))
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 _current: Plugins | None = None
