@@ -28,7 +28,7 @@ __all__ = [
 class AwsClientParameters(BaseModel):
     """How the S3 client connects: endpoint (for S3-compatible stores), TLS, botocore config."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
     api_version: str | None = Field(default=None, description="The S3 API version to use.")
     use_ssl: bool = Field(default=True, description="Whether to use TLS.")
