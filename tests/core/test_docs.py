@@ -61,3 +61,9 @@ def test_cli_reference_is_generated_from_the_commands() -> None:
     from docs.gen_cli import PAGE, render
 
     assert PAGE.read_text() == render(), "run: python docs/gen_cli.py"
+
+
+def test_backends_page_is_generated_from_the_plugin_readmes() -> None:
+    from docs.gen_backends import PAGE, render
+
+    assert PAGE.read_text() == render(), "run: python docs/gen_backends.py"
