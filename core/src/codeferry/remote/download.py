@@ -2,9 +2,9 @@
 
 Memory stays flat whatever the file sizes: a file is written chunk by chunk as it streams
 (``open_async`` where the backend has it, as s3fs does; ranged reads otherwise), so at most
-``connections * chunk_size`` bytes are held at once. Every file's size is checked, its MD5 where
-the store gives one and its SHA-256 where a manifest does; a short, long or corrupt body is
-retried like a dropped connection.
+``connections * chunk_size`` (or ``range_size``) bytes are held at once. Every file's size is
+checked, its MD5 where the store gives one and its SHA-256 where a manifest does; a short, long or
+corrupt body is retried like a dropped connection.
 """
 
 from __future__ import annotations
@@ -194,15 +194,15 @@ async def _release(stream: Any) -> None:
 async def _ranges_async(
     fs: Any, job: DownloadJob, settings: TransferSettings, progress: TransferProgress
 ) -> None:
-    """Fetch a file in ranged reads of ``chunk_size`` (backends without ``open_async``)."""
+    """Fetch a file in ranged reads of ``range_size`` (backends without ``open_async``)."""
     checks = _Checks(job)
     target = _Target(job.target)
     size = job.remote.size
     try:
-        if size <= settings.chunk_size:
+        if size <= settings.range_size:
             ranges: list[tuple[int | None, int | None]] = [(None, None)]
         else:
-            step = settings.chunk_size
+            step = settings.range_size
             ranges = [(start, min(start + step, size)) for start in range(0, size, step)]
         for start, end in ranges:
             chunk = await asyncio.wait_for(

@@ -62,8 +62,11 @@ class TransferSettings:
     :param backoff: seconds before the first retry; doubled for each further one, with jitter.
     :param stall_timeout: seconds a download may go without receiving a byte before the attempt
         is abandoned (and retried).
-    :param chunk_size: bytes read or written at a time; memory use is about
+    :param chunk_size: bytes read or written at a time from a stream; memory use is about
         ``connections * chunk_size`` at most.
+    :param range_size: bytes asked for at a time from backends that cannot stream (adlfs,
+        gcsfs): each request costs a round trip, so ranges are larger than chunks; memory use
+        is then about ``connections * range_size`` at most.
     """
 
     connections: int = 64
@@ -71,10 +74,13 @@ class TransferSettings:
     backoff: float = 0.25
     stall_timeout: float = 60.0
     chunk_size: int = 256 << 10
+    range_size: int = 1 << 20
 
     def __post_init__(self) -> None:
-        if self.connections < 1 or self.attempts < 1 or self.chunk_size < 1:
-            raise CodeferryError("connections, attempts and chunk_size must be at least 1")
+        if min(self.connections, self.attempts, self.chunk_size, self.range_size) < 1:
+            raise CodeferryError(
+                "connections, attempts, chunk_size and range_size must be at least 1"
+            )
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
