@@ -1,4 +1,4 @@
-"""Azure Blob Storage pulls: codeferry vs a raw concurrent download, against Azurite.
+"""Azure Blob Storage pulls: codeferry vs a raw concurrent download vs prefect-azure, on Azurite.
 
 For each shape (2,000 files of 1-20 KB in nested folders; 20 files of 5 MB), in the same run and
 with rounds alternated:
@@ -7,7 +7,9 @@ with rounds alternated:
   client: list, then download every blob with 32 at a time, streamed to disk);
 - codeferry's warm re-pull with nothing changed;
 - codeferry's warm re-pull after 1% of the files changed (the raw baseline has no incremental
-  mode: its number is the cold download).
+  mode: its number is the cold download);
+- ``prefect_azure.deployments.steps.pull_from_azure_blob_storage`` with the same connection
+  string, run from the Prefect venv ``prefect_env.py`` makes (a full download every time).
 
 Each pull runs in its own process; the table gives the pull's own time (median, min-max, ratio to
 the raw download), the process's wall time and its peak RSS.
@@ -39,15 +41,18 @@ from blob_shapes import (  # noqa: E402
     record_shapes,
     report_child,
 )
+from prefect_env import prefect_python  # noqa: E402
 from recording import recorded  # noqa: E402
 
 FOLDER = "code"
 CONCURRENCY = 32
+PREFECT = "prefect-azure pull_from_azure_blob_storage"
 
 NOTE = (
     "Azurite on 127.0.0.1. Raw is azure-storage-blob's asyncio client: list, then 32 downloads "
     "at a time, streamed to disk. Times are the pull itself, timed inside a fresh process; peak"
-    " RSS is that process's. No Prefect run: prefect-azure is not measured yet."
+    " RSS is that process's. Prefect is `prefect_azure.deployments.steps."
+    "pull_from_azure_blob_storage` with the same connection string."
 )
 
 
@@ -112,6 +117,20 @@ def child_raw(destination: Path) -> float:
     return time.perf_counter() - start
 
 
+def child_prefect(destination: Path) -> float:
+    from prefect_azure.deployments.steps import pull_from_azure_blob_storage
+
+    destination.mkdir(parents=True, exist_ok=True)
+    os.chdir(destination)  # prefect-azure pulls into the working directory
+    credentials = {"connection_string": os.environ["BENCH_CONNECTION_STRING"]}
+    start = time.perf_counter()
+    pull_from_azure_blob_storage(os.environ["BENCH_CONTAINER"], FOLDER, credentials)
+    return time.perf_counter() - start
+
+
+CHILDREN = {"codeferry": child_codeferry, "raw": child_raw, "prefect": child_prefect}
+
+
 # -- parent ----------------------------------------------------------------------------------
 
 
@@ -120,6 +139,7 @@ def main(rounds: int) -> None:
 
     from tests.servers.azurite import azurite_program, running_azurite
 
+    prefect = prefect_python()
     program = azurite_program()
     if program is None:
         raise SystemExit("node and npm are needed for Azurite (tests/servers/node)")
@@ -143,11 +163,16 @@ def main(rounds: int) -> None:
                     "codeferry cold pull",
                     "codeferry warm, nothing changed",
                     "codeferry warm, 1% changed",
+                    PREFECT,
                 )
             }
             for round_number in range(rounds):
                 base = work / f"{number}-{round_number}"
-                run_env = {**env, "CODEFERRY_HOME": str(base / "home")}
+                run_env = {
+                    **env,
+                    "CODEFERRY_HOME": str(base / "home"),
+                    "PREFECT_HOME": str(base / "prefect-home"),
+                }
 
                 measure(
                     results["raw concurrent download (cold)"],
@@ -170,6 +195,12 @@ def main(rounds: int) -> None:
                     [me, "--child", "codeferry", str(base / "checkout")],
                     run_env,
                 )
+                measure(
+                    results[PREFECT],
+                    [me, "--child", "prefect", str(base / "prefect")],
+                    run_env,
+                    prefect,
+                )
                 shutil.rmtree(base, ignore_errors=True)
             total = sum(len(data) for data in files.values())
             print(f"{shape}: {len(files)} files, {total / 1e6:.1f} MB")
@@ -184,15 +215,14 @@ def main(rounds: int) -> None:
         measured,
         rounds,
         NOTE,
+        prefect=PREFECT,
+        prefect_python=prefect,
     )
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        case, destination = sys.argv[2], Path(sys.argv[3])
-        report_child(
-            child_codeferry(destination) if case == "codeferry" else child_raw(destination)
-        )
+        report_child(CHILDREN[sys.argv[2]](Path(sys.argv[3])))
     else:
         with recorded("azure", "Azure Blob Storage"):
             main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

@@ -65,11 +65,16 @@ class Samples:
         )
 
 
-def run_child(argv: Sequence[str], env: Mapping[str, str]) -> tuple[float, float, float]:
-    """Run a child that prints ``{"seconds": ...}``; return (pull s, wall s, peak RSS MB)."""
+def run_child(
+    argv: Sequence[str], env: Mapping[str, str], python: Path | str = sys.executable
+) -> tuple[float, float, float]:
+    """Run a child that prints ``{"seconds": ...}``; return (pull s, wall s, peak RSS MB).
+
+    ``python`` runs it: codeferry's interpreter, or the Prefect venv's for Prefect's steps.
+    """
     start = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, *argv],
+        [str(python), *argv],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -84,9 +89,14 @@ def run_child(argv: Sequence[str], env: Mapping[str, str]) -> tuple[float, float
     return float(result["seconds"]), wall, float(result["peak_rss_mb"])
 
 
-def measure(samples: Samples, argv: Sequence[str], env: Mapping[str, str]) -> None:
+def measure(
+    samples: Samples,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    python: Path | str = sys.executable,
+) -> None:
     """Run one child pull and add its numbers to ``samples``."""
-    seconds, wall, peak = run_child(argv, env)
+    seconds, wall, peak = run_child(argv, env, python)
     samples.seconds.append(seconds)
     samples.wall.append(wall)
     samples.peak_rss_mb.append(peak)
@@ -106,33 +116,56 @@ def report_child(seconds: float) -> None:
 
 
 def record_shapes(
-    family: str, title: str, shapes: dict[str, dict[str, Samples]], rounds: int, note: str
+    family: str,
+    title: str,
+    shapes: dict[str, dict[str, Samples]],
+    rounds: int,
+    note: str,
+    prefect: str | None = None,
+    prefect_python: Path | None = None,
 ) -> None:
-    """Write the family's results: per shape, cold vs raw, then the two warm re-pulls."""
+    """Write the family's results: per shape, cold vs raw, then the two warm re-pulls.
+
+    ``prefect`` names the results' Prefect samples (a full download each time), set beside every
+    case; ``prefect_python`` is its interpreter, for the versions.
+    """
     from recording import case, series, write_family
 
     cases = []
     for (shape, results), slug in zip(shapes.items(), ("small", "large"), strict=False):
         raw = series(results["raw concurrent download (cold)"])
+        theirs = series(results[prefect]) if prefect else None
         cases += [
             case(
-                f"cold-{slug}", f"cold pull, {shape}", series(results["codeferry cold pull"]), raw
+                f"cold-{slug}",
+                f"cold pull, {shape}",
+                series(results["codeferry cold pull"]),
+                raw,
+                theirs,
             ),
             case(
                 f"warm-{slug}",
                 f"warm re-pull, nothing changed, {shape}",
                 series(results["codeferry warm, nothing changed"]),
                 raw,
-                note="The raw baseline has no incremental mode: its number is the cold download.",
+                theirs,
+                note=(
+                    "Neither the raw baseline nor Prefect has an incremental pull: their numbers"
+                    " are full downloads."
+                    if prefect
+                    else "The raw baseline has no incremental mode: its number is the cold"
+                    " download."
+                ),
             ),
             case(
                 f"changed-{slug}",
                 f"warm re-pull, 1% changed, {shape}",
                 series(results["codeferry warm, 1% changed"]),
                 raw,
+                theirs,
             ),
         ]
-    write_family(family, title, cases, rounds=rounds, notes=[note])
+    write_family(family, title, cases, rounds=rounds, prefect_python=prefect_python, notes=[note])
 
 
 def timed(function: Callable[[], object]) -> float:

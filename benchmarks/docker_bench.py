@@ -8,7 +8,11 @@ Publish, after one file of the project changed (rounds alternate):
 
 - daemonless: ``build_code_layer`` (one reproducible layer, pushed through the distribution API);
 - engine: ``build_docker_image`` + ``push_docker_image`` through Podman's Docker-compatible
-  service (``FROM base`` + ``COPY . /opt/flows/``), the way Prefect's steps work.
+  service (``FROM base`` + ``COPY . /opt/flows/``), the way Prefect's steps work;
+- Prefect: ``prefect_docker.deployments.steps.build_docker_image`` + ``push_docker_image``
+  through the same engine, run in the Prefect venv ``prefect_env.py`` makes and timed inside that
+  process. It builds its own copy of the project (its changed file differs from the others', so no
+  build cache is shared) and pushes to its own repository.
 
 Pull the code onto a plain worker (no engine), cold (new checkout) and warm (after a one-file
 change), from the daemonless image and from the engine-built image, against a full image copy
@@ -44,6 +48,7 @@ from tests.servers.podman import running_podman  # noqa: E402
 from tests.servers.registry import running_registry  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from prefect_env import prefect_python  # noqa: E402
 from recording import case, recorded, series, write_family  # noqa: E402
 from timing import Samples  # noqa: E402
 
@@ -122,11 +127,39 @@ def build_base(engine_host: str, registry: str, workspace: Path) -> str:
     return f"{base}:1"
 
 
+# Run as `python -c PREFECT_PUBLISH IMAGE TAG DIRECTORY` in the Prefect venv: build and push
+# with Prefect's docker steps, print the time they took (the process's imports excluded).
+PREFECT_PUBLISH = (
+    "import os, sys, time\n"
+    "from prefect_docker.deployments.steps import build_docker_image, push_docker_image\n"
+    "image, tag, directory = sys.argv[1:4]\n"
+    "os.chdir(directory)\n"
+    "start = time.perf_counter()\n"
+    "build_docker_image(image_name=image, tag=tag)\n"
+    "push_docker_image(image_name=image, tag=tag)\n"
+    "print(time.perf_counter() - start)\n"
+)
+
+
+def publish_with_prefect(python: Path, image: str, tag: str, directory: Path) -> float:
+    """Prefect's build + push in a fresh process of its venv; the steps' own time."""
+    done = subprocess.run(
+        [str(python), "-c", PREFECT_PUBLISH, image, tag, str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"Prefect's docker steps failed:\n{done.stderr[-3000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
 def main(rounds: int) -> None:
+    prefect = prefect_python()
     workspace = Path(tempfile.mkdtemp(prefix="codeferry-docker-bench-"))
     try:
         with running_registry(authenticated=False) as registry:
@@ -141,6 +174,8 @@ def main(rounds: int) -> None:
                     f"FROM {base}\nCOPY . /opt/flows/\nWORKDIR /opt/flows\n"
                 )
                 (project / ".dockerignore").write_text("Dockerfile\n.dockerignore\n")
+                theirs = workspace / "prefect-project"
+                shutil.copytree(project, theirs)
                 # First publication of each (pushes to a new repository) is not measured.
                 build_code_layer(
                     base_image=base,
@@ -150,10 +185,13 @@ def main(rounds: int) -> None:
                 )
                 build_docker_image(image_name=f"{host}/bench/engine", tag="v0", path=str(project))
                 push_docker_image(image_name=f"{host}/bench/engine", tag="v0")
+                publish_with_prefect(prefect, f"{host}/bench/prefect", "v0", theirs)
                 daemonless: list[tuple[float, int]] = []
                 engine_runs: list[tuple[float, int]] = []
+                prefect_runs: list[tuple[float, int]] = []
                 for n in range(1, rounds + 1):
                     (project / "flow.py").write_text(f"def main():\n    return {n}\n")
+                    (theirs / "flow.py").write_text(f"def main():\n    return -{n}\n")
 
                     def publish_daemonless(n: int = n) -> object:
                         return build_code_layer(
@@ -172,6 +210,15 @@ def main(rounds: int) -> None:
                     order = [(daemonless, publish_daemonless), (engine_runs, publish_engine)]
                     for samples, action in order if n % 2 else reversed(order):
                         samples.append(proxy.measure(action))
+                    inside: list[float] = []  # the steps' own time, imports excluded
+
+                    def publish_prefect(n: int = n, inside: list[float] = inside) -> object:
+                        image = f"{host}/bench/prefect"
+                        inside.append(publish_with_prefect(prefect, image, f"v{n}", theirs))
+                        return None
+
+                    _, sent = proxy.measure(publish_prefect)
+                    prefect_runs.append((inside[0], sent))
                 d_time, d_bytes = (
                     median([t for t, _ in daemonless]),
                     median([b for _, b in daemonless]),
@@ -184,6 +231,9 @@ def main(rounds: int) -> None:
                 kib_d, kib_e = d_bytes / 1024, e_bytes / 1024
                 print(f"  daemonless build_code_layer : {d_time:7.3f} s  {kib_d:9.1f} KiB sent")
                 print(f"  engine build + push (podman): {e_time:7.3f} s  {kib_e:9.1f} KiB sent")
+                p_time = median([t for t, _ in prefect_runs])
+                kib_p = median([b for _, b in prefect_runs]) / 1024
+                print(f"  prefect-docker build + push : {p_time:7.3f} s  {kib_p:9.1f} KiB sent")
                 ratio_t, ratio_b = e_time / d_time, e_bytes / max(d_bytes, 1)
                 print(
                     f"  ratio engine/daemonless     : time {ratio_t:5.1f}x  bytes {ratio_b:5.1f}x"
@@ -242,7 +292,13 @@ def main(rounds: int) -> None:
                         "publish a one-file change",
                         series(Samples("build_code_layer", [t for t, _ in daemonless])),
                         raw=series(Samples("engine build + push", [t for t, _ in engine_runs])),
-                        note=f"bytes sent to the registry: {kib_d:.0f} KiB vs {kib_e:.0f} KiB",
+                        prefect=series(
+                            Samples("prefect-docker build + push", [t for t, _ in prefect_runs])
+                        ),
+                        note=(
+                            f"bytes sent to the registry: {kib_d:.0f} KiB (build_code_layer), "
+                            f"{kib_e:.0f} KiB (engine), {kib_p:.0f} KiB (Prefect)"
+                        ),
                     ),
                     case(
                         "pull-cold",
@@ -290,11 +346,15 @@ def main(rounds: int) -> None:
                     "Docker images",
                     cases,
                     rounds=rounds,
+                    prefect_python=prefect,
                     notes=[
                         "Debian's docker-registry on 127.0.0.1, Podman's Docker-compatible"
                         " service as the engine (the way Prefect's docker steps work), a project"
                         " of 300 files on a 20 MB base image. Raw for publishing is the engine's"
-                        " build and push; for pulling, a `skopeo copy` of the whole image."
+                        " build and push; for pulling, a `skopeo copy` of the whole image. Prefect"
+                        " is `prefect_docker.deployments.steps.build_docker_image` +"
+                        " `push_docker_image` through the same engine, timed inside its"
+                        " process."
                     ],
                 )
     finally:

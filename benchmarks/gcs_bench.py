@@ -1,4 +1,4 @@
-"""Google Cloud Storage pulls: codeferry vs a raw concurrent download, against gcp-storage-emulator.
+"""Google Cloud Storage pulls: codeferry vs a raw download vs prefect-gcp, on gcp-storage-emulator.
 
 For each shape (2,000 files of 1-20 KB in nested folders; 20 files of 5 MB), in the same run and
 with rounds alternated:
@@ -7,7 +7,12 @@ with rounds alternated:
   ``download_to_filename`` on a pool of 32 threads);
 - codeferry's warm re-pull with nothing changed;
 - codeferry's warm re-pull after 1% of the files changed (the raw baseline has no incremental
-  mode: its number is the cold download).
+  mode: its number is the cold download);
+- ``prefect_gcp.deployments.steps.pull_from_gcs``, run from the Prefect venv ``prefect_env.py``
+  makes (a full download every time). It reaches the emulator through ``STORAGE_EMULATOR_HOST``;
+  it always asks ``google.auth.default()`` for credentials, which has no anonymous kind, so the
+  child hands it anonymous ones (the emulator checks none). Its listing and downloads are
+  Prefect's code, unchanged.
 
 Each pull runs in its own process; the table gives the pull's own time (median, min-max, ratio to
 the raw download), the process's wall time and its peak RSS. The emulator is single-threaded, so
@@ -40,11 +45,13 @@ from blob_shapes import (  # noqa: E402
     record_shapes,
     report_child,
 )
+from prefect_env import prefect_python  # noqa: E402
 from recording import recorded  # noqa: E402
 
 FOLDER = "code"
 CONCURRENCY = 32
 PROJECT = "codeferry-bench"
+PREFECT = "prefect-gcp pull_from_gcs"
 
 
 def client() -> Any:
@@ -61,7 +68,9 @@ def client() -> Any:
 NOTE = (
     "gcp-storage-emulator (single-threaded) on 127.0.0.1: absolute numbers say more about the "
     "emulator than about GCS; the ratios are the point. Raw is google-cloud-storage's "
-    "`download_to_filename` on 32 threads. No Prefect run: prefect-gcp is not measured yet."
+    "`download_to_filename` on 32 threads. Prefect is `prefect_gcp.deployments.steps.pull_from_gcs`"
+    " pointed at the emulator by `STORAGE_EMULATOR_HOST`, with anonymous credentials substituted"
+    " for `google.auth.default()` (which it always calls and which has no anonymous kind)."
 )
 
 
@@ -107,6 +116,27 @@ def child_raw(destination: Path) -> float:
     return time.perf_counter() - start
 
 
+def child_prefect(destination: Path) -> float:
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+
+    # pull_from_gcs calls google.auth.default() whatever it is given short of a service account;
+    # the emulator checks no credentials, and ADC has no anonymous kind: hand it anonymous ones.
+    anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    google.auth.default = lambda *args, **kwargs: (anonymous, PROJECT)
+    os.environ["STORAGE_EMULATOR_HOST"] = os.environ["BENCH_ENDPOINT"]
+    from prefect_gcp.deployments.steps import pull_from_gcs
+
+    destination.mkdir(parents=True, exist_ok=True)
+    os.chdir(destination)  # prefect-gcp pulls into the working directory
+    start = time.perf_counter()
+    pull_from_gcs(os.environ["BENCH_BUCKET"], FOLDER, PROJECT)
+    return time.perf_counter() - start
+
+
+CHILDREN = {"codeferry": child_codeferry, "raw": child_raw, "prefect": child_prefect}
+
+
 # -- parent ----------------------------------------------------------------------------------
 
 
@@ -114,6 +144,7 @@ def main(rounds: int) -> None:
     from tests.servers.gcs import running_gcs_emulator
 
     measured: dict[str, dict[str, Samples]] = {}
+    prefect = prefect_python()
     work = Path(tempfile.mkdtemp(prefix="gcs-bench-"))
     me = str(Path(__file__).resolve())
     with running_gcs_emulator() as server:
@@ -132,11 +163,16 @@ def main(rounds: int) -> None:
                     "codeferry cold pull",
                     "codeferry warm, nothing changed",
                     "codeferry warm, 1% changed",
+                    PREFECT,
                 )
             }
             for round_number in range(rounds):
                 base = work / f"{number}-{round_number}"
-                run_env = {**env, "CODEFERRY_HOME": str(base / "home")}
+                run_env = {
+                    **env,
+                    "CODEFERRY_HOME": str(base / "home"),
+                    "PREFECT_HOME": str(base / "prefect-home"),
+                }
 
                 measure(
                     results["raw concurrent download (cold)"],
@@ -159,6 +195,12 @@ def main(rounds: int) -> None:
                     [me, "--child", "codeferry", str(base / "checkout")],
                     run_env,
                 )
+                measure(
+                    results[PREFECT],
+                    [me, "--child", "prefect", str(base / "prefect")],
+                    run_env,
+                    prefect,
+                )
                 shutil.rmtree(base, ignore_errors=True)
             total = sum(len(data) for data in files.values())
             print(f"{shape}: {len(files)} files, {total / 1e6:.1f} MB")
@@ -173,15 +215,14 @@ def main(rounds: int) -> None:
         measured,
         rounds,
         NOTE,
+        prefect=PREFECT,
+        prefect_python=prefect,
     )
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        case, destination = sys.argv[2], Path(sys.argv[3])
-        report_child(
-            child_codeferry(destination) if case == "codeferry" else child_raw(destination)
-        )
+        report_child(CHILDREN[sys.argv[2]](Path(sys.argv[3])))
     else:
         with recorded("gcs", "Google Cloud Storage"):
             main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

@@ -13,12 +13,23 @@ from pathlib import Path
 
 DEFAULT_DIR = Path(os.environ.get("PREFECT_BENCH_VENV", Path.home() / ".cache" / "codeferry-bench"))
 
+# Every integration a benchmark compares with, installed together: one venv, one resolve.
+INTEGRATIONS = (
+    "prefect-aws",
+    "prefect-azure[blob_storage]",
+    "prefect-gcp[cloud_storage]",
+    "prefect-docker",
+)
+
 
 def prefect_python(*packages: str, root: Path = DEFAULT_DIR) -> Path:
-    """The interpreter of a venv holding ``prefect`` and ``packages``; created when missing."""
+    """The interpreter of a venv holding ``prefect``, its integrations and ``packages``.
+
+    Created when missing; packages are installed only when the venv's marker lacks one of them.
+    """
     venv = root / "prefect-venv"
     python = venv / "bin" / "python"
-    wanted = ["prefect>=3.4", *packages]
+    wanted = ["prefect>=3.4", *INTEGRATIONS, *packages]
     marker = venv / ".installed"
     if marker.exists() and set(marker.read_text().split()) >= set(wanted):
         return python
