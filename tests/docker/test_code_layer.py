@@ -11,7 +11,8 @@ import pytest
 
 from codeferry.errors import CodeferryError
 from codeferry_docker.credentials import DockerRegistryCredentials
-from tests.servers.registry import RegistryServer, need_program
+from tests.servers import need_program
+from tests.servers.registry import RegistryServer
 
 
 @pytest.fixture

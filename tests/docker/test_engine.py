@@ -15,8 +15,9 @@ from codeferry.errors import CodeferryError
 from codeferry_docker.credentials import DockerRegistryCredentials
 from codeferry_docker.engine import BuildError, auto_dockerfile
 from codeferry_docker.storage import OciImage
+from tests.servers import need_program
 from tests.servers.podman import PodmanEngine
-from tests.servers.registry import RegistryServer, need_program
+from tests.servers.registry import RegistryServer
 
 BASE = "localhost/codeferry-busybox:1"
 

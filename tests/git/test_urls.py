@@ -17,7 +17,8 @@ from codeferry_git.urls import (
     validate_commit_sha,
     validate_ref_name,
 )
-from tests.servers.git_http import git_env, need_program
+from tests.servers import need_program
+from tests.servers.git_http import git_env
 
 # Characters that git's ref rules are about, plus ordinary ones, so short names hit every rule.
 REF_ALPHABET = st.sampled_from([*"ab-_./@{}~^:?*[\\ \t\x7f\x01é", "lock", ".lock"])

@@ -18,7 +18,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, missing
 
 __all__ = ["AzuriteServer", "azurite_program", "running_azurite"]
 
@@ -73,19 +74,6 @@ class AzuriteServer:
             contextlib.suppress(ResourceNotFoundError),
         ):
             service.delete_container(name)
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(f"Azurite is needed on CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def azurite_program() -> Path | None:
@@ -137,7 +125,7 @@ def running_azurite(program: Path) -> Iterator[AzuriteServer]:
     key = base64.b64encode(secrets.token_bytes(64)).decode()
     workdir = Path(tempfile.mkdtemp(prefix="codeferry-azurite-"))
     log = workdir / "azurite.log"
-    port = _free_port()
+    port = free_port()
     server = AzuriteServer(port=port, account=account, key=key)
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -178,14 +166,16 @@ def azurite_server() -> Iterator[AzuriteServer]:
     try:
         import azure.storage.blob  # noqa: F401
     except ImportError:
-        _missing("azure-storage-blob is not installed (pip install adlfs azure-storage-blob)")
+        missing(
+            "Azurite", "azure-storage-blob is not installed (pip install adlfs azure-storage-blob)"
+        )
     try:
         program = azurite_program()
     except (subprocess.SubprocessError, OSError) as error:
-        _missing(f"`npm ci` in {NODE_DIR} failed: {error}")
+        missing("Azurite", f"`npm ci` in {NODE_DIR} failed: {error}")
         raise
     if program is None:
-        _missing("node and npm are needed to install Azurite (tests/servers/node)")
+        missing("Azurite", "node and npm are needed to install Azurite (tests/servers/node)")
     assert program is not None
     with running_azurite(program) as server:
         yield server

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, missing
 
 __all__ = ["LAUNCHER", "GcsEmulator", "running_gcs_emulator"]
 
@@ -72,19 +72,6 @@ class GcsEmulator:
             pass
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(f"the GCS emulator is needed on CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -111,7 +98,7 @@ def running_gcs_emulator() -> Iterator[GcsEmulator]:
     """
     workdir = Path(tempfile.mkdtemp(prefix="codeferry-gcs-"))
     log = workdir / "emulator.log"
-    server = GcsEmulator(port=_free_port())
+    server = GcsEmulator(port=free_port())
     with log.open("wb") as output:
         process = subprocess.Popen(
             [
@@ -147,7 +134,10 @@ def running_gcs_emulator() -> Iterator[GcsEmulator]:
 def gcs_server() -> Iterator[GcsEmulator]:
     """gcp-storage-emulator on 127.0.0.1 for the whole session."""
     if importlib.util.find_spec("gcp_storage_emulator") is None:
-        _missing("gcp-storage-emulator is not installed (pip install gcp-storage-emulator)")
+        missing(
+            "the GCS emulator",
+            "gcp-storage-emulator is not installed (pip install gcp-storage-emulator)",
+        )
     with running_gcs_emulator() as server:
         yield server
 

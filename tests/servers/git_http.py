@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import shutil
 import subprocess
 import threading
 import time
@@ -33,6 +32,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.servers import need_program
+
 __all__ = ["GitHttpServer", "GitRepos", "git_env", "need_program", "run_git"]
 
 _READY_TIMEOUT = 30.0
@@ -40,17 +41,6 @@ HTTP_BACKEND_CANDIDATES = (
     "/usr/lib/git-core/git-http-backend",
     "/usr/libexec/git-core/git-http-backend",
 )
-
-
-def need_program(program: str, why: str) -> str:
-    """The path of ``program``; fail under ``CI=true`` when it is missing, else skip."""
-    found = shutil.which(program) or (program if Path(program).is_file() else None)
-    if found:
-        return found
-    message = f"{program} is not installed ({why})"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def git_env(home: Path | None = None) -> dict[str, str]:

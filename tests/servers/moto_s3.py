@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.servers import free_port, missing
 
 __all__ = ["MotoServer", "running_moto"]
 
@@ -93,19 +93,6 @@ class MotoServer:
         self._post("/moto-api/reset-auth", b"inf")
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(f"moto's S3 server is needed on CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2):
@@ -153,7 +140,7 @@ def moto_server() -> Iterator[MotoServer]:
         import boto3  # noqa: F401
         import moto.server  # noqa: F401
     except ImportError:
-        _missing("moto is not installed (pip install -e 'plugins/s3[test]')")
+        missing("moto's S3 server", "moto is not installed (pip install -e 'plugins/s3[test]')")
     with running_moto() as server:
         yield server
 

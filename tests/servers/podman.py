@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.registry import RegistryServer, need_program
+from tests.servers import need_program
+from tests.servers.registry import RegistryServer
 
 __all__ = ["PodmanEngine"]
 

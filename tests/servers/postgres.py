@@ -17,7 +17,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.servers import free_port, missing
 
 if TYPE_CHECKING:
     import psycopg
@@ -110,19 +111,6 @@ def _find_bin_dir() -> Path | None:
     return installed[-1] if installed else None
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"PostgreSQL is needed on CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _as_server_user(command: list[str]) -> list[str]:
     # initdb and postgres refuse to run as root.
     return ["runuser", "-u", _USER, "--", *command] if os.geteuid() == 0 else command
@@ -180,7 +168,7 @@ def _running_cluster(bin_dir: Path) -> Iterator[PostgresServer]:
             timeout=120,
         )
         for _ in range(3):  # a free port may be taken between the probe and the start
-            port = _free_port()
+            port = free_port()
             options = (
                 f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off "
                 "-c synchronous_commit=off -c full_page_writes=off"
@@ -242,12 +230,12 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL cluster on 127.0.0.1 for the whole session."""
     bin_dir = _find_bin_dir()
     if bin_dir is None or not (bin_dir / "initdb").exists():
-        _missing("PostgreSQL server programs (initdb, pg_ctl) are not installed")
+        missing("PostgreSQL", "PostgreSQL server programs (initdb, pg_ctl) are not installed")
     assert bin_dir is not None
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        _missing("psycopg is not installed (pip install 'psycopg[binary]')")
+        missing("PostgreSQL", "psycopg is not installed (pip install 'psycopg[binary]')")
     with _running_cluster(bin_dir) as server:
         yield server
 

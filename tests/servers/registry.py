@@ -17,10 +17,8 @@ that use these fixtures fail when ``CI=true`` and are skipped otherwise.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -32,21 +30,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port, need_program
+
 __all__ = ["RegistryServer", "TokenServer", "need_program"]
 
 _READY_TIMEOUT = 30.0
 _REGISTRY = "docker-registry"
-
-
-def need_program(program: str, why: str) -> str:
-    """The path of ``program``; fail under ``CI=true`` when it is missing, else skip."""
-    found = shutil.which(program)
-    if found:
-        return found
-    message = f"{program} is not installed ({why})"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
 
 
 @dataclass
@@ -70,13 +59,6 @@ class RegistryServer:
     def image(self, repository: str, tag: str = "latest") -> str:
         """A reference to ``repository:tag`` in this registry."""
         return f"{self.host}/{repository}:{tag}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _write_config(
@@ -156,7 +138,7 @@ def running_registry(
     process = None
     try:
         for _ in range(3):  # a free port may be taken between the probe and the start
-            port = _free_port()
+            port = free_port()
             config = _write_config(directory, port, htpasswd, token)
             log = directory / "registry.log"
             with log.open("wb") as output:

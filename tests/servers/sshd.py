@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.git_http import need_program
+from tests.servers import free_port, need_program
 
 __all__ = ["SshServer"]
 
@@ -35,12 +35,6 @@ class SshServer:
     user: str
     private_key: str = field(repr=False)
     known_hosts: str
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +53,7 @@ def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]
         )
     (folder / "authorized_keys").write_text((folder / "client_key.pub").read_text())
     (folder / "authorized_keys").chmod(0o600)
-    port = _free_port()
+    port = free_port()
     config = folder / "sshd_config"
     config.write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host_key'}\n"
