@@ -10,6 +10,7 @@ corrupt body is retried like a dropped connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import threading
@@ -25,6 +26,8 @@ from codeferry.remote.transfer import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from fsspec import AbstractFileSystem
 
     from codeferry.remote.listing import RemoteFile
@@ -140,40 +143,60 @@ def _has_open_async(fs: AbstractFileSystem) -> bool:
     return type(fs).open_async is not AsyncFileSystem.open_async
 
 
-async def _stream_async(
-    fs: Any, job: DownloadJob, settings: TransferSettings, progress: TransferProgress
-) -> None:
-    checks = _Checks(job)
-    target = _Target(job.target)
-    stream: Any = None
+@contextlib.contextmanager
+def _receiving(job: DownloadJob, progress: TransferProgress) -> Iterator[_Receiver]:
+    """The file being received: complete and verified when the block ends, or not counted."""
+    receiver = _Receiver(job, progress)
     try:
-        stream = await asyncio.wait_for(fs.open_async(job.remote.key, "rb"), settings.stall_timeout)
-        loop = asyncio.get_running_loop()
-        while True:
-            chunk = await asyncio.wait_for(stream.read(settings.chunk_size), settings.stall_timeout)
-            if not chunk:
-                break
-            if checks.md5 is None and checks.sha256 is None:
-                checks.update(chunk)
-                target.write(chunk)
-            else:
-                # Hashing releases the GIL: done beside the loop, it overlaps the other streams.
-                await loop.run_in_executor(None, _take, checks, target, chunk)
-            progress.advance(len(chunk))
-        target.close()
-        checks.verify()
+        yield receiver
+        receiver.target.close()
+        receiver.checks.verify()
     except BaseException:
-        progress.advance(-checks.received)
+        progress.advance(-receiver.checks.received)
         raise
     finally:
-        target.handle.close()
-        await _release(stream)
+        receiver.target.handle.close()
     progress.file_done()
 
 
-def _take(checks: _Checks, target: _Target, chunk: bytes) -> None:
-    checks.update(chunk)
-    target.write(chunk)
+class _Receiver:
+    """Checks, the local file and the progress of one download, fed chunk by chunk."""
+
+    def __init__(self, job: DownloadJob, progress: TransferProgress) -> None:
+        self.checks = _Checks(job)
+        self.target = _Target(job.target)
+        self.progress = progress
+
+    @property
+    def hashes(self) -> bool:
+        return self.checks.md5 is not None or self.checks.sha256 is not None
+
+    def take(self, chunk: bytes) -> None:
+        self.checks.update(chunk)
+        self.target.write(chunk)
+        self.progress.advance(len(chunk))
+
+
+async def _stream_async(
+    fs: Any, job: DownloadJob, settings: TransferSettings, progress: TransferProgress
+) -> None:
+    stream: Any = None
+    try:
+        with _receiving(job, progress) as receiver:
+            stream = await asyncio.wait_for(
+                fs.open_async(job.remote.key, "rb"), settings.stall_timeout
+            )
+            loop = asyncio.get_running_loop()
+            while chunk := await asyncio.wait_for(
+                stream.read(settings.chunk_size), settings.stall_timeout
+            ):
+                if receiver.hashes:
+                    # Hashing releases the GIL: done beside the loop, it overlaps the other streams.
+                    await loop.run_in_executor(None, receiver.take, chunk)
+                else:
+                    receiver.take(chunk)
+    finally:
+        await _release(stream)
 
 
 async def _release(stream: Any) -> None:
@@ -195,30 +218,19 @@ async def _ranges_async(
     fs: Any, job: DownloadJob, settings: TransferSettings, progress: TransferProgress
 ) -> None:
     """Fetch a file in ranged reads of ``range_size`` (backends without ``open_async``)."""
-    checks = _Checks(job)
-    target = _Target(job.target)
-    size = job.remote.size
-    try:
-        if size <= settings.range_size:
-            ranges: list[tuple[int | None, int | None]] = [(None, None)]
-        else:
-            step = settings.range_size
-            ranges = [(start, min(start + step, size)) for start in range(0, size, step)]
+    size, step = job.remote.size, settings.range_size
+    ranges: list[tuple[int | None, int | None]] = (
+        [(None, None)]
+        if size <= step
+        else [(start, min(start + step, size)) for start in range(0, size, step)]
+    )
+    with _receiving(job, progress) as receiver:
         for start, end in ranges:
-            chunk = await asyncio.wait_for(
-                fs._cat_file(job.remote.key, start=start, end=end), settings.stall_timeout
+            receiver.take(
+                await asyncio.wait_for(
+                    fs._cat_file(job.remote.key, start=start, end=end), settings.stall_timeout
+                )
             )
-            checks.update(chunk)
-            target.write(chunk)
-            progress.advance(len(chunk))
-        target.close()
-        checks.verify()
-    except BaseException:
-        progress.advance(-checks.received)
-        raise
-    finally:
-        target.handle.close()
-    progress.file_done()
 
 
 def _stream_sync(
@@ -228,21 +240,8 @@ def _stream_sync(
     progress: TransferProgress,
     stop: threading.Event,
 ) -> None:
-    checks = _Checks(job)
-    target = _Target(job.target)
-    try:
-        with fs.open(job.remote.key, "rb") as stream:
-            while chunk := stream.read(settings.chunk_size):
-                if stop.is_set():
-                    raise _StoppedError(job.remote.path)
-                checks.update(chunk)
-                target.write(chunk)
-                progress.advance(len(chunk))
-        target.close()
-        checks.verify()
-    except BaseException:
-        progress.advance(-checks.received)
-        raise
-    finally:
-        target.handle.close()
-    progress.file_done()
+    with _receiving(job, progress) as receiver, fs.open(job.remote.key, "rb") as stream:
+        while chunk := stream.read(settings.chunk_size):
+            if stop.is_set():
+                raise _StoppedError(job.remote.path)
+            receiver.take(chunk)
