@@ -157,6 +157,27 @@ def test_version_in_use_is_never_cleaned_up() -> None:
     assert not first.directory.exists()
 
 
+class SlowStorage(DictStorage):
+    """Reads its previous version only after the old-version sweep has had time to run."""
+
+    def fetch(self, context: PullContext) -> FetchResult:
+        time.sleep(0.2)
+        assert context.previous is None or tree(context.previous)
+        return super().fetch(context)
+
+
+def test_pull_makes_room_while_fetching_but_keeps_what_the_fetch_reads() -> None:
+    storage = SlowStorage({"a.py": "0", "b.py": "B"})
+    for n in range(1, 5):
+        storage.files = {"a.py": str(n), "b.py": "B"}
+        result = storage.pull_code(keep=2)
+        assert tree(result.directory) == {"a.py": str(n), "b.py": "B"}
+    versions = result.directory.parent
+    assert len([p for p in versions.iterdir() if p.is_dir()]) == 2
+    storage.pull_code(keep=2)  # unchanged: the oldest went to make room for a new one
+    assert [p for p in versions.iterdir() if p.is_dir()] == [result.directory]
+
+
 def test_running_program_keeps_its_version_while_a_new_one_is_pulled() -> None:
     storage = DictStorage({"flow.py": "v1"})
     running = storage.pull_code().directory

@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -60,7 +61,11 @@ class CheckoutVersion:
 
 
 class Checkout:
-    """A folder of pulled versions of one source, with one current version."""
+    """A folder of pulled versions of one source, with one current version.
+
+    :param keep: how many versions to keep, the current one included. A pull makes room for its
+        new version while it fetches, so an unchanged or failed pull may leave one fewer.
+    """
 
     def __init__(self, root: str | Path, *, link: str | Path | None = None, keep: int = 3) -> None:
         self.root = Path(root)
@@ -113,6 +118,11 @@ class Checkout:
                 previous_state=current.state if current else {},
                 cache_dir=self.cache_dir,
             )
+            # Versions the new one will push out are removed while the fetch waits on the network.
+            sweeper = threading.Thread(
+                target=self._remove_versions, args=(self._old_versions(current, room=1),)
+            )
+            sweeper.start()
             try:
                 result = storage.fetch(context)
                 if not isinstance(result, FetchResult):
@@ -125,6 +135,8 @@ class Checkout:
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
+            finally:
+                sweeper.join()
             self._ensure_link()
             self._clean_old_versions()
         return PullResult(directory, result.version, result.files, result.bytes, True, str(storage))
@@ -204,11 +216,19 @@ class Checkout:
                     path.unlink(missing_ok=True)
 
     def _clean_old_versions(self) -> None:
-        current = self.current
+        self._remove_versions(self._old_versions(self.current))
+
+    def _old_versions(self, current: CheckoutVersion | None, room: int = 0) -> list[Path]:
+        """The oldest versions beyond :attr:`keep` (less ``room`` for versions to come).
+
+        Never the current one; versions in use are skipped when removed.
+        """
         versions = sorted(p for p in self.versions_dir.iterdir() if p.is_dir())
-        for directory in versions[: -self.keep]:
-            if current is not None and directory == current.directory:
-                continue
+        old = versions[: max(len(versions) - (self.keep - room), 0)]
+        return [d for d in old if current is None or d.name != current.id]
+
+    def _remove_versions(self, directories: list[Path]) -> None:
+        for directory in directories:
             meta = directory.with_name(directory.name + ".json")
             with contextlib.ExitStack() as stack:
                 if fcntl is not None and meta.exists():

@@ -82,6 +82,7 @@ class TreeWriter:
         self._context = context
         self._label = label
         self._root = context.target
+        self._previous = str(context.previous) if context.previous is not None else None
         self._directories = tuple(sorted({d.strip("/") for d in directories if d.strip("/")}))
         self._symlinks: list[tuple[str, bytes]] = []
 
@@ -98,7 +99,7 @@ class TreeWriter:
         """
         self._store = store
         stats = WriteStats()
-        writes: list[tuple[str, Path, str, bool]] = []
+        writes: list[tuple[str, str, str, bool]] = []
         stack = [
             (prefix, tree, previous_tree, "all" if not self._directories or prefix else "cone")
         ]
@@ -126,7 +127,7 @@ class TreeWriter:
                     was = previous[1] if previous and previous[0] == _GITLINK else None
                     stats.gitlinks.append(Gitlink(path, sha, was))
                     continue
-                target = Path(base, name)
+                target = f"{base}/{name}"  # a string: a Path per file costs more than its link
                 if stat.S_ISLNK(mode):
                     self._symlinks.append((path, self._blob(sha, path)))
                 elif old.get(name) == (mode, sha) and self._reuse(path, target):
@@ -174,14 +175,12 @@ class TreeWriter:
             entries.append((text, (mode, sha.decode("ascii"))))
         return entries
 
-    def _reuse(self, path: str, target: Path) -> bool:
+    def _reuse(self, path: str, target: str) -> bool:
         """Hard-link the previous version's copy of ``path`` (same blob and mode) to ``target``."""
-        previous = self._context.previous
-        if previous is None:
+        if self._previous is None:
             return False
         try:
-            source = os.path.join(previous, path)  # noqa: PTH118 - per file: no Path object each
-            os.link(source, target, follow_symlinks=False)
+            os.link(f"{self._previous}/{path}", target, follow_symlinks=False)
         except FileNotFoundError:
             return False
         except OSError:
@@ -221,7 +220,7 @@ class TreeWriter:
             self._refuse(path, f"is not a file (object {sha} is not a blob)")
         return raw
 
-    def _write_blobs(self, writes: list[tuple[str, Path, str, bool]]) -> tuple[int, int]:
+    def _write_blobs(self, writes: list[tuple[str, str, str, bool]]) -> tuple[int, int]:
         """Write the blobs; reading is done here, the writing by a few threads (syscalls).
 
         Many blobs are read by walking the packs once, which resolves each delta chain once;
@@ -230,13 +229,13 @@ class TreeWriter:
         if not writes:
             return 0, 0
         assert self._store is not None
-        wanted: dict[bytes, list[tuple[str, Path, bool]]] = {}
+        wanted: dict[bytes, list[tuple[str, str, bool]]] = {}
         for path, target, sha, executable in writes:
             wanted.setdefault(sha.encode(), []).append((path, target, executable))
         total = 0
         with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
             pending = []
-            batch: list[tuple[str, Path, bytes, bool]] = []
+            batch: list[tuple[str, str, bytes, bool]] = []
 
             def add(sha: bytes, data: bytes) -> None:
                 nonlocal total, batch
@@ -264,7 +263,7 @@ class TreeWriter:
         return len(writes), total
 
 
-def _write_batch(batch: list[tuple[str, Path, bytes, bool]]) -> str | None:
+def _write_batch(batch: list[tuple[str, str, bytes, bool]]) -> str | None:
     """Write each file exclusively; returns the first path that already existed, if any."""
     for path, target, data, executable in batch:
         try:
