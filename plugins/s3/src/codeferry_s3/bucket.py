@@ -99,8 +99,10 @@ class S3Bucket(CodeStorage, Block):
     def remote(self, *, connections: int = DEFAULT_CONNECTIONS) -> RemoteStorage:
         """The engine's storage for this folder (s3fs is imported when it is first used)."""
         from codeferry.remote import RemoteStorage
+        from codeferry_s3.session import aio_session
 
         options = self.credentials.storage_options()
+        options["session"] = aio_session(options.pop("profile", None))
         config = options.setdefault("config_kwargs", {})
         # botocore keeps 10 connections by default; the engine runs `connections` at once.
         config.setdefault("max_pool_connections", connections)
