@@ -122,11 +122,15 @@ def download_files(
         return job.remote.path
 
     if getattr(fs, "async_impl", False):
-        streams = _has_open_async(fs)
+        fetch = _stream_async if _has_open_async(fs) else _ranges_async
+        large = asyncio.Semaphore(settings.large_files)
 
         async def attempt_async(job: DownloadJob, attempt: int) -> None:
-            fetch = _stream_async if streams else _ranges_async
-            await fetch(fs, job, settings, progress)
+            if job.remote.size <= settings.chunk_size:
+                await fetch(fs, job, settings, progress)
+                return
+            async with large:  # memory: each holds buffers while it streams
+                await fetch(fs, job, settings, progress)
 
         run_async_jobs(fs, jobs, attempt_async, settings, name)
     else:

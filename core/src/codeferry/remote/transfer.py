@@ -67,6 +67,9 @@ class TransferSettings:
     :param range_size: bytes asked for at a time from backends that cannot stream (adlfs,
         gcsfs): each request costs a round trip, so ranges are larger than chunks; memory use
         is then about ``connections * range_size`` at most.
+    :param large_files: files larger than one chunk downloaded at once. Each holds a chunk and
+        the connection's buffers for as long as it streams (about 1 MiB), while a file of one
+        chunk is done in one read; small files still use every connection.
     """
 
     connections: int = 64
@@ -75,11 +78,13 @@ class TransferSettings:
     stall_timeout: float = 60.0
     chunk_size: int = 256 << 10
     range_size: int = 1 << 20
+    large_files: int = 4
 
     def __post_init__(self) -> None:
-        if min(self.connections, self.attempts, self.chunk_size, self.range_size) < 1:
+        numbers = (self.connections, self.attempts, self.chunk_size, self.range_size)
+        if min(*numbers, self.large_files) < 1:
             raise CodeferryError(
-                "connections, attempts, chunk_size and range_size must be at least 1"
+                "connections, attempts, chunk_size, range_size and large_files must be at least 1"
             )
 
     def delay(self, attempt: int) -> float:
