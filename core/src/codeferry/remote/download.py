@@ -122,15 +122,17 @@ def download_files(
         return job.remote.path
 
     if getattr(fs, "async_impl", False):
-        fetch = _stream_async if _has_open_async(fs) else _ranges_async
+        streams = _has_open_async(fs)
         large = asyncio.Semaphore(settings.large_files)
 
         async def attempt_async(job: DownloadJob, attempt: int) -> None:
-            if job.remote.size <= settings.chunk_size:
-                await fetch(fs, job, settings, progress)
-                return
-            async with large:  # memory: each holds buffers while it streams
-                await fetch(fs, job, settings, progress)
+            if not streams:
+                await _ranges_async(fs, job, settings, progress)
+            elif job.remote.size <= settings.chunk_size:
+                await _stream_async(fs, job, settings, progress)
+            else:
+                async with large:  # memory: each holds buffers while it streams
+                    await _stream_async(fs, job, settings, progress)
 
         run_async_jobs(fs, jobs, attempt_async, settings, name)
     else:

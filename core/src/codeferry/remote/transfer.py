@@ -67,9 +67,10 @@ class TransferSettings:
     :param range_size: bytes asked for at a time from backends that cannot stream (adlfs,
         gcsfs): each request costs a round trip, so ranges are larger than chunks; memory use
         is then about ``connections * range_size`` at most.
-    :param large_files: files larger than one chunk downloaded at once. Each holds a chunk and
-        the connection's buffers for as long as it streams (about 1 MiB), while a file of one
-        chunk is done in one read; small files still use every connection.
+    :param large_files: files larger than one chunk streamed at once. Each holds a chunk and
+        the connection's buffers for as long as it streams (about 1.5 MiB), while a file of one
+        chunk is done in one read; small files still use every connection. Ranged reads are not
+        limited: each range is a round trip, and fewer at once would be slower.
     """
 
     connections: int = 64
