@@ -13,6 +13,8 @@ from pathlib import Path
 
 DEFAULT_DIR = Path(os.environ.get("PREFECT_BENCH_VENV", Path.home() / ".cache" / "codeferry-bench"))
 
+# The release line the developers' guide compares with.
+PREFECT = "prefect~=3.8.0"
 # Every integration a benchmark compares with, installed together: one venv, one resolve.
 INTEGRATIONS = (
     "prefect-aws",
@@ -29,7 +31,7 @@ def prefect_python(*packages: str, root: Path = DEFAULT_DIR) -> Path:
     """
     venv = root / "prefect-venv"
     python = venv / "bin" / "python"
-    wanted = ["prefect>=3.4", *INTEGRATIONS, *packages]
+    wanted = [PREFECT, *INTEGRATIONS, *packages]
     marker = venv / ".installed"
     if marker.exists() and set(marker.read_text().split()) >= set(wanted):
         return python
