@@ -122,7 +122,7 @@ class Checkout:
             sweeper = threading.Thread(
                 target=self._remove_versions, args=(self._old_versions(current, room=1),)
             )
-            sweeper.start()
+            sweeper.start()  # joined below; with nothing to remove it ends at once
             try:
                 result = storage.fetch(context)
                 if not isinstance(result, FetchResult):

@@ -82,8 +82,14 @@ class TransferSettings:
     large_files: int = 4
 
     def __post_init__(self) -> None:
-        numbers = (self.connections, self.attempts, self.chunk_size, self.range_size)
-        if min(*numbers, self.large_files) < 1:
+        numbers = (
+            self.connections,
+            self.attempts,
+            self.chunk_size,
+            self.range_size,
+            self.large_files,
+        )
+        if min(numbers) < 1:
             raise CodeferryError(
                 "connections, attempts, chunk_size, range_size and large_files must be at least 1"
             )
