@@ -1,14 +1,19 @@
-"""The S3 plugin's timestamp reader: the standard library's ISO 8601, botocore's for the rest."""
+"""The S3 plugin's session: its timestamp reader and its service-model loader."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
+from botocore.exceptions import UnknownServiceError
+from botocore.loaders import Loader
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codeferry_s3.session import aio_session, parse_timestamp
+from codeferry_s3.session import ServiceLoader, aio_session, parse_timestamp
 
 aware = st.datetimes(
     min_value=datetime(1970, 1, 2),
@@ -40,3 +45,30 @@ def test_session_uses_the_reader_and_the_profile() -> None:
     factory = session.get_component("response_parser_factory")
     assert factory._defaults["timestamp_parser"] is parse_timestamp
     assert aio_session(profile="other").profile == "other"
+
+
+def test_the_loader_knows_each_service_botocore_knows_without_listing_them_all() -> None:
+    ours, botocores = ServiceLoader(), Loader()
+    known = botocores.list_available_services("service-2")
+    for name in ("s3", "sts", known[0], known[-1]):
+        assert name in ours.list_available_services("service-2")
+    for name in ("not-a-service", "", "..", "s3/../s3", 3):
+        assert name not in ours.list_available_services("service-2")
+    assert list(ours.list_available_services("service-2")) == known
+    with pytest.raises(UnknownServiceError):
+        ours.load_service_model("not-a-service", "service-2")
+    assert ours.load_service_model("s3", "service-2") == botocores.load_service_model(
+        "s3", "service-2"
+    )
+
+
+def test_the_loader_reads_models_from_the_sessions_data_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "models" / "madeup" / "2024-01-01"
+    model.mkdir(parents=True)
+    (model / "service-2.json").write_text(json.dumps({"metadata": {"made": "up"}}))
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "models"))
+    loader = aio_session().get_component("data_loader")
+    assert isinstance(loader, ServiceLoader)
+    assert loader.load_service_model("madeup", "service-2") == {"metadata": {"made": "up"}}

@@ -1,27 +1,79 @@
-"""The aiobotocore session s3fs runs on, with a faster reader for S3's timestamps.
+"""The aiobotocore session s3fs runs on, made cheaper to start and to read listings with.
 
-botocore reads every timestamp with dateutil. In a listing of 2,000 keys that is half of the
-client's CPU time (0.31 s -> 0.13 s measured against moto), and a re-pull with nothing changed is
-nothing but that listing. S3 lists ``LastModified`` in ISO 8601, which the standard library
-reads directly; anything else (HTTP dates in headers) still goes to botocore's reader.
+- **Timestamps.** botocore reads every timestamp with dateutil. In a listing of 2,000 keys that
+  is half of the client's CPU time (0.31 s -> 0.13 s measured against moto), and a re-pull with
+  nothing changed is nothing but that listing. S3 lists ``LastModified`` in ISO 8601, which the
+  standard library reads directly; anything else (HTTP dates in headers) still goes to
+  botocore's reader.
+- **Service models.** Before loading S3's model, botocore checks that ``s3`` is a service it
+  knows by listing every service folder it has (about 400, each with its versions): 60 ms of
+  the 100 ms a client takes to create. :class:`ServiceLoader` looks in the one folder asked for.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-__all__ = ["aio_session", "parse_timestamp"]
+from botocore.exceptions import DataNotFoundError
+from botocore.loaders import Loader
+
+__all__ = ["ServiceLoader", "aio_session", "parse_timestamp"]
 
 
 def aio_session(profile: str | None = None) -> Any:
-    """A new aiobotocore session (for ``profile``, if given) using :func:`parse_timestamp`."""
+    """A new aiobotocore session (for ``profile``, if given) using :func:`parse_timestamp`
+    and a :class:`ServiceLoader`."""
     from aiobotocore.session import AioSession
 
     session = AioSession(profile=profile)
+    session.lazy_register_component(
+        "data_loader", lambda: ServiceLoader(session.get_config_variable("data_path"))
+    )
     parsers = session.get_component("response_parser_factory")
     parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
     return session
+
+
+class ServiceLoader(Loader):  # type: ignore[misc]  # botocore has no type hints
+    """botocore's data loader, answering "is this a service?" from that service's folder alone.
+
+    :param data_path: extra folders to search first, as botocore's ``AWS_DATA_PATH`` gives them
+        (separated by ``os.pathsep``).
+    """
+
+    def __init__(self, data_path: str | None = None) -> None:
+        folders = (data_path or "").split(os.pathsep)
+        extra = [str(Path(os.path.expandvars(folder)).expanduser()) for folder in folders if folder]
+        super().__init__(extra_search_paths=extra)
+
+    def list_available_services(self, type_name: str) -> _Services:
+        return _Services(self, type_name)
+
+
+class _Services:
+    """The services that have a ``type_name`` model: each name checked when asked about."""
+
+    def __init__(self, loader: ServiceLoader, type_name: str) -> None:
+        self._loader = loader
+        self._type_name = type_name
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str) or not name or os.sep in name or name in (".", ".."):
+            return False
+        try:
+            return bool(self._loader.list_api_versions(name, self._type_name))
+        except DataNotFoundError:
+            return False
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(Loader.list_available_services(self._loader, self._type_name))
+
+    def __len__(self) -> int:
+        return len(Loader.list_available_services(self._loader, self._type_name))
 
 
 def parse_timestamp(value: Any) -> datetime:
