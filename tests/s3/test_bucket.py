@@ -113,6 +113,36 @@ def test_repull_downloads_only_changed_files_and_drops_deleted_ones(
     assert (second.directory / "a.py").samefile(first.directory / "a.py")
 
 
+def test_a_folder_that_held_many_files_is_listed_by_sub_folder_with_the_same_result(
+    objects: Objects, credentials: AwsCredentials, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("codeferry.remote.storage._FLAT_LISTING_MAX", 3)
+    code = {"top.py": b"t", "a/one.py": b"1", "a/b/two.py": b"2", "c/three.py": b"3"}
+    objects.replace("code", code)
+    objects.put("code/empty/", b"")  # a folder marker, in a folder of its own
+    remote = bucket(objects, credentials).remote()
+    fs = remote.filesystem
+    listed: list[tuple[str, str]] = []
+    for method in ("_ls", "_find"):
+        original = getattr(fs, method)
+
+        async def spy(path: str, *args: object, _call=original, _name=method, **kwargs: object):
+            listed.append((_name, path.removeprefix(f"{objects.bucket}/")))
+            return await _call(path, *args, **kwargs)
+
+        monkeypatch.setattr(fs, method, spy)
+
+    first = remote.pull_code(tmp_path / "out")
+    assert listed == [("_find", "code")], "never pulled: one flat listing"
+    assert tree(first.directory) == code
+    listed.clear()
+    objects.put("code/c/three.py", b"3!")
+    second = remote.pull_code(tmp_path / "out")
+    assert listed[0] == ("_ls", "code")
+    assert sorted(listed[1:]) == [("_find", "code/a"), ("_find", "code/c"), ("_find", "code/empty")]
+    assert tree(second.directory) == {**code, "c/three.py": b"3!"}
+
+
 def test_missing_bucket_fails_in_one_line(
     credentials: AwsCredentials, s3_server: MotoServer
 ) -> None:

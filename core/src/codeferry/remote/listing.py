@@ -134,13 +134,19 @@ def folder_prefix(root: str) -> str:
     return root if root.endswith("/") else root + "/"
 
 
-def list_folder(fs: AbstractFileSystem, root: str) -> dict[str, RemoteFile]:
+def list_folder(
+    fs: AbstractFileSystem, root: str, *, by_folder: bool = False
+) -> dict[str, RemoteFile]:
     """Every file under the folder ``root`` of ``fs``, by its path inside the folder.
 
     One recursive listing (``find``), with the filesystem's listing cache dropped first so that a
     long-lived process sees what the store holds now. Folder markers and anything not strictly
     inside the folder (``code-old/`` beside ``code/``) are left out.
 
+    :param by_folder: on an async filesystem, list the folder's own entries, then each of its
+        sub-folders on a connection of its own, all at once. Object stores page through a flat
+        listing a thousand keys at a time, one page after the other: this is quicker for large
+        folders, and it takes two round trips where a flat listing of up to a thousand takes one.
     :raises FileNotFoundError: when the bucket or container does not exist (as the backend says).
     """
     fs.invalidate_cache(root)
@@ -149,7 +155,12 @@ def list_folder(fs: AbstractFileSystem, root: str) -> dict[str, RemoteFile]:
     if getattr(fs, "async_impl", False):
         from codeferry.remote.transfer import run_on_loop
 
-        entries = run_on_loop(fs, _find_in_parallel(fs, root))
+        listing = (
+            _find_in_parallel(fs, root)
+            if by_folder
+            else fs._find(root, detail=True, withdirs=False)
+        )
+        entries = run_on_loop(fs, listing)
     else:
         entries = fs.find(root, detail=True, withdirs=False)
     files: dict[str, RemoteFile] = {}
@@ -191,8 +202,7 @@ async def _find_in_parallel(
 ) -> dict[str, Mapping[str, Any]]:
     """``find`` as one delimited listing of the folder, then each sub-folder listed at once.
 
-    Object stores page through a flat listing a thousand keys at a time, one page after the
-    other; listing the sub-folders side by side takes about as long as the largest of them.
+    Listing the sub-folders side by side takes about as long as the largest of them.
     """
     try:
         top: list[Mapping[str, Any]] = await fs._ls(root, detail=True)

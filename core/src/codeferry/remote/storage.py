@@ -47,6 +47,8 @@ PULL_STEP = "codeferry.steps.remote.pull_from_remote_storage"
 log = logging.getLogger(__name__)
 
 _STATE_FORMAT = 1
+# Up to two pages of keys, a flat listing takes no more round trips than one by sub-folder.
+_FLAT_LISTING_MAX = 2_000
 # Option names whose values are credentials: never shown, never put into a pull step.
 _SECRET_OPTION = re.compile(
     r"secret|token|password|passwd|key|credential|sas|connection_string|signature|auth",
@@ -71,6 +73,11 @@ class RemoteStorage(CodeStorage):
     :param stall_timeout: seconds a download may receive nothing before it is retried.
     :param progress: ``True``/``False`` to force the progress bar on or off; by default it is
         shown on a terminal for long transfers.
+    :param flat_listing: list a folder that held at most 2,000 files at the last pull (or was
+        never pulled) in one flat listing: one round trip per thousand keys. A larger one, or
+        any folder when this is ``False``, is listed one sub-folder per connection (see
+        :func:`~codeferry.remote.listing.list_folder`). Turn it off for a backend whose flat
+        listing cannot tell a folder marker from an empty file (adlfs).
 
     Pulls (through :meth:`~codeferry.CodeStorage.pull_code`):
 
@@ -95,9 +102,11 @@ class RemoteStorage(CodeStorage):
         attempts: int = 4,
         stall_timeout: float = 60.0,
         progress: bool | None = None,
+        flat_listing: bool = True,
         **storage_options: Any,
     ) -> None:
         self._url = url
+        self._flat_listing = flat_listing
         self._storage_options = storage_options
         self._filesystem = filesystem
         self._root: str | None = None
@@ -170,19 +179,26 @@ class RemoteStorage(CodeStorage):
 
     # -- pulling -------------------------------------------------------------------------------
 
-    def list_files(self) -> dict[str, RemoteFile]:
+    def list_files(self, *, expected_files: int = 0) -> dict[str, RemoteFile]:
         """Every file in the folder (the manifest included), by path inside the folder.
 
+        :param expected_files: how many the last listing held, if known; it picks the quicker
+            way to list (see ``flat_listing``).
         :raises PullError: when the folder cannot be listed (after retries).
         """
         fs = self.filesystem
+        by_folder = not self._flat_listing or expected_files > _FLAT_LISTING_MAX
         try:
-            return call_with_retries(self.settings, str(self), lambda: list_folder(fs, self.root))
+            return call_with_retries(
+                self.settings,
+                str(self),
+                lambda: list_folder(fs, self.root, by_folder=by_folder),
+            )
         except TransferError as error:
             raise self._error(PullError, "cannot list", error) from None
 
     def fetch(self, context: PullContext) -> FetchResult:
-        listing = self.list_files()
+        listing = self.list_files(expected_files=len(context.previous_state.get("files") or {}))
         manifest_file = listing.pop(MANIFEST_NAME, None)
         if not listing:
             raise PullError(f"{self} holds no files; check the bucket and folder names")

@@ -102,7 +102,8 @@ class AzureBlobStorageContainer(CodeStorage, Block):
 
         options = self.credentials.storage_options() if self.credentials else {}
         url = f"az://{self.container_name}/{self.folder}".rstrip("/")
-        return RemoteStorage(url, **options)
+        # adlfs lists a folder marker `code/lib/` as an empty file `code/lib` when listing flat.
+        return RemoteStorage(url, flat_listing=False, **options)
 
     def fetch(self, context: PullContext) -> FetchResult:
         return self.remote().fetch(context)
