@@ -48,6 +48,7 @@ def storage(proxy: FaultyProxy, objects: Objects) -> S3Bucket:
         ("reset", {"after": 300}),
         ("reset", {"after": 0}),
         ("truncate", {"after": 2_000}),
+        ("corrupt", {"after": 1_000}),
         ("status", {"status": 503}),
         ("status", {"status": 500}),
     ],
@@ -63,7 +64,12 @@ def test_transient_faults_are_retried_until_the_pull_succeeds(
 
 @pytest.mark.parametrize(
     ("kind", "options"),
-    [("reset", {"after": 500}), ("truncate", {"after": 5_000}), ("status", {"status": 500})],
+    [
+        ("reset", {"after": 500}),
+        ("truncate", {"after": 5_000}),
+        ("corrupt", {"after": 1_000}),
+        ("status", {"status": 500}),
+    ],
 )
 def test_lasting_faults_fail_cleanly_and_keep_the_current_tree(
     proxy: FaultyProxy,
@@ -106,3 +112,37 @@ def test_a_stalled_download_is_abandoned_and_retried(
     proxy.plan("stall", times=1, seconds=20)
     result = engine.pull_code(tmp_path / "out")
     assert tree(result.directory) == FILES
+
+
+def test_objects_stored_without_a_checksum_are_checked_by_their_md5(
+    proxy: FaultyProxy, storage: S3Bucket, s3_server: MotoServer, objects: Objects, tmp_path: Path
+) -> None:
+    import boto3
+    from botocore.config import Config
+
+    # As objects uploaded before SDKs sent checksums are: an ETag (their MD5) and nothing else.
+    old_sdk = boto3.client(
+        "s3",
+        endpoint_url=s3_server.endpoint,
+        aws_access_key_id=TEST_KEY,
+        aws_secret_access_key=TEST_SECRET,
+        region_name="us-east-1",
+        config=Config(request_checksum_calculation="when_required"),
+    )
+    for path, data in FILES.items():
+        old_sdk.put_object(Bucket=objects.bucket, Key=f"code/{path}", Body=data)
+    listing = storage.remote().list_files()
+    assert all(remote.md5 and not remote.checked_on_read for remote in listing.values())
+    proxy.plan("corrupt", times=None, after=1_000)
+    with pytest.raises(PullError, match="MD5 differs"):
+        storage.pull_code(tmp_path / "out")
+
+
+def test_objects_stored_with_a_checksum_are_checked_by_botocore_instead(
+    proxy: FaultyProxy, storage: S3Bucket, tmp_path: Path
+) -> None:
+    listing = storage.remote().list_files()
+    assert all(remote.checked_on_read for remote in listing.values())
+    proxy.plan("corrupt", times=None, after=1_000)
+    with pytest.raises(PullError, match=r"(?i)checksum"):
+        storage.pull_code(tmp_path / "out")

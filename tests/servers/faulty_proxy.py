@@ -5,6 +5,7 @@ Each client connection carries one request: the proxy reads it, forwards it upst
 
 ``reset``      send the first ``after`` bytes of the answer, then reset the connection (RST)
 ``truncate``   send the first ``after`` bytes of the answer, then close it cleanly (short body)
+``corrupt``    send the whole answer with byte ``after`` of its body changed (same length)
 ``status``     answer ``status`` (500, 503) without asking the server
 ``stall``      answer nothing for ``seconds``, then close
 
@@ -76,6 +77,8 @@ class _Handler(socketserver.BaseRequestHandler):
         answer = _forward(self.server.proxy.upstream, _close_after(head) + body)
         if fault is None:
             client.sendall(answer)
+        elif fault.kind == "corrupt":
+            client.sendall(_corrupted(answer, fault.after))
         elif fault.kind == "truncate":
             client.sendall(answer[: fault.after])
         elif fault.kind == "reset":
@@ -172,6 +175,14 @@ def _read_request(client: socket.socket) -> tuple[bytes, bytes] | None:
             break
         body += chunk
     return head, body
+
+
+def _corrupted(answer: bytes, offset: int) -> bytes:
+    """``answer`` with byte ``offset`` of its body inverted: what only a checksum can catch."""
+    at = answer.index(b"\r\n\r\n") + 4 + offset
+    if at >= len(answer):
+        return answer
+    return answer[:at] + bytes([answer[at] ^ 0xFF]) + answer[at + 1 :]
 
 
 def _close_after(head: bytes) -> bytes:

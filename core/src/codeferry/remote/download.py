@@ -59,7 +59,9 @@ class _Checks:
     def __init__(self, job: DownloadJob) -> None:
         self.job = job
         self.received = 0
-        self.md5 = hashlib.md5(usedforsecurity=False) if job.remote.md5 else None
+        remote = job.remote
+        checked = remote.md5 and not remote.checked_on_read
+        self.md5 = hashlib.md5(usedforsecurity=False) if checked else None
         self.sha256 = hashlib.sha256() if job.sha256 else None
 
     def update(self, chunk: bytes) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "content_md5",
     "fingerprint",
     "folder_prefix",
+    "has_read_checksum",
     "is_folder_marker",
     "list_folder",
     "listing_version",
@@ -52,6 +53,8 @@ class RemoteFile:
     :param fingerprint: a value that changes whenever its content changes (ETag, generation,
         modification time); ``None`` when the store gives none, so it is always downloaded.
     :param md5: the hex MD5 of its content when the store gives one that is exactly that.
+    :param checked_on_read: the filesystem's client checks a checksum of the whole content on
+        every read and fails the read on a mismatch, so the engine need not hash it again.
     """
 
     path: str
@@ -59,6 +62,7 @@ class RemoteFile:
     size: int
     fingerprint: str | None
     md5: str | None
+    checked_on_read: bool = False
 
 
 def is_folder_marker(entry: Mapping[str, Any]) -> bool:
@@ -110,6 +114,16 @@ def content_md5(entry: Mapping[str, Any]) -> str | None:
     return None
 
 
+def has_read_checksum(entry: Mapping[str, Any]) -> bool:
+    """Whether the store keeps a checksum of the whole content that a read can be checked with.
+
+    S3 lists ``ChecksumAlgorithm`` for objects uploaded with one (every SDK's default since 2025);
+    a multipart object's checksum is of its parts (``ChecksumType: COMPOSITE``) and checks no read.
+    """
+    algorithms = entry.get("ChecksumAlgorithm")
+    return bool(algorithms) and entry.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+
+
 def fingerprint(entry: Mapping[str, Any]) -> str | None:
     """A string that changes whenever the entry's content does, or ``None`` if none is given."""
     for key in ("ETag", "etag", "generation"):
@@ -135,7 +149,7 @@ def folder_prefix(root: str) -> str:
 
 
 def list_folder(
-    fs: AbstractFileSystem, root: str, *, by_folder: bool = False
+    fs: AbstractFileSystem, root: str, *, by_folder: bool = False, read_checksums: bool = False
 ) -> dict[str, RemoteFile]:
     """Every file under the folder ``root`` of ``fs``, by its path inside the folder.
 
@@ -147,6 +161,8 @@ def list_folder(
         sub-folders on a connection of its own, all at once. Object stores page through a flat
         listing a thousand keys at a time, one page after the other: this is quicker for large
         folders, and it takes two round trips where a flat listing of up to a thousand takes one.
+    :param read_checksums: the client checks the checksum a file is listed with
+        (:func:`has_read_checksum`) on every read: such files are ``checked_on_read``.
     :raises FileNotFoundError: when the bucket or container does not exist (as the backend says).
     """
     fs.invalidate_cache(root)
@@ -175,6 +191,7 @@ def list_folder(
             size=int(entry.get("size") or 0),
             fingerprint=fingerprint(entry),
             md5=content_md5(entry),
+            checked_on_read=read_checksums and has_read_checksum(entry),
         )
     return _without_marker_files(files)
 

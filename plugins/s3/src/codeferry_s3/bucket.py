@@ -109,8 +109,14 @@ class S3Bucket(CodeStorage, Block):
         # The engine retries each request itself (with backoff, bounded): retries inside
         # botocore as well would multiply, and a failing endpoint would take minutes to give up.
         config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
+        # botocore checks the CRC an object was uploaded with on every GET of it; the engine
+        # then does not hash its MD5 as well.
+        config.setdefault("response_checksum_validation", "when_supported")
         return RemoteStorage(
-            f"s3://{self.bucket_name}/{self.folder}", connections=connections, **options
+            f"s3://{self.bucket_name}/{self.folder}",
+            connections=connections,
+            read_checksums=config["response_checksum_validation"] == "when_supported",
+            **options,
         )
 
     def fetch(self, context: PullContext) -> FetchResult:
