@@ -54,14 +54,20 @@ class _StoppedError(Exception):
 
 
 class _Checks:
-    """Size and content hashes of one download, computed as the chunks arrive."""
+    """Size and content hashes of one download, computed as the chunks arrive.
 
-    def __init__(self, job: DownloadJob) -> None:
+    :param whole_read: the content comes in one read of the whole file, which the client checks
+        itself when the file is ``checked_on_read`` (a ranged read is checked by no one).
+    """
+
+    def __init__(self, job: DownloadJob, *, whole_read: bool) -> None:
         self.job = job
         self.received = 0
         remote = job.remote
-        checked = remote.md5 and not remote.checked_on_read
-        self.md5 = hashlib.md5(usedforsecurity=False) if checked else None
+        checked_by_client = whole_read and remote.checked_on_read
+        self.md5 = (
+            hashlib.md5(usedforsecurity=False) if remote.md5 and not checked_by_client else None
+        )
         self.sha256 = hashlib.sha256() if job.sha256 else None
 
     def update(self, chunk: bytes) -> None:
@@ -152,9 +158,11 @@ def _has_open_async(fs: AbstractFileSystem) -> bool:
 
 
 @contextlib.contextmanager
-def _receiving(job: DownloadJob, progress: TransferProgress) -> Iterator[_Receiver]:
+def _receiving(
+    job: DownloadJob, progress: TransferProgress, *, whole_read: bool = False
+) -> Iterator[_Receiver]:
     """The file being received: complete and verified when the block ends, or not counted."""
-    receiver = _Receiver(job, progress)
+    receiver = _Receiver(job, progress, whole_read=whole_read)
     try:
         yield receiver
         receiver.target.close()
@@ -170,8 +178,8 @@ def _receiving(job: DownloadJob, progress: TransferProgress) -> Iterator[_Receiv
 class _Receiver:
     """Checks, the local file and the progress of one download, fed chunk by chunk."""
 
-    def __init__(self, job: DownloadJob, progress: TransferProgress) -> None:
-        self.checks = _Checks(job)
+    def __init__(self, job: DownloadJob, progress: TransferProgress, *, whole_read: bool) -> None:
+        self.checks = _Checks(job, whole_read=whole_read)
         self.target = _Target(job.target)
         self.progress = progress
 
@@ -190,7 +198,7 @@ async def _stream_async(
 ) -> None:
     stream: Any = None
     try:
-        with _receiving(job, progress) as receiver:
+        with _receiving(job, progress, whole_read=True) as receiver:
             stream = await asyncio.wait_for(
                 fs.open_async(job.remote.key, "rb"), settings.stall_timeout
             )
@@ -232,7 +240,7 @@ async def _ranges_async(
         if size <= step
         else [(start, min(start + step, size)) for start in range(0, size, step)]
     )
-    with _receiving(job, progress) as receiver:
+    with _receiving(job, progress, whole_read=len(ranges) == 1) as receiver:
         for start, end in ranges:
             receiver.take(
                 await asyncio.wait_for(

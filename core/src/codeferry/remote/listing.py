@@ -53,8 +53,8 @@ class RemoteFile:
     :param fingerprint: a value that changes whenever its content changes (ETag, generation,
         modification time); ``None`` when the store gives none, so it is always downloaded.
     :param md5: the hex MD5 of its content when the store gives one that is exactly that.
-    :param checked_on_read: the filesystem's client checks a checksum of the whole content on
-        every read and fails the read on a mismatch, so the engine need not hash it again.
+    :param checked_on_read: the filesystem's client checks a checksum of the content whenever it
+        reads the whole file, and fails the read on a mismatch: the engine need not hash it again.
     """
 
     path: str

@@ -25,8 +25,7 @@ __all__ = ["ServiceLoader", "aio_session", "parse_timestamp"]
 
 
 def aio_session(profile: str | None = None) -> Any:
-    """A new aiobotocore session (for ``profile``, if given) using :func:`parse_timestamp`
-    and a :class:`ServiceLoader`."""
+    """A new aiobotocore session (for ``profile``, if given) with both changes above."""
     from aiobotocore.session import AioSession
 
     session = AioSession(profile=profile)
