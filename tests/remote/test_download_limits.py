@@ -32,8 +32,10 @@ class _Stream:
 class SlowMemoryFS(AsyncFileSystem):  # type: ignore[misc]
     """An async filesystem of in-memory files that records how many are open at once."""
 
+    cachable = False  # a new filesystem per test, never fsspec's cached one
+
     def __init__(self, files: dict[str, bytes]) -> None:
-        super().__init__(skip_instance_cache=True)
+        super().__init__()
         self.files = files
         self.open_now = 0
         self.most_open: dict[bool, int] = {True: 0, False: 0}

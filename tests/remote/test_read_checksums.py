@@ -21,8 +21,10 @@ WRONG_MD5 = hashlib.md5(b"something else", usedforsecurity=False).hexdigest()
 class RangedMemoryFS(AsyncFileSystem):  # type: ignore[misc]
     """In-memory files read by ranges only (as adlfs and gcsfs are)."""
 
+    cachable = False  # a new filesystem per test, never fsspec's cached one
+
     def __init__(self, files: dict[str, bytes]) -> None:
-        super().__init__(skip_instance_cache=True)
+        super().__init__()
         self.files = files
 
     async def _cat_file(

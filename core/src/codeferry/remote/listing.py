@@ -149,7 +149,12 @@ def folder_prefix(root: str) -> str:
 
 
 def list_folder(
-    fs: AbstractFileSystem, root: str, *, by_folder: bool = False, read_checksums: bool = False
+    fs: AbstractFileSystem,
+    root: str,
+    *,
+    by_folder: bool = False,
+    by_folder_after: float | None = None,
+    read_checksums: bool = False,
 ) -> dict[str, RemoteFile]:
     """Every file under the folder ``root`` of ``fs``, by its path inside the folder.
 
@@ -161,6 +166,8 @@ def list_folder(
         sub-folders on a connection of its own, all at once. Object stores page through a flat
         listing a thousand keys at a time, one page after the other: this is quicker for large
         folders, and it takes two round trips where a flat listing of up to a thousand takes one.
+    :param by_folder_after: on an async filesystem, when a flat listing is still paging after
+        this many seconds, list by sub-folder beside it and keep whichever finishes first.
     :param read_checksums: the client checks the checksum a file is listed with
         (:func:`has_read_checksum`) on every read: such files are ``checked_on_read``.
     :raises FileNotFoundError: when the bucket or container does not exist (as the backend says).
@@ -171,12 +178,10 @@ def list_folder(
     if getattr(fs, "async_impl", False):
         from codeferry.remote.transfer import run_on_loop
 
-        listing = (
-            _find_in_parallel(fs, root)
-            if by_folder
-            else fs._find(root, detail=True, withdirs=False)
-        )
-        entries = run_on_loop(fs, listing)
+        if by_folder:
+            entries = run_on_loop(fs, _find_in_parallel(fs, root))
+        else:
+            entries = run_on_loop(fs, _find_flat(fs, root, by_folder_after))
     else:
         entries = fs.find(root, detail=True, withdirs=False)
     files: dict[str, RemoteFile] = {}
@@ -212,6 +217,25 @@ def _parents(path: str) -> Iterator[str]:
     while "/" in path:
         path = path.rpartition("/")[0]
         yield path
+
+
+async def _find_flat(
+    fs: Any, root: str, by_folder_after: float | None
+) -> Mapping[str, Mapping[str, Any]]:
+    """A flat ``find``, raced after ``by_folder_after`` seconds by one by sub-folder."""
+    flat = asyncio.ensure_future(fs._find(root, detail=True, withdirs=False))
+    if by_folder_after is None:
+        result: Mapping[str, Mapping[str, Any]] = await flat
+        return result
+    done, _ = await asyncio.wait({flat}, timeout=by_folder_after)
+    if flat in done:
+        return flat.result()  # type: ignore[no-any-return]
+    by_folder = asyncio.ensure_future(_find_in_parallel(fs, root))
+    done, running = await asyncio.wait({flat, by_folder}, return_when=asyncio.FIRST_COMPLETED)
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    return done.pop().result()  # type: ignore[no-any-return]
 
 
 async def _find_in_parallel(

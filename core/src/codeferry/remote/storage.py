@@ -51,6 +51,9 @@ _STATE_FORMAT = 1
 # of a flat listing come one after the other, the sub-folders at once. (Against moto, which serves
 # one request at a time, 2,000 files re-pull in 0.56-0.70 s either way.)
 _FLAT_LISTING_MAX = 1_000
+# A flat listing still paging after this long (two to five pages on S3) is raced by one by
+# sub-folder: a folder never pulled before may hold any number of files.
+_BY_FOLDER_AFTER = 0.5
 # Option names whose values are credentials: never shown, never put into a pull step.
 _SECRET_OPTION = re.compile(
     r"secret|token|password|passwd|key|credential|sas|connection_string|signature|auth",
@@ -76,10 +79,11 @@ class RemoteStorage(CodeStorage):
     :param progress: ``True``/``False`` to force the progress bar on or off; by default it is
         shown on a terminal for long transfers.
     :param flat_listing: list a folder that held at most 1,000 files at the last pull (or was
-        never pulled) in one flat listing: one round trip per thousand keys. A larger one, or
-        any folder when this is ``False``, is listed one sub-folder per connection (see
-        :func:`~codeferry.remote.listing.list_folder`). Turn it off for a backend whose flat
-        listing cannot tell a folder marker from an empty file (adlfs).
+        never pulled) in one flat listing: one round trip per thousand keys; should it still be
+        paging after half a second, a listing by sub-folder starts beside it, and the first to
+        finish is used. A larger folder, or any when this is ``False``, is listed one sub-folder
+        per connection (see :func:`~codeferry.remote.listing.list_folder`). Turn it off for a
+        backend whose flat listing cannot tell a folder marker from an empty file (adlfs).
     :param read_checksums: the filesystem's client checks the checksum each file is listed with
         on every read, failing the read on a mismatch (botocore does for S3 objects listed with a
         ``ChecksumAlgorithm``, with ``response_checksum_validation="when_supported"``). The
@@ -202,7 +206,11 @@ class RemoteStorage(CodeStorage):
                 self.settings,
                 str(self),
                 lambda: list_folder(
-                    fs, self.root, by_folder=by_folder, read_checksums=self._read_checksums
+                    fs,
+                    self.root,
+                    by_folder=by_folder,
+                    by_folder_after=_BY_FOLDER_AFTER,
+                    read_checksums=self._read_checksums,
                 ),
             )
         except TransferError as error:
