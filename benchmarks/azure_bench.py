@@ -178,16 +178,13 @@ def main(rounds: int) -> None:
                     "PREFECT_HOME": str(base / "prefect-home"),
                 }
 
-                measure(
-                    results["raw concurrent download (cold)"],
-                    [me, "--child", "raw", str(base / "raw")],
-                    run_env,
-                )
-                measure(
-                    results["codeferry cold pull"],
-                    [me, "--child", "codeferry", str(base / "checkout")],
-                    run_env,
-                )
+                cold = [
+                    ("raw concurrent download (cold)", "raw", base / "raw"),
+                    ("codeferry cold pull", "codeferry", base / "checkout"),
+                ]
+                # Raw first in even rounds, codeferry in odd ones: neither always follows the other.
+                for name, child, target in cold if round_number % 2 == 0 else cold[::-1]:
+                    measure(results[name], [me, "--child", child, str(target)], run_env)
                 measure(
                     results["codeferry warm, nothing changed"],
                     [me, "--child", "codeferry", str(base / "checkout")],

@@ -301,7 +301,8 @@ def header(results: dict[str, dict[str, Any]]) -> list[str]:
         " (the benchmarks in `benchmarks/`, then `benchmarks/report.py`); do not edit by hand.",
         "",
         "Numbers are medians over rounds that alternate between the tools, so drift affects"
-        " each alike; the charts add min-max bars. Ratios below 1 in *codeferry ÷ raw* mean"
+        " each alike (blob stores: the raw baseline and codeferry's cold pull swap places"
+        " every round); the charts add min-max bars. Ratios below 1 in *codeferry ÷ raw* mean"
         " codeferry was faster; *Prefect ÷ codeferry* is how many times faster codeferry was."
         " Targets are those of the developers' guide; the Prefect figures in them are the"
         " guide's, the Prefect column is this run's.",

@@ -202,8 +202,10 @@ def main(rounds: int) -> None:
                     "CODEFERRY_HOME": str(base / "home"),
                     "PREFECT_HOME": str(base / "prefect-home"),
                 }
-                measure(results[names[0]], sys.executable, "raw", base / "raw", run_env)
-                measure(results[names[1]], sys.executable, "codeferry", base / "co", run_env)
+                cold = [(names[0], "raw", base / "raw"), (names[1], "codeferry", base / "co")]
+                # Raw first in even rounds, codeferry in odd ones: neither always follows the other.
+                for name, child, target in cold if round_number % 2 == 0 else cold[::-1]:
+                    measure(results[name], sys.executable, child, target, run_env)
                 measure(results[names[2]], sys.executable, "codeferry", base / "co", run_env)
                 changed = changed_subset(files, 0.01, round_number)
                 upload(client, changed)
