@@ -223,10 +223,10 @@ async def _find_flat(
     fs: Any, root: str, by_folder_after: float | None
 ) -> Mapping[str, Mapping[str, Any]]:
     """A flat ``find``, raced after ``by_folder_after`` seconds by one by sub-folder."""
-    flat = asyncio.ensure_future(fs._find(root, detail=True, withdirs=False))
     if by_folder_after is None:
-        result: Mapping[str, Mapping[str, Any]] = await flat
+        result: Mapping[str, Mapping[str, Any]] = await fs._find(root, detail=True, withdirs=False)
         return result
+    flat = asyncio.ensure_future(fs._find(root, detail=True, withdirs=False))
     done, _ = await asyncio.wait({flat}, timeout=by_folder_after)
     if flat in done:
         return flat.result()  # type: ignore[no-any-return]
