@@ -42,3 +42,76 @@ def test_a_tree_entry_no_git_server_would_send_is_refused(tmp_path: Path, name: 
         writer.write(store, tree.id.decode(), None)
     assert not any(target.iterdir()), "nothing is written once a bad entry is met"
     assert [p.name for p in tmp_path.iterdir()] == ["target"]
+
+
+def _context(tmp_path: Path, previous: Path | None) -> PullContext:
+    target = tmp_path / "target"
+    target.mkdir()
+    return PullContext(
+        target=target,
+        previous=previous,
+        previous_version="v1" if previous else None,
+        previous_state={},
+        cache_dir=tmp_path / "cache",
+    )
+
+
+def _tree(store: MemoryObjectStore, files: dict[bytes, bytes]) -> Tree:
+    tree = Tree()
+    for name, data in files.items():
+        blob = Blob.from_string(data)
+        store.add_object(blob)
+        tree.add(name, 0o100644, blob.id)
+    store.add_object(tree)
+    return tree
+
+
+def test_unchanged_files_are_linked_from_the_previous_version(tmp_path: Path) -> None:
+    store = MemoryObjectStore()
+    names = {f"m{n}.py".encode(): f"N = {n}\n".encode() for n in range(600)}
+    old = _tree(store, names)
+    new = _tree(store, {**names, b"m1.py": b"CHANGED\n"})
+    previous = tmp_path / "previous"
+    previous.mkdir()
+    for name, data in names.items():
+        (previous / name.decode()).write_bytes(data)
+    (previous / "m2.py").unlink()  # gone from the old copy: written from its blob instead
+
+    context = _context(tmp_path, previous)
+    stats = TreeWriter(context, "repo").write(store, new.id.decode(), old.id.decode())
+
+    assert (stats.reused, stats.files) == (598, 2)
+    assert (context.target / "m1.py").read_bytes() == b"CHANGED\n"
+    assert (context.target / "m2.py").read_bytes() == b"N = 2\n"
+    assert (context.target / "m3.py").stat().st_ino == (previous / "m3.py").stat().st_ino
+    assert {p.name for p in context.target.iterdir()} == {n.decode() for n in names}
+
+
+class _RawTrees(MemoryObjectStore):
+    """An object store answering some ids with raw tree bytes dulwich would never build."""
+
+    def __init__(self, raw: dict[bytes, bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+
+    def get_raw(self, name: bytes) -> tuple[int, bytes]:
+        if name in self._raw:
+            return Tree.type_num, self._raw[name]
+        return super().get_raw(name)  # type: ignore[no-any-return]
+
+
+def test_a_tree_naming_an_unchanged_file_twice_is_refused(tmp_path: Path) -> None:
+    blob = Blob.from_string(b"A = 1\n")
+    twice = b"twice" * 8
+    store = _RawTrees(
+        {twice: b"100644 a.py\0" + blob.sha().digest() + b"100644 a.py\0" + blob.sha().digest()}
+    )
+    store.add_object(blob)
+    old = _tree(store, {b"a.py": b"A = 1\n"})
+    previous = tmp_path / "previous"
+    previous.mkdir()
+    (previous / "a.py").write_bytes(b"A = 1\n")
+
+    writer = TreeWriter(_context(tmp_path, previous), "https://git.example/hostile.git")
+    with pytest.raises(PullError, match=r"path 'a.py' appears twice in its tree; refused"):
+        writer.write(store, twice.decode(), old.id.decode())

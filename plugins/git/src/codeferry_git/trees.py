@@ -14,6 +14,7 @@ import re
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from codeferry.paths import safe_join
 from codeferry_git.object_ids import object_id
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from dulwich.object_store import BaseObjectStore
 
@@ -39,6 +40,8 @@ _TREE = 2
 _COMMIT = 1
 _TAG = 4
 _GITLINK = 0o160000
+# A file to put in place: its path in the tree, its path on disk, its blob, whether executable.
+_FileEntry = tuple[str, str, str, bool]
 # The rules of codeferry.paths.safe_relative_path for one name, without building a path object
 # per file (directories still go through safe_join): no separators, NUL, "", ".", ".." or ".git".
 _UNSAFE_NAME = re.compile(rb"^$|^\.{1,2}$|[/\\\x00]|^[A-Za-z]:")
@@ -99,7 +102,8 @@ class TreeWriter:
         """
         self._store = store
         stats = WriteStats()
-        writes: list[tuple[str, str, str, bool]] = []
+        writes: list[_FileEntry] = []
+        links: list[_FileEntry] = []
         stack = [
             (prefix, tree, previous_tree, "all" if not self._directories or prefix else "cone")
         ]
@@ -130,11 +134,12 @@ class TreeWriter:
                 target = f"{base}/{name}"  # a string: a Path per file costs more than its link
                 if stat.S_ISLNK(mode):
                     self._symlinks.append((path, self._blob(sha, path)))
-                elif old.get(name) == (mode, sha) and self._reuse(path, target):
-                    stats.reused += 1
+                elif self._previous is not None and old.get(name) == (mode, sha):
+                    links.append((path, target, sha, bool(mode & 0o111)))
                 else:
                     writes.append((path, target, sha, bool(mode & 0o111)))
-        stats.files, stats.bytes = self._write_blobs(writes)
+        stats.reused, missing = self._link_previous(links)
+        stats.files, stats.bytes = self._write_blobs(writes + missing)
         return stats
 
     def finish(self) -> None:
@@ -175,17 +180,26 @@ class TreeWriter:
             entries.append((text, (mode, sha.decode("ascii"))))
         return entries
 
-    def _reuse(self, path: str, target: str) -> bool:
-        """Hard-link the previous version's copy of ``path`` (same blob and mode) to ``target``."""
-        if self._previous is None:
-            return False
-        try:
-            os.link(f"{self._previous}/{path}", target, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        except OSError:
-            return self._context.reuse(path)
-        return True
+    def _link_previous(self, links: list[_FileEntry]) -> tuple[int, list[_FileEntry]]:
+        """Hard-link each file (same blob and mode) from the previous version, a few batches at
+        once: ``link`` waits for no Python lock, only for its own folder's.
+
+        Returns how many are in place and the files to write instead (gone from the previous
+        version). Where a link cannot be made (another filesystem) the file is copied.
+        """
+        if not links:
+            return 0, []
+        assert self._previous is not None
+        link = partial(_link_batch, self._previous)
+        with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+            failures = list(pool.map(link, _batches(links)))
+        missing = []
+        for entry, error in (failure for batch in failures for failure in batch):
+            if isinstance(error, FileExistsError):
+                self._refuse(entry[0], "appears twice in its tree")
+            if isinstance(error, FileNotFoundError) or not self._context.reuse(entry[0]):
+                missing.append(entry)
+        return len(links) - len(missing), missing
 
     def _scope(self, path: str) -> str | None:
         """How much of folder ``path`` a sparse checkout wants: all of it, its files, or none."""
@@ -220,7 +234,7 @@ class TreeWriter:
             self._refuse(path, f"is not a file (object {sha} is not a blob)")
         return raw
 
-    def _write_blobs(self, writes: list[tuple[str, str, str, bool]]) -> tuple[int, int]:
+    def _write_blobs(self, writes: list[_FileEntry]) -> tuple[int, int]:
         """Write the blobs; reading is done here, the writing by a few threads (syscalls).
 
         Many blobs are read by walking the packs once, which resolves each delta chain once;
@@ -261,6 +275,22 @@ class TreeWriter:
                 if duplicate is not None:
                     self._refuse(duplicate, "appears twice in its tree")
         return len(writes), total
+
+
+def _batches(entries: list[_FileEntry]) -> Iterator[list[_FileEntry]]:
+    for start in range(0, len(entries), _BATCH):
+        yield entries[start : start + _BATCH]
+
+
+def _link_batch(previous: str, batch: list[_FileEntry]) -> list[tuple[_FileEntry, OSError]]:
+    """Hard-link ``previous/path`` to each target; returns the entries that failed, and why."""
+    failed = []
+    for entry in batch:
+        try:
+            os.link(f"{previous}/{entry[0]}", entry[1], follow_symlinks=False)
+        except OSError as error:
+            failed.append((entry, error))
+    return failed
 
 
 def _write_batch(batch: list[tuple[str, str, bytes, bool]]) -> str | None:
