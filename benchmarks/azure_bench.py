@@ -5,7 +5,8 @@ with rounds alternated:
 
 - codeferry's cold pull into a new checkout, and a raw baseline (azure-storage-blob's asyncio
   client: list, then download every blob with 32 at a time, streamed to disk);
-- codeferry's warm re-pull with nothing changed;
+- codeferry's warm re-pull with nothing changed, beside one plain listing of the folder (its
+  raw baseline: the least a re-pull that finds nothing changed must do);
 - codeferry's warm re-pull after 1% of the files changed (the raw baseline has no incremental
   mode: its number is the cold download);
 - ``prefect_azure.deployments.steps.pull_from_azure_blob_storage`` with the same connection
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from blob_shapes import (  # noqa: E402
+    RAW_LISTING,
     SHAPES,
     Samples,
     changed_subset,
@@ -121,6 +123,24 @@ def child_raw(destination: Path) -> float:
     return time.perf_counter() - start
 
 
+async def _raw_list() -> int:
+    from azure.storage.blob.aio import ContainerClient
+
+    async with ContainerClient.from_connection_string(
+        os.environ["BENCH_CONNECTION_STRING"], os.environ["BENCH_CONTAINER"]
+    ) as client:
+        return len([blob async for blob in client.list_blobs(name_starts_with=f"{FOLDER}/")])
+
+
+def child_raw_list(destination: Path) -> float:
+    """One listing of the folder: the least a re-pull that finds nothing changed must do."""
+    import azure.storage.blob.aio  # noqa: F401 - imported before the clock starts
+
+    start = time.perf_counter()
+    asyncio.run(_raw_list())
+    return time.perf_counter() - start
+
+
 def child_prefect(destination: Path) -> float:
     from prefect_azure.deployments.steps import pull_from_azure_blob_storage
 
@@ -132,7 +152,12 @@ def child_prefect(destination: Path) -> float:
     return time.perf_counter() - start
 
 
-CHILDREN = {"codeferry": child_codeferry, "raw": child_raw, "prefect": child_prefect}
+CHILDREN = {
+    "codeferry": child_codeferry,
+    "raw": child_raw,
+    "raw-list": child_raw_list,
+    "prefect": child_prefect,
+}
 
 
 # -- parent ----------------------------------------------------------------------------------
@@ -168,6 +193,7 @@ def main(rounds: int) -> None:
                     "codeferry warm, nothing changed",
                     "codeferry warm, 1% changed",
                     PREFECT,
+                    RAW_LISTING,
                 )
             }
             for round_number in range(rounds):
@@ -189,6 +215,9 @@ def main(rounds: int) -> None:
                     results["codeferry warm, nothing changed"],
                     [me, "--child", "codeferry", str(base / "checkout")],
                     run_env,
+                )
+                measure(
+                    results[RAW_LISTING], [me, "--child", "raw-list", str(base / "list")], run_env
                 )
                 upload(connection, container, changed_subset(files, 0.01, round_number))
                 measure(

@@ -5,7 +5,8 @@ with rounds alternated:
 
 - codeferry's cold pull into a new checkout, and a raw baseline (google-cloud-storage: list, then
   ``download_to_filename`` on a pool of 32 threads);
-- codeferry's warm re-pull with nothing changed;
+- codeferry's warm re-pull with nothing changed, beside one plain listing of the folder (its
+  raw baseline: the least a re-pull that finds nothing changed must do);
 - codeferry's warm re-pull after 1% of the files changed (the raw baseline has no incremental
   mode: its number is the cold download);
 - ``prefect_gcp.deployments.steps.pull_from_gcs``, run from the Prefect venv ``prefect_env.py``
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from blob_shapes import (  # noqa: E402
+    RAW_LISTING,
     SHAPES,
     Samples,
     changed_subset,
@@ -120,6 +122,15 @@ def child_raw(destination: Path) -> float:
     return time.perf_counter() - start
 
 
+def child_raw_list(destination: Path) -> float:
+    """One listing of the folder: the least a re-pull that finds nothing changed must do."""
+    from google.cloud import storage  # noqa: F401 - imported before the clock starts
+
+    start = time.perf_counter()
+    list(client().list_blobs(os.environ["BENCH_BUCKET"], prefix=f"{FOLDER}/"))
+    return time.perf_counter() - start
+
+
 def child_prefect(destination: Path) -> float:
     import google.auth
     from google.auth.credentials import AnonymousCredentials
@@ -138,7 +149,12 @@ def child_prefect(destination: Path) -> float:
     return time.perf_counter() - start
 
 
-CHILDREN = {"codeferry": child_codeferry, "raw": child_raw, "prefect": child_prefect}
+CHILDREN = {
+    "codeferry": child_codeferry,
+    "raw": child_raw,
+    "raw-list": child_raw_list,
+    "prefect": child_prefect,
+}
 
 
 # -- parent ----------------------------------------------------------------------------------
@@ -168,6 +184,7 @@ def main(rounds: int) -> None:
                     "codeferry warm, nothing changed",
                     "codeferry warm, 1% changed",
                     PREFECT,
+                    RAW_LISTING,
                 )
             }
             for round_number in range(rounds):
@@ -189,6 +206,9 @@ def main(rounds: int) -> None:
                     results["codeferry warm, nothing changed"],
                     [me, "--child", "codeferry", str(base / "checkout")],
                     run_env,
+                )
+                measure(
+                    results[RAW_LISTING], [me, "--child", "raw-list", str(base / "list")], run_env
                 )
                 upload(bucket, changed_subset(files, 0.01, round_number))
                 measure(

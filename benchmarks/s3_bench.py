@@ -2,9 +2,10 @@
 
     python benchmarks/s3_bench.py [ROUNDS]
 
-For each shape (2,000 files of 1-20 KB in nested folders; 20 files of 5 MB), in every round and
-in this order: a raw baseline (64 concurrent GETs with aiobotocore, streamed to disk), codeferry's
-cold pull, its warm re-pull with nothing changed, its re-pull after 1% of the files changed, and
+For each shape (2,000 files of 1-20 KB in nested folders; 20 files of 5 MB), in every round:
+a raw baseline (64 concurrent GETs with aiobotocore, streamed to disk) and codeferry's cold pull,
+in turn first; codeferry's warm re-pull with nothing changed and its raw baseline (one listing
+of the folder); codeferry's re-pull after 1% of the files changed; and
 ``prefect_aws.deployments.steps.pull_from_s3``. Every measurement is a fresh process (so imports
 and caches are as on a worker and peak RSS is that pull's own); the pull itself is timed inside it.
 
@@ -105,6 +106,33 @@ def child_raw(destination: Path) -> float:
     return time.perf_counter() - start
 
 
+async def _raw_list() -> int:
+    from aiobotocore.session import get_session
+
+    async with get_session().create_client(
+        "s3",
+        endpoint_url=os.environ["BENCH_ENDPOINT"],
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        region_name="us-east-1",
+    ) as client:
+        found = 0
+        async for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=BUCKET, Prefix=f"{FOLDER}/"
+        ):
+            found += len(page.get("Contents", []))
+        return found
+
+
+def child_raw_list(destination: Path) -> float:
+    """One listing of the folder: the least a re-pull that finds nothing changed must do."""
+    import aiobotocore.session  # noqa: F401 - imported before the clock starts
+
+    start = time.perf_counter()
+    asyncio.run(_raw_list())
+    return time.perf_counter() - start
+
+
 def child_prefect(destination: Path) -> float:
     from prefect_aws.deployments.steps import pull_from_s3
 
@@ -133,7 +161,12 @@ def report_child(seconds: float) -> None:
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_kb / 1024}))
 
 
-CHILDREN = {"codeferry": child_codeferry, "raw": child_raw, "prefect": child_prefect}
+CHILDREN = {
+    "codeferry": child_codeferry,
+    "raw": child_raw,
+    "raw-list": child_raw_list,
+    "prefect": child_prefect,
+}
 
 
 # -- parent ------------------------------------------------------------------------------------
@@ -183,6 +216,7 @@ def main(rounds: int) -> None:
         "codeferry warm, nothing changed",
         "codeferry warm, 1% changed",
         "prefect-aws pull_from_s3",
+        "raw listing (warm baseline)",
     )
     with running_moto() as server:
         print(f"moto on {server.endpoint}; {rounds} rounds; concurrency {CONCURRENCY}")
@@ -207,6 +241,7 @@ def main(rounds: int) -> None:
                 for name, child, target in cold if round_number % 2 == 0 else cold[::-1]:
                     measure(results[name], sys.executable, child, target, run_env)
                 measure(results[names[2]], sys.executable, "codeferry", base / "co", run_env)
+                measure(results[names[5]], sys.executable, "raw-list", base / "list", run_env)
                 changed = changed_subset(files, 0.01, round_number)
                 upload(client, changed)
                 files.update(changed)
@@ -241,8 +276,13 @@ def main(rounds: int) -> None:
                     f"warm-{slug}",
                     f"warm re-pull, nothing changed, {shape}",
                     series(results[names[2]]),
+                    raw=series(results[names[5]]),
                     prefect=prefect_series,
-                    note="Prefect has no incremental pull: its number is a full download.",
+                    note=(
+                        "Raw is one listing of the folder (aiobotocore's paginator, in a fresh"
+                        " process): the least a re-pull that finds nothing changed must do."
+                        " Prefect has no incremental pull: its number is a full download."
+                    ),
                 ),
                 case(
                     f"changed-{slug}",
