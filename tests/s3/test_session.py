@@ -62,14 +62,17 @@ def test_the_loader_knows_each_service_botocore_knows_without_listing_them_all()
     )
 
 
-def test_models_read_as_botocore_reads_them_into_plain_dicts() -> None:
+def test_models_read_as_botocore_reads_them_into_plain_dicts(tmp_path: Path) -> None:
     ours, botocores = ServiceLoader(), Loader()
     for name in ("endpoints", "s3/2006-03-01/service-2", "sdk-default-configuration"):
         mine, theirs = ours.load_data(name), botocores.load_data(name)
         assert type(mine) is dict
         assert mine == theirs
         assert json.dumps(mine) == json.dumps(theirs)  # the same order, too
-    assert ours.file_loader.load_file("/no/such/model") is None
+    (tmp_path / "model.json").mkdir()
+    (tmp_path / "file").write_text("{}")
+    for missing in ("/no/such/model", tmp_path / "model", tmp_path / "file" / "model"):
+        assert ours.file_loader.load_file(str(missing)) is None
 
 
 def test_the_loader_reads_models_from_the_sessions_data_path(

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from codeferry.errors import PullError, UnsafePathError
 from codeferry.paths import safe_join
@@ -197,7 +197,7 @@ class TreeWriter:
         for entry, error in (failure for batch in failures for failure in batch):
             if isinstance(error, FileExistsError):
                 self._refuse(entry[0], "appears twice in its tree")
-            if isinstance(error, FileNotFoundError) or not self._context.reuse(entry[0]):
+            elif isinstance(error, FileNotFoundError) or not self._context.reuse(entry[0]):
                 missing.append(entry)
         return len(links) - len(missing), missing
 
@@ -224,7 +224,7 @@ class TreeWriter:
             if directory.is_symlink() or not directory.is_dir():
                 self._refuse(path, "appears twice in its tree")
 
-    def _refuse(self, path: str, reason: str) -> None:
+    def _refuse(self, path: str, reason: str) -> NoReturn:
         raise PullError(f"git repository {self._label}: path {path!r} {reason}; refused")
 
     def _blob(self, sha: str, path: str) -> bytes:

@@ -89,7 +89,7 @@ class PlainJSONFileLoader(JSONFileLoader):  # type: ignore[misc]  # botocore has
             try:
                 with opener(file_path + suffix, "rb") as stream:
                     payload = stream.read()
-            except (FileNotFoundError, IsADirectoryError):
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 continue
             return json.loads(payload)
         return None
