@@ -65,19 +65,24 @@ def child_codeferry(destination: Path) -> float:
     return time.perf_counter() - start
 
 
-async def _raw_download(destination: Path) -> None:
-    from aiobotocore.config import AioConfig
+def _raw_client(**options: Any) -> Any:
+    """A plain aiobotocore client for the benchmark's server (an async context manager)."""
     from aiobotocore.session import get_session
 
-    config = AioConfig(max_pool_connections=CONCURRENCY)
-    async with get_session().create_client(
+    return get_session().create_client(
         "s3",
         endpoint_url=os.environ["BENCH_ENDPOINT"],
         aws_access_key_id=KEY,
         aws_secret_access_key=SECRET,
         region_name="us-east-1",
-        config=config,
-    ) as client:
+        **options,
+    )
+
+
+async def _raw_download(destination: Path) -> None:
+    from aiobotocore.config import AioConfig
+
+    async with _raw_client(config=AioConfig(max_pool_connections=CONCURRENCY)) as client:
         keys: list[str] = []
         async for page in client.get_paginator("list_objects_v2").paginate(
             Bucket=BUCKET, Prefix=f"{FOLDER}/"
@@ -107,15 +112,7 @@ def child_raw(destination: Path) -> float:
 
 
 async def _raw_list() -> int:
-    from aiobotocore.session import get_session
-
-    async with get_session().create_client(
-        "s3",
-        endpoint_url=os.environ["BENCH_ENDPOINT"],
-        aws_access_key_id=KEY,
-        aws_secret_access_key=SECRET,
-        region_name="us-east-1",
-    ) as client:
+    async with _raw_client() as client:
         found = 0
         async for page in client.get_paginator("list_objects_v2").paginate(
             Bucket=BUCKET, Prefix=f"{FOLDER}/"
