@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from blob_shapes import SHAPES, Samples, changed_subset, make_tree
+from blob_shapes import RAW_LISTING, SHAPES, Samples, changed_subset, make_tree
 from prefect_env import prefect_python
 from recording import case, recorded, series, write_family
 
@@ -213,7 +213,7 @@ def main(rounds: int) -> None:
         "codeferry warm, nothing changed",
         "codeferry warm, 1% changed",
         "prefect-aws pull_from_s3",
-        "raw listing (warm baseline)",
+        RAW_LISTING,
     )
     with running_moto() as server:
         print(f"moto on {server.endpoint}; {rounds} rounds; concurrency {CONCURRENCY}")
