@@ -22,6 +22,7 @@ __all__ = [
     "PullError",
     "PushError",
     "PushNotSupportedError",
+    "SettingError",
     "SourceNotSupportedError",
     "StepError",
     "StepTimeoutError",
@@ -77,6 +78,10 @@ class BlockNotFoundError(BlockError, LookupError):
 
 class BlockSchemaError(BlockError):
     """A saved block document no longer fits its block type's schema."""
+
+
+class SettingError(CodeferryError, ValueError):
+    """A ``CODEFERRY_*`` environment variable holds a value that cannot be parsed."""
 
 
 class StoreError(CodeferryError):

@@ -17,7 +17,6 @@ Operators can steer discovery with environment variables:
 from __future__ import annotations
 
 import importlib
-import os
 import re
 import sys
 import threading
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from codeferry import __version__, hookspecs
+from codeferry import __version__, hookspecs, settings
 from codeferry.errors import (
     DuplicateRegistrationError,
     MissingPluginError,
@@ -131,13 +130,6 @@ class PluginInfo:
         }
 
 
-def _names(variable: str) -> set[str] | None:
-    raw = os.environ.get(variable)
-    if raw is None:
-        return None
-    return {part.strip() for part in raw.split(",") if part.strip()}
-
-
 def _describe(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
@@ -163,7 +155,7 @@ class Plugins:
         self._block_types: dict[str, BlockTypeInfo] | None = None
         self._steps: dict[str, StepInfo] | None = None
         self._lock = threading.RLock()
-        self._trace = os.environ.get("CODEFERRY_TRACE_HOOKS", "") not in {"", "0"}
+        self._trace = settings.flag("CODEFERRY_TRACE_HOOKS")
         self._load(CORE_PLUGIN, "codeferry.core_plugin", CORE_PLUGIN, __version__)
         for name, module in (modules or {}).items():
             self._load(name, module, name, None)
@@ -173,7 +165,8 @@ class Plugins:
     # -- loading -------------------------------------------------------------------------------
 
     def _load_entry_points(self) -> None:
-        only, blocked = _names("CODEFERRY_PLUGINS"), _names("CODEFERRY_DISABLE_PLUGINS") or set()
+        only = settings.names("CODEFERRY_PLUGINS")
+        blocked = settings.names("CODEFERRY_DISABLE_PLUGINS") or set()
         found = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
         for ep in found:
             dist = ep.dist.name if ep.dist else ep.module

@@ -1,4 +1,9 @@
-"""Where codeferry keeps its state, read from the environment at the moment it is needed.
+"""Settings read from the environment at the moment they are needed, each parsed one way.
+
+Every ``CODEFERRY_*`` variable is read through this module: :func:`flag` for switches,
+:func:`seconds` for durations, :func:`names` for comma-separated lists. A value that cannot be
+parsed is a :class:`~codeferry.errors.SettingError` naming the variable and what it accepts,
+never a silent default.
 
 ``CODEFERRY_HOME``
     The home folder (default ``~/.codeferry``): the block store, the encryption key, checkouts.
@@ -14,7 +19,56 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["checkouts_dir", "database_url", "home"]
+from codeferry.errors import SettingError
+
+__all__ = ["checkouts_dir", "database_url", "flag", "home", "names", "seconds"]
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def flag(variable: str, default: bool = False) -> bool:
+    """The switch ``variable``: ``1/true/yes/on`` or ``0/false/no/off`` (any case); unset: default.
+
+    :raises SettingError: for any other value.
+    """
+    raw = os.environ.get(variable)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingError(f"{variable}={raw!r} is not a switch; use 1 or 0 (true/false, yes/no)")
+
+
+def seconds(variable: str, default: float | None) -> float | None:
+    """The duration ``variable`` in seconds (a number > 0; ``0``, ``none`` or ``off``: no limit).
+
+    :raises SettingError: for a value that is not such a number.
+    """
+    raw = os.environ.get(variable)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value in {"0", "none", "off"}:
+        return None
+    try:
+        number = float(value.removesuffix("s"))
+    except ValueError:
+        number = -1.0
+    if not number > 0 or number == float("inf"):
+        raise SettingError(f"{variable}={raw!r} is not a number of seconds (or 0 for no limit)")
+    return number
+
+
+def names(variable: str) -> set[str] | None:
+    """The comma-separated names in ``variable``, stripped; ``None`` when it is unset."""
+    raw = os.environ.get(variable)
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
 
 
 def home() -> Path:

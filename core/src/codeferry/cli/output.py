@@ -9,7 +9,6 @@ characters escaped, so a block name cannot move the cursor or recolour the termi
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import traceback
@@ -104,7 +103,13 @@ def stdin_is_terminal() -> bool:
 
 def debug_enabled() -> bool:
     """``CODEFERRY_DEBUG=1``: errors are printed with their traceback."""
-    return os.environ.get("CODEFERRY_DEBUG", "") not in {"", "0"}
+    from codeferry.errors import SettingError
+    from codeferry.settings import flag
+
+    try:
+        return flag("CODEFERRY_DEBUG")
+    except SettingError:  # asked while reporting an error: the error matters more
+        return False
 
 
 def report_error(error: BaseException, *, expected: bool) -> None:

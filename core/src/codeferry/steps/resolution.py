@@ -11,7 +11,6 @@ when the user allows it (``allow_import_steps=True``, ``CODEFERRY_ALLOW_IMPORT_S
 from __future__ import annotations
 
 import importlib
-import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,7 +43,9 @@ def import_steps_allowed(allow: bool | None = None) -> bool:
     """Whether import-path steps may run: ``allow`` if given, else the environment variable."""
     if allow is not None:
         return allow
-    return os.environ.get(ALLOW_IMPORT_STEPS_ENV, "").strip().lower() in {"1", "true", "yes"}
+    from codeferry.settings import flag
+
+    return flag(ALLOW_IMPORT_STEPS_ENV)
 
 
 def resolve_step(
