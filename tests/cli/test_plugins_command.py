@@ -11,7 +11,8 @@ def test_plugins_ls_json_lists_local_with_its_steps_block_types_and_sources(cli:
     result = cli("plugins", "ls", "--json")
     assert result.exit_code == 0
     described = {plugin["name"]: plugin for plugin in json.loads(result.stdout)}
-    assert set(described) == {"codeferry", "local"}
+    assert set(described) == {"codeferry", "remote", "local"}
+    assert described["remote"]["steps"] == ["pull_from_remote_storage", "push_to_remote_storage"]
     local = described["local"]
     assert local["status"] == "ok"
     assert local["errors"] == []

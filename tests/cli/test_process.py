@@ -40,7 +40,7 @@ def test_version(environment: dict[str, str]) -> None:
 def test_python_dash_m_runs_the_same_command_line(environment: dict[str, str]) -> None:
     result = codeferry(environment, "plugins", "ls", "--json", module=True)
     assert result.returncode == 0, result.stderr
-    assert [p["name"] for p in json.loads(result.stdout)] == ["codeferry", "local"]
+    assert [p["name"] for p in json.loads(result.stdout)] == ["codeferry", "remote", "local"]
 
 
 def test_help_lists_the_commands(environment: dict[str, str]) -> None:

@@ -241,3 +241,153 @@ def test_core_never_claims_a_backend_source_itself() -> None:
     plugins = Plugins(entry_points=False)
     with pytest.raises(SourceNotSupportedError):
         plugins.storage_from_source("/some/folder")
+
+
+CLAIMING_PLUGIN = """
+from codeferry import hookimpl
+from codeferry.storage import CodeStorage
+
+class Claimed(CodeStorage):
+    def __init__(self, by):
+        self.by = by
+    def fetch(self, context):
+        raise NotImplementedError
+    def to_pull_step(self):
+        return {{}}
+    def __str__(self):
+        return self.by
+
+@hookimpl{marker}
+def storage_from_source(source):
+    if isinstance(source, str) and source.startswith("{prefix}"):
+        return Claimed("{name}")
+    return None
+"""
+
+
+def claiming(name: str, prefix: str = "https://example.com/", marker: str = "") -> str:
+    return CLAIMING_PLUGIN.format(name=name, prefix=prefix, marker=marker)
+
+
+def test_a_specific_claim_beats_a_plain_one_and_a_plain_one_a_generic_one(
+    install_plugin: InstallPlugin,
+) -> None:
+    install_plugin("acme-generic", "generic", claiming("generic", marker="(trylast=True)"))
+    install_plugin("acme-host", "host", claiming("host"))
+    install_plugin(
+        "acme-archive",
+        "archive",
+        claiming("archive", prefix="https://example.com/a.tar.gz", marker="(tryfirst=True)"),
+    )
+    plugins = Plugins()
+    assert str(plugins.storage_from_source("https://example.com/a.tar.gz")) == "archive"
+    assert str(plugins.storage_from_source("https://example.com/repo")) == "host"
+
+
+def test_two_plain_claims_on_one_source_are_an_error_naming_both(
+    install_plugin: InstallPlugin,
+) -> None:
+    install_plugin("acme-one", "one", claiming("one"))
+    install_plugin("acme-two", "two", claiming("two"))
+    with pytest.raises(PluginError, match="'one' \\(acme-one\\) and 'two' \\(acme-two\\) both"):
+        Plugins().storage_from_source("https://example.com/repo")
+
+
+def test_which_plugin_wins_does_not_depend_on_the_order_plugins_load() -> None:
+    import types
+
+    def module(name: str, marker: str) -> types.ModuleType:
+        loaded = types.ModuleType(f"acme_{name}")
+        exec(claiming(name, marker=marker), loaded.__dict__)
+        return loaded
+
+    generic, specific = module("generic", "(trylast=True)"), module("specific", "")
+    for order in ([generic, specific], [specific, generic]):
+        plugins = Plugins({m.__name__: m for m in order}, entry_points=False)
+        assert str(plugins.storage_from_source("https://example.com/x")) == "specific"
+
+
+def test_hooks_get_their_arguments_by_name_so_specs_can_grow() -> None:
+    """An implementation naming fewer arguments than its spec, in any order, gets the right ones."""
+    import types
+
+    import pluggy
+
+    from codeferry.hookspecs import hookimpl, hookspec
+
+    class GrownSpec:
+        @hookspec
+        def register_widgets(self, register: object, version: str) -> None:
+            """A hook that gained ``version`` after plugins were written for it."""
+
+    got: dict[str, object] = {}
+    old, new = types.ModuleType("acme_old"), types.ModuleType("acme_new")
+
+    @hookimpl(specname="register_widgets")
+    def old_impl(register: object) -> None:
+        got["old"] = register
+
+    @hookimpl(specname="register_widgets")
+    def new_impl(version: str, register: object) -> None:
+        got["new"] = (version, register)
+
+    old.register_widgets, new.register_widgets = old_impl, new_impl  # type: ignore[attr-defined]
+    plugins = Plugins(entry_points=False)
+    plugins.manager.add_hookspecs(GrownSpec)
+    for name, module in (("old", old), ("new", new)):
+        plugins._load(name, module, name, None)
+        assert plugins.plugins[name].status == "ok", plugins.plugins[name].errors
+        plugins._call("register_widgets", plugins.plugins[name], register="R", version="2")
+    assert got == {"old": "R", "new": ("2", "R")}
+    assert isinstance(plugins.manager, pluggy.PluginManager)
+
+
+def test_a_hook_wrapper_is_refused_at_load_with_a_clear_status(
+    install_plugin: InstallPlugin,
+) -> None:
+    install_plugin(
+        "acme-wrapper",
+        "wrapper",
+        """
+        from codeferry import hookimpl
+
+        @hookimpl(wrapper=True)
+        def register_steps(register):
+            return (yield)
+        """,
+    )
+    plugins = Plugins()
+    info = by_name(plugins, "wrapper")
+    assert info["status"] == "failed to load"
+    assert "register_steps is a hook wrapper" in info["errors"][0]
+    assert "set_working_directory" in plugins.steps  # the others still work
+
+
+def test_a_plugin_switch_naming_no_installed_plugin_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CODEFERRY_PLUGINS", "local,nosuch")
+    with pytest.raises(PluginError, match="CODEFERRY_PLUGINS names 'nosuch', which is no"):
+        Plugins()
+    monkeypatch.delenv("CODEFERRY_PLUGINS")
+    monkeypatch.setenv("CODEFERRY_DISABLE_PLUGINS", "s4")
+    with pytest.raises(PluginError, match="CODEFERRY_DISABLE_PLUGINS names 's4'"):
+        Plugins()
+
+
+def test_a_source_whose_plugin_failed_to_load_names_that_plugin_and_its_error() -> None:
+    plugins = Plugins({"codeferry-s3": "codeferry_no_such_module"}, entry_points=False)
+    with pytest.raises(SourceNotSupportedError) as caught:
+        plugins.storage_from_source("s3://bucket/flows")
+    message = str(caught.value)
+    assert "the plugin 'codeferry-s3' of codeferry-s3 is installed but failed to load" in message
+    assert "ModuleNotFoundError" in message
+    assert "pip install" not in message
+
+
+def test_a_block_type_or_step_that_is_missing_names_plugins_that_failed_to_load() -> None:
+    plugins = Plugins({"acme": "codeferry_no_such_module"}, entry_points=False)
+    with pytest.raises(MissingPluginError, match="plugins that failed to load: 'acme'"):
+        plugins.block_type("acme-widget")
+    with pytest.raises(MissingPluginError, match="plugins that failed to load: 'acme'"):
+        plugins.step("make_widget")

@@ -19,10 +19,8 @@ def register_block_types(register: RegisterBlockType) -> None:
 
 @hookimpl
 def register_steps(register: RegisterStep) -> None:
-    """Core's own steps: shell scripts, requirements, and pulls by URL through the plugins."""
-    from codeferry.remote.steps import push_to_remote_storage
+    """Core's own steps: shell scripts and requirements."""
     from codeferry.steps.pip import pip_install_requirements
-    from codeferry.steps.remote import pull_from_remote_storage
     from codeferry.steps.shell import run_shell_script
 
     register(
@@ -39,14 +37,6 @@ def register_steps(register: RegisterStep) -> None:
             "prefect.deployments.steps.utility.pip_install_requirements",
         ],
     )
-    register(
-        pull_from_remote_storage,
-        aliases=[
-            "prefect.deployments.steps.pull_from_remote_storage",
-            "prefect.deployments.steps.pull.pull_from_remote_storage",
-        ],
-    )
-    register(push_to_remote_storage)
 
 
 @hookimpl
@@ -55,11 +45,6 @@ def register_source_kinds(register: RegisterSourceKind) -> None:
         "block",
         description="a saved storage block",
         examples=["block:s3-bucket/production"],
-    )
-    register(
-        "fsspec",
-        description="a folder at any URL an installed fsspec filesystem understands",
-        examples=["memory://flows", "sftp://host/srv/flows"],
     )
 
 
@@ -76,35 +61,3 @@ def storage_from_source(source: object) -> object | None:
     if not isinstance(block, CodeStorage):
         raise SourceNotSupportedError(f"block {source.removeprefix('block:')} is not a storage")
     return block
-
-
-# Schemes fsspec knows that are not folders of code: web pages, archives, wrappers of other URLs.
-_NOT_FOLDERS = frozenset(
-    {
-        "http", "https", "zip", "tar", "libarchive", "reference", "cached", "blockcache",
-        "filecache", "simplecache", "dir", "jupyter", "generic",
-    }
-)  # fmt: skip
-
-
-@hookimpl(trylast=True, specname="storage_from_source")
-def fsspec_storage_from_source(source: object) -> object | None:
-    """Any other ``PROTOCOL://`` URL fsspec has a filesystem for, through the remote engine.
-
-    Asked after every plugin (backends with their own plugin, such as ``s3://``, are theirs; a
-    scheme whose plugin is known but not installed is left alone so the install hint shows).
-    """
-    if not isinstance(source, str) or "://" not in source:
-        return None
-    from codeferry.known_plugins import distribution_for_source
-
-    scheme = source.split("://", 1)[0].lower()
-    if scheme in _NOT_FOLDERS or distribution_for_source(source) is not None:
-        return None
-    from fsspec.registry import known_implementations, registry
-
-    if scheme not in registry and scheme not in known_implementations:
-        return None
-    from codeferry.remote import RemoteStorage
-
-    return RemoteStorage(source)

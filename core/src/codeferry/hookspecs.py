@@ -20,8 +20,12 @@ the entry-point module light: import a backend's heavy libraries (its SDK, fsspe
 network clients) inside the functions that use them, so ``codeferry --help`` stays fast whatever
 is installed.
 
-A hook that raises is reported as a failure of that plugin (``codeferry plugins ls`` shows it);
-the other plugins keep working.
+codeferry calls each plugin's implementation of a hook on its own, through pluggy, with the
+arguments the implementation names. A hook that raises is reported as a failure of that plugin
+(``codeferry plugins ls`` shows it, and so does any error about what the plugin would have
+provided); the other plugins keep working. For the same reason a plugin implements each hook at
+most once, and hook wrappers (``wrapper=True``, ``hookwrapper=True``) are refused when the plugin
+loads: there is nothing of other plugins' for them to wrap.
 
 Versioning: hooks and their arguments are only ever added. A hook or argument that is to go is
 deprecated for at least one minor release first, with a warning naming its replacement.
@@ -144,9 +148,18 @@ def storage_from_source(source: str | Block) -> CodeStorage | None:
 
     Called by ``codeferry pull SOURCE``, ``codeferry run SOURCE ENTRYPOINT`` and
     :func:`codeferry.from_source` for every source that is not already a
-    :class:`~codeferry.CodeStorage`. Plugins are asked in turn; the first one that returns a storage
-    wins. Implementations that only claim what no specific plugin would (such as plain local paths)
-    use ``@hookimpl(trylast=True)``.
+    :class:`~codeferry.CodeStorage`. Plugins are asked by tier, and the first tier in which a
+    plugin claims the source decides:
+
+    1. ``@hookimpl(tryfirst=True)``: specific claims, such as an archive plugin's
+       ``https://host/org/repo/archive/v1.tar.gz``, which a git host plugin could also read;
+    2. plain ``@hookimpl``: the usual claim of a scheme or a host;
+    3. ``@hookimpl(trylast=True)``: generic fallbacks that claim what no specific plugin would,
+       such as plain local paths or any URL fsspec can open.
+
+    Two plugins claiming one source in the same tier is an error naming both (the user disables
+    one with ``CODEFERRY_DISABLE_PLUGINS``), never a silent choice; so claim only the sources you
+    are sure are yours.
 
     :param source: a string (a path, or a URL such as ``s3://bucket/folder``) or a saved
         :class:`~codeferry.Block` that is not itself a storage (such as a repository block).

@@ -7,9 +7,12 @@ plugin, which error) while the others keep working.
 Operators can steer discovery with environment variables:
 
 ``CODEFERRY_PLUGINS``
-    Comma-separated plugin or distribution names: load only these (core's own plugin always loads).
+    Comma-separated plugin or distribution names: load only these (core's own plugins always
+    load).
 ``CODEFERRY_DISABLE_PLUGINS``
     Comma-separated plugin or distribution names never to load.
+
+A name in either that is no installed plugin or distribution is an error, not a silent no-op.
 ``CODEFERRY_TRACE_HOOKS``
     When set to ``1``, every hook call is written to standard error.
 """
@@ -59,6 +62,8 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "codeferry"
 CORE_PLUGIN = "codeferry"
+# What core itself provides, registered as plugins like any other: name -> module.
+BUILTIN_PLUGINS = {CORE_PLUGIN: "codeferry.core_plugin", "remote": "codeferry.remote.plugin"}
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _STEP_NAME_RE = re.compile(r"^[A-Za-z_][\w.]*$")
 
@@ -156,7 +161,8 @@ class Plugins:
         self._steps: dict[str, StepInfo] | None = None
         self._lock = threading.RLock()
         self._trace = settings.flag("CODEFERRY_TRACE_HOOKS")
-        self._load(CORE_PLUGIN, "codeferry.core_plugin", CORE_PLUGIN, __version__)
+        for name, module_name in BUILTIN_PLUGINS.items():
+            self._load(name, module_name, CORE_PLUGIN, __version__)
         for name, module in (modules or {}).items():
             self._load(name, module, name, None)
         if entry_points:
@@ -168,6 +174,7 @@ class Plugins:
         only = settings.names("CODEFERRY_PLUGINS")
         blocked = settings.names("CODEFERRY_DISABLE_PLUGINS") or set()
         found = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+        _check_switches(found, {"CODEFERRY_PLUGINS": only, "CODEFERRY_DISABLE_PLUGINS": blocked})
         for ep in found:
             dist = ep.dist.name if ep.dist else ep.module
             version = ep.dist.version if ep.dist else None
@@ -200,25 +207,50 @@ class Plugins:
             info.status = "failed to load"
             info.errors.append(f"{error} (misspelled hook name?)")
             return
+        refused = _unsupported_implementations(self.manager, name)
+        if refused:
+            self.manager.unregister(name=name)
+            info.status = "failed to load"
+            info.errors.append(refused)
+            return
         self._register_source_kinds(info)
 
     # -- calling hooks one plugin at a time ----------------------------------------------------
 
-    def _register_source_kinds(self, info: PluginInfo) -> None:
-        impls = [
-            impl
-            for impl in self.manager.hook.register_source_kinds.get_hookimpls()
-            if impl.plugin_name == info.name
+    def _plugins_implementing(self, hook_name: str) -> list[PluginInfo]:
+        """The loaded plugins implementing ``hook_name``, in load order."""
+        implementing = {
+            impl.plugin_name for impl in getattr(self.manager.hook, hook_name).get_hookimpls()
+        }
+        return [info for name, info in self.plugins.items() if name in implementing]
+
+    def _call(self, hook_name: str, info: PluginInfo, **kwargs: Any) -> Any:
+        """Call one plugin's implementation of ``hook_name`` through pluggy, by argument name.
+
+        pluggy hands each implementation the arguments it names and nothing else, which is what
+        lets a hook grow new arguments without breaking older plugins.
+        """
+        others = [
+            plugin
+            for name, plugin in self.manager.list_name_plugin()
+            if name != info.name and plugin is not None
         ]
+        caller = self.manager.subset_hook_caller(hook_name, remove_plugins=others)
+        if self._trace:
+            print(f"codeferry: hook {hook_name} -> {info.name}", file=sys.stderr)
+        return caller(**kwargs)
+
+    def _register_source_kinds(self, info: PluginInfo) -> None:
+        if info not in self._plugins_implementing("register_source_kinds"):
+            return
 
         def register(name: str, /, *, description: str, examples: Iterable[str] = ()) -> None:
             info.source_kinds.append(SourceKind(name, description, tuple(examples)))
 
-        for impl in impls:
-            try:
-                impl.function(*(register for _ in impl.argnames))
-            except Exception as error:
-                info.fail(f"register_source_kinds raised {_describe(error)}")
+        try:
+            self._call("register_source_kinds", info, register=register)
+        except Exception as error:
+            info.fail(f"register_source_kinds raised {_describe(error)}")
 
     # -- block types ---------------------------------------------------------------------------
 
@@ -269,8 +301,10 @@ class Plugins:
 
         entry = self.block_types.get(slug)
         if entry is None:
-            raise BlockTypeNotFoundError(
-                f"no block type {slug!r} is known", distribution_for_block_type(slug)
+            raise self.missing(
+                BlockTypeNotFoundError,
+                f"no block type {slug!r} is known",
+                distribution_for_block_type(slug),
             )
         return entry.block_type
 
@@ -325,8 +359,10 @@ class Plugins:
         """
         entry = self.steps.get(name)
         if entry is None:
-            raise MissingPluginError(
-                f"no installed plugin provides the step {name!r}", distribution_for_step(name)
+            raise self.missing(
+                MissingPluginError,
+                f"no installed plugin provides the step {name!r}",
+                distribution_for_step(name),
             )
         return entry
 
@@ -338,15 +374,10 @@ class Plugins:
         Plugins are called in load order (core first, then by entry-point name), so which of two
         clashing registrations wins does not depend on pluggy's call order.
         """
-        caller = getattr(self.manager.hook, hook_name)
-        impls = {impl.plugin_name: impl for impl in caller.get_hookimpls()}
-        for impl in (impls[name] for name in self.plugins if name in impls):
-            info = self.plugins[impl.plugin_name]
+        for info in self._plugins_implementing(hook_name):
             current[:] = [info]
-            if self._trace:
-                print(f"codeferry: hook {hook_name} -> {impl.plugin_name}", file=sys.stderr)
             try:
-                result = impl.function(*(register for _ in impl.argnames))
+                result = self._call(hook_name, info, register=register)
             except Exception as error:
                 info.fail(f"{hook_name}: {_describe(error)}")
                 continue
@@ -355,45 +386,142 @@ class Plugins:
     # -- sources -------------------------------------------------------------------------------
 
     def storage_from_source(self, source: str | Block | CodeStorage) -> CodeStorage:
-        """The storage for ``source``: a storage object as is, else the first plugin's answer.
+        """The storage for ``source``: a storage object as is, else the claiming plugin's answer.
+
+        Plugins are asked by tier: those whose implementation is marked ``tryfirst`` (a specific
+        claim), then unmarked ones, then ``trylast`` ones (generic fallbacks such as plain paths);
+        within a tier, in load order. The first tier with a claim decides; two claims in one tier
+        are an error naming both plugins, never a silent choice.
 
         :raises SourceNotSupportedError: when no plugin claims the source, naming the
-            distribution to install when it is known.
+            distribution to install when it is known (or the plugin that failed to load).
+        :raises PluginError: when two plugins of one tier claim the source, or a plugin crashes.
         :raises CodeferryError: when the claiming plugin finds the source malformed.
         """
-        from codeferry.errors import CodeferryError
         from codeferry.storage import CodeStorage
 
         if isinstance(source, CodeStorage):
             return source
-        caller = self.manager.hook.storage_from_source
-        for impl in reversed(caller.get_hookimpls()):
-            if self._trace:
-                print(f"codeferry: hook storage_from_source -> {impl.plugin_name}", file=sys.stderr)
-            try:
-                storage = impl.function(*(source for _ in impl.argnames))
-            except CodeferryError:
-                raise
-            except Exception as error:
+        for tier in self._source_tiers():
+            claims = [
+                (info, storage)
+                for info in tier
+                if (storage := self._claim(info, source)) is not None
+            ]
+            if len(claims) > 1:
+                names = " and ".join(f"{info.name!r} ({info.distribution})" for info, _ in claims)
                 raise PluginError(
-                    f"plugin {impl.plugin_name!r} failed on source {_safe_source(source)}: "
-                    f"{_describe(error)}"
-                ) from error
-            if isinstance(storage, CodeStorage):
-                return storage
-            if storage is not None:
-                raise PluginError(
-                    f"plugin {impl.plugin_name!r} returned {type(storage).__name__} for source "
-                    f"{_safe_source(source)}, not a CodeStorage"
+                    f"plugins {names} both claim the source {_safe_source(source)}; disable one "
+                    "with CODEFERRY_DISABLE_PLUGINS (a plugin whose claim is more specific "
+                    "marks its storage_from_source tryfirst)"
                 )
+            if claims:
+                return claims[0][1]
         text = _safe_source(source)
         hint = distribution_for_source(source) if isinstance(source, str) else None
-        raise SourceNotSupportedError(f"no installed plugin understands the source {text}", hint)
+        raise self.missing(
+            SourceNotSupportedError, f"no installed plugin understands the source {text}", hint
+        )
+
+    def _source_tiers(self) -> list[list[PluginInfo]]:
+        tiers: dict[str, list[PluginInfo]] = {"tryfirst": [], "plain": [], "trylast": []}
+        impls = {
+            impl.plugin_name: impl for impl in self.manager.hook.storage_from_source.get_hookimpls()
+        }
+        for info in self._plugins_implementing("storage_from_source"):
+            impl = impls[info.name]
+            tier = "tryfirst" if impl.tryfirst else "trylast" if impl.trylast else "plain"
+            tiers[tier].append(info)
+        return list(tiers.values())
+
+    def _claim(self, info: PluginInfo, source: str | Block) -> CodeStorage | None:
+        from codeferry.errors import CodeferryError
+        from codeferry.storage import CodeStorage
+
+        try:
+            storage = self._call("storage_from_source", info, source=source)
+        except CodeferryError:
+            raise
+        except Exception as error:
+            raise PluginError(
+                f"plugin {info.name!r} failed on source {_safe_source(source)}: {_describe(error)}"
+            ) from error
+        if storage is not None and not isinstance(storage, CodeStorage):
+            raise PluginError(
+                f"plugin {info.name!r} returned {type(storage).__name__} for source "
+                f"{_safe_source(source)}, not a CodeStorage"
+            )
+        return storage
+
+    # -- explaining what is missing ------------------------------------------------------------
+
+    def missing(
+        self, kind: type[MissingPluginError], message: str, distribution: str | None
+    ) -> MissingPluginError:
+        """The error for something no loaded plugin provides, saying why as well as it can.
+
+        When the distribution that would provide it is installed but its plugin failed to load,
+        the error says so (with the plugin's error) instead of suggesting to install it; when
+        the provider is unknown and some plugin failed to load, those plugins are named.
+        """
+        failed = [info for info in self.plugins.values() if info.status == "failed to load"]
+        broken = [info for info in failed if info.distribution == distribution]
+        if broken:
+            info = broken[0]
+            return kind(
+                f"{message}: the plugin {info.name!r} of {info.distribution} is installed but "
+                f"failed to load ({'; '.join(info.errors)}); see codeferry plugins ls"
+            )
+        error = kind(message, distribution)
+        if failed and distribution is None:
+            names = ", ".join(f"{info.name!r} ({'; '.join(info.errors)})" for info in failed)
+            error = kind(f"{message}; plugins that failed to load: {names}")
+        return error
 
     def describe(self) -> list[dict[str, Any]]:
         """Every plugin as a JSON-ready dict (registries collected first, so statuses are final)."""
         _ = self.block_types, self.steps
         return [info.as_dict() for info in self.plugins.values()]
+
+
+def _check_switches(
+    found: Iterable[metadata.EntryPoint], switches: Mapping[str, set[str] | None]
+) -> None:
+    """Refuse plugin switches that name no installed plugin (a typo would silently do nothing)."""
+    known = set(BUILTIN_PLUGINS)
+    for ep in found:
+        known.update({ep.name, ep.dist.name if ep.dist else ep.module})
+    for variable, wanted in switches.items():
+        unknown = sorted((wanted or set()) - known)
+        if unknown:
+            raise PluginError(
+                f"{variable} names {', '.join(map(repr, unknown))}, which is no installed "
+                f"plugin or distribution (installed: {', '.join(sorted(known))})"
+            )
+
+
+def _unsupported_implementations(manager: pluggy.PluginManager, plugin: str) -> str | None:
+    """Why codeferry cannot call this plugin's hook implementations as written, if it cannot.
+
+    Each plugin's hooks are called on their own (so a failure is the plugin's), so a hook wrapper
+    would wrap nothing but the plugin itself; and a second implementation of one hook would make
+    the plugin's answer depend on pluggy's order.
+    """
+    seen: set[str] = set()
+    for hook_name in sorted(vars(manager.hook)):
+        caller = getattr(manager.hook, hook_name)
+        for impl in caller.get_hookimpls():
+            if impl.plugin_name != plugin:
+                continue
+            if impl.wrapper or impl.hookwrapper:
+                return (
+                    f"{hook_name} is a hook wrapper; codeferry calls each plugin's hooks on "
+                    "their own, so wrappers are not supported (drop wrapper=True/hookwrapper=True)"
+                )
+            if hook_name in seen:
+                return f"{hook_name} is implemented twice; a plugin implements each hook once"
+            seen.add(hook_name)
+    return None
 
 
 def _safe_source(source: object) -> str:
