@@ -260,7 +260,8 @@ def get_block_type(slug: str, *, store: BlockStore | None = None) -> type[Block]
     """
     from codeferry.plugins import get_plugins
 
-    entry = get_plugins().block_types.get(slug)
+    plugins = get_plugins()
+    entry = plugins.block_types.get(slug)
     if entry is not None:
         return entry.block_type
     if store is None:
@@ -270,8 +271,10 @@ def get_block_type(slug: str, *, store: BlockStore | None = None) -> type[Block]
     record = store.get_block_type(slug)
     if record is not None and record.module:
         return _import_block_type(record.module)
-    raise BlockTypeNotFoundError(
-        f"no block type {slug!r} is known", distribution_for_block_type(slug)
+    raise plugins.missing(
+        BlockTypeNotFoundError,
+        f"no block type {slug!r} is known",
+        distribution_for_block_type(slug),
     )
 
 
