@@ -28,7 +28,7 @@ def register_source_kinds(register: RegisterSourceKind) -> None:
     )
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # a claim on one host is more specific than codeferry-git's
 def storage_from_source(source: object) -> CodeStorage | None:
     """Claim github.com URLs and hosts listed in ``CODEFERRY_GITHUB_HOSTS``."""
     from codeferry_git.urls import hosts_from_environment, is_url_on_hosts
