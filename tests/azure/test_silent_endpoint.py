@@ -14,7 +14,6 @@ from filelock import FileLock
 
 from codeferry.checkouts import Checkout
 from codeferry.errors import PullError
-from codeferry.timeouts import NetworkTimeouts
 from codeferry_azure.container import AzureBlobStorageContainer
 from codeferry_azure.credentials import AzureBlobStorageCredentials
 from tests.servers.silent import SilentServer, call_bounded
@@ -51,5 +50,7 @@ def test_pull_from_a_silent_azure_endpoint_fails_naming_it_and_releases_the_chec
 
 
 def test_the_azure_filesystem_is_built_with_the_default_limits() -> None:
+    from codeferry.timeouts import NetworkTimeouts
+
     filesystem = container_at("blob.example.com:10000").remote().filesystem
     assert filesystem.timeouts == NetworkTimeouts(connect=10.0, read=30.0)  # type: ignore[attr-defined]

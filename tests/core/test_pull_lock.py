@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from codeferry.pull_lock import LockHolder, read_holder
 from tests.servers.silent import HANG, run_codeferry
 
 PYTHON = Path(sys.executable).name
@@ -114,6 +113,8 @@ def test_a_pull_waiting_on_another_names_it_and_gives_up_at_the_bound(
 def test_the_holder_is_on_record_while_it_pulls_and_gone_after(
     holder: Holder, tmp_path: Path
 ) -> None:
+    from codeferry.pull_lock import LockHolder, read_holder
+
     roots = list((tmp_path / "codeferry-home" / "checkouts").iterdir())
     assert len(roots) == 1
     lock = roots[0] / ".lock"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codeferry.timeouts import NetworkTimeouts
 from codeferry_docker.registry import RegistryClient
 from tests.servers.silent import SilentServer, run_codeferry
 
@@ -25,5 +24,7 @@ def test_pull_from_a_silent_registry_fails_in_one_line_naming_it(
 
 
 def test_registry_clients_are_built_with_the_default_limits() -> None:
+    from codeferry.timeouts import NetworkTimeouts
+
     with RegistryClient("registry.example.com") as client:
         assert client.timeouts == NetworkTimeouts(connect=10.0, read=30.0)

@@ -14,7 +14,6 @@ import pytest
 from filelock import FileLock
 
 from codeferry.errors import PullError
-from codeferry.timeouts import NetworkTimeouts
 from codeferry_git.repository import GitRepository
 from codeferry_git.transport import open_remote
 from tests.git.conftest import Served
@@ -118,6 +117,8 @@ def test_pull_over_ssh_from_a_silent_server_fails_naming_it(
 
 
 def test_git_clients_are_built_with_the_default_limits() -> None:
+    from codeferry.timeouts import NetworkTimeouts
+
     http = open_remote("https://git.example.com/flows.git", None, None).client
     pool = http.pool_manager.connection_pool_kw  # type: ignore[attr-defined]
     assert (pool["timeout"].connect_timeout, pool["timeout"].read_timeout) == (10.0, 30.0)
@@ -127,6 +128,8 @@ def test_git_clients_are_built_with_the_default_limits() -> None:
 
 
 def test_git_clients_take_the_limits_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeferry.timeouts import NetworkTimeouts
+
     monkeypatch.setenv("CODEFERRY_CONNECT_TIMEOUT", "4")
     monkeypatch.setenv("CODEFERRY_READ_TIMEOUT", "off")
     http = open_remote("https://git.example.com/flows.git", None, None).client
@@ -137,6 +140,7 @@ def test_git_clients_take_the_limits_from_the_settings(monkeypatch: pytest.Monke
 
 
 def test_the_ssh_program_gives_up_on_a_silent_server() -> None:
+    from codeferry.timeouts import NetworkTimeouts
     from codeferry_git.ssh import ssh_program
 
     command = ssh_program(NetworkTimeouts())
