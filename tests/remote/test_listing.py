@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from typing import Any
 
+import pytest
 from fsspec.asyn import AsyncFileSystem
 
 from codeferry.remote.listing import list_folder
@@ -80,3 +82,29 @@ def test_by_folder_lists_each_sub_folder_and_never_the_whole_folder_flat() -> No
         "bucket/code/pkg1",
         "bucket/code/pkg2",
     ]
+
+
+class GivingUpFS(PagingFS):
+    """A store on which both listings time out at the same moment, as two timeouts do that
+    aiohttp rounds up to the same second."""
+
+    def __init__(self) -> None:
+        super().__init__(flat_seconds=0)
+        self.gave_up = asyncio.Event()
+
+    async def _find(self, path: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
+        await self.gave_up.wait()
+        raise TimeoutError("the flat listing timed out")
+
+    async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[dict[str, Any]]:
+        self.gave_up.set()
+        raise TimeoutError("the listing by sub-folder timed out")
+
+
+def test_listings_that_fail_together_raise_one_error_and_leave_none_unretrieved(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(TimeoutError):
+        listed(GivingUpFS(), by_folder_after=0.05)
+    gc.collect()  # an unretrieved task error is reported when the task is collected
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]

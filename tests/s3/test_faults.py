@@ -36,7 +36,7 @@ def storage(proxy: FaultyProxy, objects: Objects) -> S3Bucket:
         aws_client_parameters={
             "endpoint_url": proxy.endpoint,
             # As the plugin sets by default: the engine alone retries, not botocore too.
-            "config": {"retries": {"max_attempts": 1, "mode": "standard"}, "read_timeout": 3},
+            "config": {"retries": {"total_max_attempts": 1, "mode": "standard"}, "read_timeout": 3},
         },
     )
     return S3Bucket(bucket_name=objects.bucket, bucket_folder="code", credentials=credentials)

@@ -3,6 +3,7 @@
 A checkout is a folder in the codeferry home::
 
     <root>/.lock                 serialises pulls (several workers on one host)
+    <root>/.lock.holder          who holds it (see :mod:`codeferry.pull_lock`)
     <root>/current -> versions/<id>  the version in use; replaced atomically (the commit point)
     <root>/versions/<id>/        one complete tree per version
     <root>/versions/<id>.json    its version, source, and the plugin's state for the next pull
@@ -29,10 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock
-
 from codeferry import settings
 from codeferry.errors import PullError
+from codeferry.pull_lock import pull_lock
 from codeferry.storage import FetchResult, PullContext, PullResult
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class Checkout:
         self._check_link()
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         self.cache_dir.mkdir(exist_ok=True)
-        with FileLock(self.root / ".lock"):
+        with pull_lock(self.root / ".lock", str(self.link or self.root)):
             self._remove_leftovers()
             current = self.current
             staging = self.root / f"staging-{uuid.uuid4().hex}"

@@ -12,6 +12,16 @@ never a silent default.
 ``CODEFERRY_ENCRYPTION_KEY``
     The Fernet key that encrypts secret fields at rest (default: a 0600 key file in the home
     folder).
+``CODEFERRY_CONNECT_TIMEOUT``
+    Seconds to wait for a server (git, a blob store, a registry) to accept a connection
+    (default 10; ``0`` or ``off``: no limit).
+``CODEFERRY_READ_TIMEOUT``
+    Seconds a server may send nothing before the wait is given up (default 30; a request that
+    timed out is tried once more at most).
+``CODEFERRY_LOCK_TIMEOUT``
+    Seconds a pull waits for another pull into the same checkout (default 300).
+
+The three limits are read through :mod:`codeferry.timeouts`, which every transport uses.
 """
 
 from __future__ import annotations

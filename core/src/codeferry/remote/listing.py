@@ -235,7 +235,15 @@ async def _find_flat(
     for task in running:
         task.cancel()
     await asyncio.gather(*running, return_exceptions=True)
-    return done.pop().result()  # type: ignore[no-any-return]
+    # Both may end at once (two timeouts rounded to the same second, as aiohttp rounds them):
+    # take a listing if either has one, and look at every failure, so none is left unretrieved.
+    ended = [task for task in (flat, by_folder) if task in done]
+    failures = [task.exception() for task in ended]
+    for task, failure in zip(ended, failures, strict=True):
+        if failure is None:
+            return task.result()
+    assert failures[0] is not None
+    raise failures[0]
 
 
 async def _find_in_parallel(

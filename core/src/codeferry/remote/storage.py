@@ -36,6 +36,7 @@ from codeferry.remote.transfer import (
 )
 from codeferry.remote.upload import UploadJob, upload_files
 from codeferry.storage import CodeStorage, FetchResult, PullContext, PushResult
+from codeferry.timeouts import is_timeout, network_timeouts
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -74,8 +75,13 @@ class RemoteStorage(CodeStorage):
     :param filesystem: an fsspec filesystem to use instead of building one from ``url`` and
         ``storage_options`` (the URL's protocol is then only used for display).
     :param connections: transfers in flight at once (default 64).
-    :param attempts: tries per file and per listing before the pull or push fails (default 4).
-    :param stall_timeout: seconds a download may receive nothing before it is retried.
+    :param attempts: tries per file and per listing before the pull or push fails (default 4);
+        one that timed out is tried twice at most (see :mod:`codeferry.timeouts`).
+    :param stall_timeout: seconds a download may receive nothing before it is retried (default:
+        ``CODEFERRY_READ_TIMEOUT``). The filesystem's client should be given the same limits
+        (:func:`codeferry.timeouts.network_timeouts`) for everything else it waits on.
+    :param server: the server the filesystem talks to, as named when it stops answering
+        (``"S3 endpoint minio.local:9000"``; default ``"the server"``).
     :param progress: ``True``/``False`` to force the progress bar on or off; by default it is
         shown on a terminal for long transfers.
     :param flat_listing: list a folder that held at most 1,000 files at the last pull (or was
@@ -111,7 +117,8 @@ class RemoteStorage(CodeStorage):
         filesystem: AbstractFileSystem | None = None,
         connections: int = 64,
         attempts: int = 4,
-        stall_timeout: float = 60.0,
+        stall_timeout: float | None = None,
+        server: str | None = None,
         progress: bool | None = None,
         flat_listing: bool = True,
         read_checksums: bool = False,
@@ -123,9 +130,13 @@ class RemoteStorage(CodeStorage):
         self._storage_options = storage_options
         self._filesystem = filesystem
         self._root: str | None = None
+        self.timeouts = network_timeouts()
         self.settings = TransferSettings(
-            connections=connections, attempts=attempts, stall_timeout=stall_timeout
+            connections=connections,
+            attempts=attempts,
+            stall_timeout=stall_timeout if stall_timeout is not None else self.timeouts.read,
         )
+        self.server = server
         self.progress = progress
         _, _, url_secret = split_url_credentials(url)
         self._secrets = [*_secret_values(storage_options), *([url_secret] if url_secret else [])]
@@ -368,6 +379,11 @@ class RemoteStorage(CodeStorage):
         cause = error.cause
         where = str(self) if error.path in {str(self), ""} else f"{self} ({error.path})"
         detail = describe(error, self._secrets)
+        if is_timeout(cause):
+            # The client's own words add only a request URL: the server is named already.
+            server = self.server or "the server"
+            tries = f" (tried {error.attempts} times)" if error.attempts > 1 else ""
+            return kind(f"{action} {where}: {self.timeouts.describe(server, cause)}{tries}")
         if isinstance(cause, PermissionError):
             reason = "access denied; check the credentials"
         elif isinstance(cause, FileNotFoundError):

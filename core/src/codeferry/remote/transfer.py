@@ -4,6 +4,10 @@ Async filesystems (s3fs, gcsfs, adlfs) run their transfers as coroutines on the 
 event loop, at most ``connections`` at a time; synchronous ones (``memory://``, ``file://``) in a
 thread pool. Either way, when one transfer fails for good or the caller is interrupted, the others
 are stopped *before* control returns, so nothing writes into a folder that is being discarded.
+
+A request that timed out is tried at most ``timeout_attempts`` times (two, by default: see
+:mod:`codeferry.timeouts`), whatever ``attempts`` allows, so a store that accepts connections and
+then says nothing is given up within about a minute.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from codeferry.errors import CodeferryError
 from codeferry.redact import mask_secrets
+from codeferry.timeouts import READ_TIMEOUT, TIMEOUT_ATTEMPTS, is_timeout
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -61,7 +66,9 @@ class TransferSettings:
     :param attempts: tries per file (and per listing) before the whole transfer fails.
     :param backoff: seconds before the first retry; doubled for each further one, with jitter.
     :param stall_timeout: seconds a download may go without receiving a byte before the attempt
-        is abandoned (and retried).
+        is abandoned (and retried); ``None``: no limit.
+    :param timeout_attempts: tries of a file (or listing) whose last attempt timed out, the
+        first included.
     :param chunk_size: bytes read or written at a time from a stream; memory use is about
         ``connections * chunk_size`` at most.
     :param range_size: bytes asked for at a time from backends that cannot stream (adlfs,
@@ -76,7 +83,8 @@ class TransferSettings:
     connections: int = 64
     attempts: int = 4
     backoff: float = 0.25
-    stall_timeout: float = 60.0
+    stall_timeout: float | None = READ_TIMEOUT
+    timeout_attempts: int = TIMEOUT_ATTEMPTS
     chunk_size: int = 256 << 10
     range_size: int = 1 << 20
     large_files: int = 4
@@ -88,11 +96,19 @@ class TransferSettings:
             self.chunk_size,
             self.range_size,
             self.large_files,
+            self.timeout_attempts,
         )
         if min(numbers) < 1:
             raise CodeferryError(
-                "connections, attempts, chunk_size, range_size and large_files must be at least 1"
+                "connections, attempts, chunk_size, range_size, large_files and timeout_attempts "
+                "must be at least 1"
             )
+
+    def gives_up(self, error: BaseException, attempt: int) -> bool:
+        """Whether attempt number ``attempt`` (1-based), failed with ``error``, is the last."""
+        if attempt >= self.attempts or not is_retryable(error):
+            return True
+        return attempt >= self.timeout_attempts and is_timeout(error)
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
@@ -142,7 +158,7 @@ async def _retrying_async(
             await attempt_once(attempt)
             return
         except Exception as error:
-            if attempt == settings.attempts or not is_retryable(error):
+            if settings.gives_up(error, attempt):
                 raise TransferError(path, error, attempt) from error
             await asyncio.sleep(settings.delay(attempt))
 
@@ -229,7 +245,7 @@ def run_thread_jobs(
                 attempt_once(job, attempt, stop)
                 return
             except Exception as error:
-                if attempt == settings.attempts or not is_retryable(error):
+                if settings.gives_up(error, attempt):
                     raise TransferError(name(job), error, attempt) from error
                 time.sleep(settings.delay(attempt))
 
@@ -252,7 +268,7 @@ def call_with_retries(settings: TransferSettings, path: str, call: Callable[[], 
         try:
             return call()
         except Exception as error:
-            if attempt == settings.attempts or not is_retryable(error):
+            if settings.gives_up(error, attempt):
                 raise TransferError(path, error, attempt) from error
             time.sleep(settings.delay(attempt))
     raise AssertionError("unreachable")  # pragma: no cover

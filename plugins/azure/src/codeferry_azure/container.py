@@ -99,11 +99,20 @@ class AzureBlobStorageContainer(CodeStorage, Block):
     def remote(self) -> RemoteStorage:
         """The engine's storage for this folder (adlfs is imported here, not before)."""
         from codeferry.remote import RemoteStorage
+        from codeferry.timeouts import network_timeouts, server_address
+        from codeferry_azure.filesystem import BoundedBlobFileSystem
 
         options = self.credentials.storage_options() if self.credentials else {}
         url = f"az://{self.container_name}/{self.folder}".rstrip("/")
+        filesystem = BoundedBlobFileSystem(timeouts=network_timeouts(), **options)
         # adlfs lists a folder marker `code/lib/` as an empty file `code/lib` when listing flat.
-        return RemoteStorage(url, flat_listing=False, **options)
+        return RemoteStorage(
+            url,
+            filesystem=filesystem,
+            flat_listing=False,
+            server=f"Azure Blob endpoint {server_address(filesystem.service_client.url)}",
+            **options,
+        )
 
     def fetch(self, context: PullContext) -> FetchResult:
         return self.remote().fetch(context)

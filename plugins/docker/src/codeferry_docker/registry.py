@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from codeferry.errors import CodeferryError
+from codeferry.timeouts import NetworkTimeouts, is_timeout, network_timeouts
 from codeferry_docker import __version__
 from codeferry_docker.manifests import (
     MANIFEST_ACCEPT,
@@ -210,9 +211,10 @@ class RegistryClient:
         credentials: DockerRegistryCredentials | None = None,
         insecure: bool | None = None,
         loopback: bool = False,
-        timeout: float = 60.0,
+        timeouts: NetworkTimeouts | None = None,
     ) -> None:
         self.registry = registry
+        self.timeouts = timeouts or network_timeouts()
         plain = insecure if insecure is not None else loopback
         self.base_url = f"{'http' if plain else 'https'}://{registry}"
         self.transfer = Transfer()
@@ -224,7 +226,7 @@ class RegistryClient:
                 credentials.password.get_secret_value() if credentials else None,
             ),
             follow_redirects=True,
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(self.timeouts.read, connect=self.timeouts.connect),
             headers={"User-Agent": f"codeferry-docker/{__version__}"},
             event_hooks={"request": [self._count]},
         )
@@ -267,9 +269,13 @@ class RegistryClient:
         try:
             return self._http.request(method, url, **kwargs)
         except httpx.HTTPError as error:
-            raise RegistryError(
-                f"cannot reach registry {self.registry} ({what}): {_brief(error)}"
-            ) from None
+            raise self._unreachable(what, error) from None
+
+    def _unreachable(self, what: str, error: httpx.HTTPError) -> RegistryError:
+        if is_timeout(error):
+            silent = self.timeouts.describe(f"registry {self.registry}", error)
+            return RegistryError(f"{silent} ({what})")
+        return RegistryError(f"cannot reach registry {self.registry} ({what}): {_brief(error)}")
 
     def _check(self, response: httpx.Response, what: str, repository: str) -> None:
         status = response.status_code
@@ -358,9 +364,7 @@ class RegistryClient:
                     self.transfer,
                 )
         except httpx.HTTPError as error:
-            raise RegistryError(
-                f"cannot reach registry {self.registry} ({what}): {_brief(error)}"
-            ) from None
+            raise self._unreachable(what, error) from None
 
     def mount_blob(self, repository: str, digest: str, source_repository: str) -> str | None:
         """Mount a blob from another repository of this registry.

@@ -13,12 +13,14 @@ from pydantic import Field, field_validator
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError
 from codeferry.storage import CodeStorage, FetchResult, PullContext, PushResult
-from codeferry_gcs.credentials import GcpCredentials, gcsfs_options
+from codeferry_gcs.credentials import EMULATOR_VARIABLE, GcpCredentials, gcsfs_options
 
 if TYPE_CHECKING:
     from codeferry.remote import RemoteStorage
 
 __all__ = ["GcsBucket", "use_plain_gcsfs"]
+
+_GOOGLE_ENDPOINT = "https://storage.googleapis.com"
 
 PULL_STEP = "codeferry_gcs.steps.pull_from_gcs"
 
@@ -94,14 +96,31 @@ class GcsBucket(CodeStorage, Block):
 
     def remote(self, *, project: str | None = None) -> RemoteStorage:
         """The engine's storage for this folder (gcsfs is imported here, not before)."""
+        import aiohttp
+
         from codeferry.remote import RemoteStorage
+        from codeferry.timeouts import network_timeouts, server_address
 
         use_plain_gcsfs()
         options = gcsfs_options(
             self.gcp_credentials, project=project, endpoint_url=self.endpoint_url
         )
+        endpoint = options.get("endpoint_url") or os.environ.get(EMULATOR_VARIABLE)
+        if endpoint and "://" not in endpoint:
+            endpoint = f"http://{endpoint}"  # the emulator variable is often host:port alone
+        server = f"GCS endpoint {server_address(endpoint or _GOOGLE_ENDPOINT)}"
+        # gcsfs tries a request that timed out on connecting or reading six times, with
+        # backoffs of up to 32 s; one that ran past its overall timeout it leaves to the engine,
+        # which tries it twice at most. So each request (one page of a listing, one range of a
+        # file) must be answered within the read timeout.
+        read = network_timeouts().read
         url = f"gs://{self.bucket}/{self.folder}".rstrip("/")
-        return RemoteStorage(url, **options)
+        return RemoteStorage(
+            url,
+            server=server,
+            requests_timeout=aiohttp.ClientTimeout(total=read),
+            **options,
+        )
 
     def fetch(self, context: PullContext) -> FetchResult:
         return self.remote().fetch(context)

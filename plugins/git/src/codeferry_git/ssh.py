@@ -3,23 +3,31 @@
 dulwich's own SSH support runs the ``ssh`` program, which reads keys from files only. This vendor
 speaks SSH in-process instead, so a key from a block goes from the block store to the connection
 without touching the disk, and a worker needs no ``ssh`` binary either.
+
+Both wait a bounded time (:func:`codeferry.timeouts.network_timeouts`): paramiko for the
+connection, the server's banner, authentication, the channel and every read; the ``ssh`` program
+(used without a key block) for the connection and handshake, and for a connection gone dead.
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 from codeferry.errors import PullError
+from codeferry.timeouts import open_connection
 
 if TYPE_CHECKING:
     import paramiko
 
+    from codeferry.timeouts import NetworkTimeouts
     from codeferry_git.credentials import SshKey
 
-__all__ = ["InMemoryKeyVendor", "load_private_key"]
+__all__ = ["InMemoryKeyVendor", "load_private_key", "ssh_program"]
 
-_CONNECT_TIMEOUT = 30.0
+_QUIET = logging.NullHandler()
 
 
 def load_private_key(key: SshKey) -> paramiko.PKey:
@@ -70,11 +78,27 @@ class _Channel:
         self._client.close()
 
 
+def ssh_program(timeouts: NetworkTimeouts) -> str:
+    """The ``ssh`` command line for dulwich, giving up on a server within ``timeouts``.
+
+    ``ConnectTimeout`` covers the connection and the SSH handshake; a connection that stops
+    answering keep-alives for the read timeout is closed.
+    """
+    options = ["ssh"]
+    if timeouts.connect is not None:
+        options += ["-o", f"ConnectTimeout={max(math.ceil(timeouts.connect), 1)}"]
+    if timeouts.read is not None:
+        options += ["-o", f"ServerAliveInterval={max(math.ceil(timeouts.read), 1)}"]
+        options += ["-o", "ServerAliveCountMax=1"]
+    return " ".join(options)
+
+
 class InMemoryKeyVendor:
     """A dulwich SSH vendor that authenticates with one in-memory key and checks host keys."""
 
-    def __init__(self, key: SshKey) -> None:
+    def __init__(self, key: SshKey, timeouts: NetworkTimeouts) -> None:
         self._key = key
+        self.timeouts = timeouts
 
     def run_command(  # noqa: PLR0917 - dulwich's SSHVendor.run_command signature
         self,
@@ -91,6 +115,11 @@ class InMemoryKeyVendor:
         """Connect to ``host`` and start ``command`` (``git-upload-pack '<path>'``)."""
         import paramiko
 
+        # paramiko's transport thread logs a failed handshake with its traceback; with no logging
+        # configured that lands on standard error beside the one-line error the pull raises.
+        # A NullHandler keeps it there only for those who configured logging.
+        logging.getLogger("paramiko").addHandler(_QUIET)
+
         pkey = load_private_key(self._key)
         client = paramiko.SSHClient()
         client.load_system_host_keys()
@@ -102,6 +131,11 @@ class InMemoryKeyVendor:
                         client.get_host_keys().add(name, entry.key.get_name(), entry.key)
         policy = paramiko.RejectPolicy() if self._key.check_host_key else paramiko.AutoAddPolicy()
         client.set_missing_host_key_policy(policy)
+        read = self.timeouts.read
+        # paramiko's own `timeout` would also cut the handshake short at the connect timeout,
+        # and then fail with "No existing session": the handshake is bounded by the banner's
+        # timeout (then the handshake's own, 15 s) instead.
+        sock = open_connection(host, port or 22, self.timeouts)
         client.connect(
             host,
             port=port or 22,
@@ -109,13 +143,16 @@ class InMemoryKeyVendor:
             pkey=pkey,
             allow_agent=False,
             look_for_keys=False,
-            timeout=_CONNECT_TIMEOUT,
-            banner_timeout=_CONNECT_TIMEOUT,
-            auth_timeout=_CONNECT_TIMEOUT,
+            sock=sock,
+            # The banner is the server's first word: silence there is silence on a connection.
+            banner_timeout=read,
+            auth_timeout=read,
+            channel_timeout=read,
         )
         transport = client.get_transport()
         assert transport is not None
-        channel = transport.open_session()
+        channel = transport.open_session(timeout=read)
+        channel.settimeout(read)
         if protocol_version and protocol_version > 0:
             # Servers that do not accept GIT_PROTOCOL fall back to protocol v0 on their own.
             channel.set_environment_variable("GIT_PROTOCOL", f"version={protocol_version}")

@@ -4,15 +4,27 @@ Credentials go to dulwich's client as arguments (HTTP Basic, or an in-memory SSH
 a URL, a config file, process arguments or the environment. Errors come back as one-line
 :class:`~codeferry.errors.PullError` messages naming the repository without credentials, with any
 secret masked out of whatever the server said.
+
+Every client waits a bounded time (:func:`codeferry.timeouts.network_timeouts`): to connect, and
+for each read. Over HTTP a request that timed out is sent once more at most; a ``git://`` or SSH
+fetch is one stream and is not retried.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from codeferry.errors import PullError
 from codeferry.redact import mask_secrets, redact_url
+from codeferry.timeouts import (
+    TIMEOUT_ATTEMPTS,
+    NetworkTimeouts,
+    is_timeout,
+    network_timeouts,
+    server_address,
+)
 
 if TYPE_CHECKING:
     from dulwich.client import GitClient
@@ -21,7 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Remote", "describe_failure", "open_remote"]
 
-HTTP_TIMEOUT = 120.0
+# Redirects dulwich follows on one request, as urllib3's default allows.
+_REDIRECTS = 3
 
 
 @dataclass(frozen=True)
@@ -36,23 +49,54 @@ def open_remote(url: str, auth: HttpAuth | None, ssh_key: SshKey | None) -> Remo
     """A client for ``url`` (credential-free) authenticating with ``auth`` or ``ssh_key``."""
     from dulwich.client import HttpGitClient, SSHGitClient, get_transport_and_path
 
+    timeouts = network_timeouts()
     if url.startswith(("http://", "https://")):
         client: GitClient = HttpGitClient(
             url.rstrip("/"),
+            pool_manager=_http_pool(url, timeouts),
             username=auth.username if auth else None,
             password=auth.password if auth else None,
-            timeout=HTTP_TIMEOUT,
         )
         return Remote(client, "")
+    if url.startswith("git://"):
+        from codeferry_git.daemon import TimedTCPGitClient
+
+        parts = urlsplit(url)
+        assert parts.hostname is not None  # parse_git_url refuses a URL without a host
+        return Remote(TimedTCPGitClient(parts.hostname, parts.port, timeouts), parts.path)
     client, path = get_transport_and_path(url)
     if isinstance(client, SSHGitClient) and ssh_key is not None:
         from codeferry_git.ssh import InMemoryKeyVendor
 
         # dulwich declares its SSHVendor class; any object with its run_command will do.
-        client.ssh_vendor = InMemoryKeyVendor(ssh_key)  # type: ignore[assignment]
+        client.ssh_vendor = InMemoryKeyVendor(ssh_key, timeouts)  # type: ignore[assignment]
         if client.username is None:
             client.username = ssh_key.username
+    elif isinstance(client, SSHGitClient):
+        from codeferry_git.ssh import ssh_program
+
+        client.ssh_command = ssh_program(timeouts)
     return Remote(client, path)
+
+
+def _http_pool(url: str, timeouts: NetworkTimeouts) -> Any:
+    """dulwich's urllib3 pool manager (proxies from the environment), with our limits."""
+    import urllib3
+    from dulwich.client import default_urllib3_manager
+
+    manager = default_urllib3_manager(None, base_url=url)
+    manager.connection_pool_kw.update(
+        timeout=urllib3.Timeout(connect=timeouts.connect, read=timeouts.read),
+        # A GET that timed out is sent once more (urllib3 never resends a POST); connection
+        # failures likewise. urllib3's default tries a silent server four times.
+        retries=urllib3.Retry(
+            total=_REDIRECTS,
+            connect=TIMEOUT_ATTEMPTS - 1,
+            read=TIMEOUT_ATTEMPTS - 1,
+            redirect=_REDIRECTS,
+        ),
+    )
+    return manager
 
 
 def describe_failure(error: BaseException, url: str, secrets: list[str]) -> PullError:
@@ -62,7 +106,10 @@ def describe_failure(error: BaseException, url: str, secrets: list[str]) -> Pull
 
     where = redact_url(url)
     text = _first_line(error)
-    if isinstance(error, HTTPUnauthorized) or " 401 " in f" {text} ":
+    if is_timeout(error):
+        server = f"git server {_server(url)}"
+        message = f"{network_timeouts().describe(server, error)} (git repository {where})"
+    elif isinstance(error, HTTPUnauthorized) or " 401 " in f" {text} ":
         message = f"authentication failed for git repository {where} (check the credentials)"
     elif " 403 " in f" {text} ":
         message = f"access denied to git repository {where} (the credentials lack read access)"
@@ -78,6 +125,13 @@ def describe_failure(error: BaseException, url: str, secrets: list[str]) -> Pull
     else:
         message = f"cannot fetch git repository {where}: {type(error).__name__}: {text}"
     return PullError(mask_secrets(message, secrets))
+
+
+def _server(url: str) -> str:
+    """``host:port`` of a remote, ``user@host:path`` ones (SSH) included."""
+    if "://" in url:
+        return server_address(url)
+    return server_address(f"ssh://{url.partition(':')[0]}")
 
 
 def _is_ssh_auth_failure(error: BaseException) -> bool:

@@ -14,7 +14,6 @@ __all__ = ["GitHubAppCredentials", "GitHubCredentials"]
 
 _TOKEN_USER = "x-access-token"  # noqa: S105 - a user name, not a password
 _REFRESH_MARGIN = 300.0  # renew a minted token five minutes before GitHub says it expires
-_HTTP_TIMEOUT = 30.0
 
 
 class GitHubCredentials(Block):
@@ -65,6 +64,7 @@ class GitHubAppCredentials(Block):
         from datetime import datetime
 
         from codeferry.errors import PullError
+        from codeferry.timeouts import network_timeouts
 
         endpoint = (
             f"{self.api_url.rstrip('/')}/app/installations/{self.installation_id}/access_tokens"
@@ -81,8 +81,10 @@ class GitHubAppCredentials(Block):
                 "X-GitHub-Api-Version": "2022-11-28",
             },
         )
+        # urllib has one limit, for the connection and for each read.
+        timeout = network_timeouts().read
         try:
-            with urllib.request.urlopen(request, timeout=_HTTP_TIMEOUT) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
                 answer: dict[str, Any] = json.loads(response.read())
         except urllib.error.HTTPError as error:
             raise PullError(

@@ -3,6 +3,7 @@ codeferry's remote-storage engine over s3fs."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import urlsplit
@@ -97,25 +98,40 @@ class S3Bucket(CodeStorage, Block):
         return {PULL_STEP: arguments}
 
     def remote(self, *, connections: int = DEFAULT_CONNECTIONS) -> RemoteStorage:
-        """The engine's storage for this folder (s3fs is imported when it is first used)."""
+        """The engine's storage for this folder (s3fs is imported here, not before)."""
+        import s3fs
+
         from codeferry.remote import RemoteStorage
+        from codeferry.timeouts import network_timeouts
         from codeferry_s3.session import aio_session
 
         options = self.credentials.storage_options()
+        server = _server(options)
         options["session"] = aio_session(options.pop("profile", None))
         config = options.setdefault("config_kwargs", {})
+        timeouts = network_timeouts()
+        # botocore waits 60 s by default for each; None is its "no limit" too.
+        config.setdefault("connect_timeout", timeouts.connect)
+        config.setdefault("read_timeout", timeouts.read)
         # botocore keeps 10 connections by default; the engine runs `connections` at once.
         config.setdefault("max_pool_connections", connections)
         # The engine retries each request itself (with backoff, bounded): retries inside
         # botocore as well would multiply, and a failing endpoint would take minutes to give up.
-        config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
+        # (botocore's `max_attempts` counts retries only: 1 would send each request twice.)
+        config.setdefault("retries", {"total_max_attempts": 1, "mode": "standard"})
         # botocore checks the CRC an object was uploaded with on every GET of it; the engine
         # then does not hash its MD5 as well.
         config.setdefault("response_checksum_validation", "when_supported")
+        filesystem = s3fs.S3FileSystem(**options)
+        # s3fs tries each request five times itself, a timed-out one included: the engine's
+        # retries would multiply that, and a silent endpoint would hold a pull for minutes.
+        filesystem.retries = 1
         return RemoteStorage(
             f"s3://{self.bucket_name}/{self.folder}",
+            filesystem=filesystem,
             connections=connections,
             read_checksums=config["response_checksum_validation"] == "when_supported",
+            server=server,
             **options,
         )
 
@@ -126,3 +142,18 @@ class S3Bucket(CodeStorage, Block):
         """Upload ``source_dir`` to the folder: changed files only (see ``RemoteStorage``)."""
         result = self.remote().push_code(source_dir, ignore_file=ignore_file)
         return PushResult(str(self), result.version, result.files, result.bytes)
+
+
+def _server(options: dict[str, Any]) -> str:
+    """The S3 endpoint the client will talk to, as messages name it."""
+    from codeferry.timeouts import server_address
+
+    endpoint = (
+        options.get("endpoint_url")
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
+    if endpoint:
+        return f"S3 endpoint {server_address(endpoint)}"
+    region = options.get("client_kwargs", {}).get("region_name")
+    return f"S3 endpoint s3.{region}.amazonaws.com:443" if region else "the S3 endpoint"

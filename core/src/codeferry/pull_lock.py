@@ -1,0 +1,139 @@
+"""The lock that lets one pull at a time into a checkout: its holder on record, its wait bounded.
+
+The pull that takes the lock writes who it is beside it (process id, host, command line, start
+time). A pull that finds the lock taken says so after :data:`NOTICE_AFTER` seconds, naming the
+holder, and gives up after ``CODEFERRY_LOCK_TIMEOUT`` (:func:`codeferry.timeouts.lock_timeout`)
+with a :class:`~codeferry.errors.PullError` that names it again.
+
+The notice is a ``logging`` warning of the ``codeferry.checkouts`` logger, not a print: a library
+leaves the channel to its host (a Prefect or Airflow worker's log handlers), and the command line,
+which configures no logging, shows it on standard error through Python's last-resort handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import re
+import shlex
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from codeferry.errors import PullError
+from codeferry.redact import mask_secrets
+from codeferry.timeouts import format_seconds, lock_timeout
+
+__all__ = ["NOTICE_AFTER", "LockHolder", "holder_file", "pull_lock", "read_holder"]
+
+NOTICE_AFTER = 3.0
+"""Seconds a pull waits on a taken lock before it says so."""
+
+log = logging.getLogger("codeferry.checkouts")
+
+_MAX_COMMAND = 300
+_SPACES = re.compile(r"\s+")
+
+
+@dataclasses.dataclass(frozen=True)
+class LockHolder:
+    """The process that holds (or last held) a checkout's lock."""
+
+    pid: int
+    host: str
+    command: str
+    since: float
+
+    @classmethod
+    def this_process(cls) -> LockHolder:
+        """This process; its command line on one line, URL credentials masked."""
+        words = [Path(sys.orig_argv[0]).name, *sys.orig_argv[1:]] if sys.orig_argv else []
+        command = _SPACES.sub(" ", mask_secrets(shlex.join(words)))
+        if len(command) > _MAX_COMMAND:
+            command = command[: _MAX_COMMAND - 3] + "..."
+        return cls(os.getpid(), socket.gethostname(), command, time.time())
+
+    def __str__(self) -> str:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
+        age = max(time.time() - self.since, 0.0)
+        return f"pid {self.pid} on {self.host} since {started} ({age:.0f} s ago): {self.command}"
+
+
+def holder_file(lock: Path) -> Path:
+    """Where the holder of ``lock`` is recorded."""
+    return lock.with_name(lock.name + ".holder")
+
+
+def read_holder(lock: Path) -> LockHolder | None:
+    """The recorded holder of ``lock``; ``None`` if none is recorded (or it cannot be read)."""
+    try:
+        data = json.loads(holder_file(lock).read_text(encoding="utf-8"))
+        since = float(data["since"])
+        return LockHolder(int(data["pid"]), str(data["host"]), str(data["command"]), since)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@contextlib.contextmanager
+def pull_lock(lock: Path, what: str) -> Iterator[None]:
+    """Hold ``lock`` (a file) for a pull into ``what`` (named in messages) while the block runs.
+
+    :raises PullError: when another process held it for ``CODEFERRY_LOCK_TIMEOUT`` seconds.
+    :raises SettingError: for a malformed ``CODEFERRY_LOCK_TIMEOUT``.
+    """
+    limit = lock_timeout()
+    file_lock = FileLock(lock)
+    started = time.monotonic()
+    try:
+        file_lock.acquire(timeout=NOTICE_AFTER if limit is None else min(NOTICE_AFTER, limit))
+    except Timeout:
+        _wait_for(file_lock, lock, what, limit, started)
+    try:
+        _record(lock, LockHolder.this_process())
+        yield
+    finally:
+        holder_file(lock).unlink(missing_ok=True)
+        file_lock.release()
+
+
+def _wait_for(
+    file_lock: FileLock, lock: Path, what: str, limit: float | None, started: float
+) -> None:
+    """Wait out the rest of ``limit`` for a lock found taken, having said who holds it."""
+    if limit is None or time.monotonic() - started < limit:
+        until = "" if limit is None else f"; giving up after {format_seconds(limit)}"
+        log.warning(
+            "waiting for another pull into %s to finish (%s)%s",
+            what,
+            _describe(read_holder(lock)),
+            until,
+        )
+        remaining = -1.0 if limit is None else max(limit - (time.monotonic() - started), 0.0)
+        try:
+            file_lock.acquire(timeout=remaining)
+            return
+        except Timeout:
+            pass
+    raise PullError(
+        f"gave up after waiting {format_seconds(limit)} for another pull into {what} to finish "
+        f"({_describe(read_holder(lock))}); set CODEFERRY_LOCK_TIMEOUT to wait longer"
+    )
+
+
+def _describe(holder: LockHolder | None) -> str:
+    return f"held by {holder}" if holder else "its holder is not recorded"
+
+
+def _record(lock: Path, holder: LockHolder) -> None:
+    """Write ``holder`` beside ``lock``, whole or not at all (a reader never sees half of it)."""
+    target = holder_file(lock)
+    temporary = target.with_name(f"{target.name}.{holder.pid}")
+    temporary.write_text(json.dumps(dataclasses.asdict(holder)), encoding="utf-8")
+    temporary.replace(target)
