@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codeferry.errors import PullError
-from codeferry.redact import mask_secrets, redact_url
+from codeferry.secrets import mask, redact_url, remember
 
 if TYPE_CHECKING:
     from dulwich.client import GitClient
@@ -56,7 +56,12 @@ def open_remote(url: str, auth: HttpAuth | None, ssh_key: SshKey | None) -> Remo
 
 
 def describe_failure(error: BaseException, url: str, secrets: list[str]) -> PullError:
-    """A one-line error for ``error`` raised while talking to ``url``, secrets masked."""
+    """A one-line error for ``error`` raised while talking to ``url``, every secret masked.
+
+    ``secrets`` (the credentials sent) are remembered, so they stay masked in any form, HTTP
+    Basic's ``base64(user:secret)`` included, whatever else prints them later.
+    """
+    remember(*secrets)
     from dulwich.client import HTTPUnauthorized
     from dulwich.errors import HangupException, NotGitRepository
 
@@ -77,7 +82,7 @@ def describe_failure(error: BaseException, url: str, secrets: list[str]) -> Pull
         message = f"the connection to git repository {where} was dropped: {text}"
     else:
         message = f"cannot fetch git repository {where}: {type(error).__name__}: {text}"
-    return PullError(mask_secrets(message, secrets))
+    return PullError(mask(message))
 
 
 def _is_ssh_auth_failure(error: BaseException) -> bool:
