@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.servers.gcs",
     "tests.servers.registry",
     "tests.servers.podman",
+    "tests.servers.echo_auth",
 ]
 
 

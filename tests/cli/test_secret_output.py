@@ -181,3 +181,21 @@ def test_pip_install_requirements_streams_on_standard_error_masked(
     assert requirement not in result.stdout + result.stderr
     assert result.stdout == ""
     assert "Could not find a version that satisfies the requirement" in result.stderr
+
+
+def test_user_code_printing_and_raising_a_secret_shows_it_masked(
+    project: Path, environment: dict[str, str]
+) -> None:
+    (project / "src" / "flow.py").write_text(
+        "import os, sys\n\n\n"
+        "def main():\n"
+        "    print('token', os.environ['DEPLOY_TOKEN'])\n"
+        "    sys.stdout.buffer.write(os.environ['DEPLOY_TOKEN'].encode() + b'\\n')\n"
+        "    raise RuntimeError('rejected ' + os.environ['DEPLOY_TOKEN'])\n"
+    )
+    for debug in ("0", "1"):
+        result = codeferry({**environment, "CODEFERRY_DEBUG": debug}, "run", "flow", cwd=project)
+        assert result.returncode == 1
+        assert_no_secret(result.stdout, result.stderr)
+        assert f"token {MASK}\n{MASK}\n" in result.stdout
+        assert f"RuntimeError: rejected {MASK}" in result.stderr  # the traceback, masked

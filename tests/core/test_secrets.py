@@ -105,6 +105,22 @@ def test_a_model_is_remembered_by_its_secret_fields_only() -> None:
     assert mask("ada tok-one-1 tok-two-2 plain-key-3") == f"ada {MASK} {MASK} {MASK}"
 
 
+def test_a_secret_mapping_that_names_its_secrets_is_remembered_by_them() -> None:
+    # A service account's JSON key: its private key is secret, its project and e-mail are not.
+    remember(
+        SecretStr("x"),
+        {
+            "type": "service_account",
+            "project_id": "flows-project",
+            "private_key_id": "key-id-123",
+            "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0\n-----END",
+        },
+        {"anything": "secret-as-a-whole-1"},
+    )
+    text = "service_account flows-project key-id-123 MIIEvQIBADANBgkqhkiG9w0 secret-as-a-whole-1"
+    assert mask(text) == f"service_account flows-project {MASK} {MASK} {MASK}"
+
+
 def test_named_values_are_remembered_by_their_names() -> None:
     remember_named(
         {
@@ -225,6 +241,7 @@ def test_text_without_secrets_is_unchanged(text: str, secret: str) -> None:
         ("cloned https://x-access-token:gho_abc@github.com/o/r", "gho_abc"),
         ("token ghp_" + "a" * 36 + " was refused", "ghp_" + "a" * 36),
         ("token glpat-" + "b" * 20 + " was refused", "glpat-" + "b" * 20),
+        ("Bearer ya29.a0AfH6SMBx-c2VjcmV0LXRva2Vu was refused", "a0AfH6SMBx"),
         (
             "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE KEY-----\n",
             "MIIEow",

@@ -11,11 +11,13 @@ Core and every plugin decide these questions here, and nowhere else:
   URL-encoded, JSON- and Python-escaped, inside any base64 text such as HTTP Basic's
   ``base64(user:secret)``), and text shaped like a credential even when it was never remembered:
   credentials in URLs, ``AccountKey=``, ``SharedAccessSignature=``, a SAS ``sig=``,
-  ``Password=``, ``Authorization:`` header values, private key blocks, GitHub and GitLab tokens.
+  ``Password=``, ``Authorization:`` header values, private key blocks, GitHub, GitLab, Google
+  and Slack tokens.
 
-The command line masks everything it prints; library code masks what it shows (errors, logs,
-progress, streamed output) with :func:`mask`. A plugin remembers what it is given that is secret
-and the core does the rest::
+The command line masks everything it prints (:func:`codeferry.masked_output.masked_stdio`);
+library code masks what it shows (errors, logs, progress, streamed output) with :func:`mask`, and
+``str()`` of every :class:`~codeferry.errors.CodeferryError` is masked. A plugin remembers
+what it is given that is secret and the core does the rest::
 
     from codeferry.secrets import mask, remember
 
@@ -165,7 +167,8 @@ def _collect_text(text: str, found: set[str], *, secret: bool) -> None:
     if secret:
         found.add(text)
         if "\n" in text:  # a program may print a key or a document one line at a time
-            found.update(line.strip() for line in text.splitlines())
+            lines = (line.strip() for line in text.splitlines())
+            found.update(line for line in lines if not line.startswith("-----"))  # PEM armour
     found.update(_credential_parts(text))
 
 
@@ -197,9 +200,13 @@ def _collect_pydantic(value: Any, found: set[str], depth: int) -> bool:
 
 def _collect_items(value: Any, found: set[str], *, secret: bool, whole: bool, depth: int) -> None:
     if isinstance(value, Mapping):
+        named = {key for key in value if isinstance(key, str) and is_secret_name(key)}
+        # A secret mapping whose keys say which entries are secret (a service account's JSON:
+        # private_key, beside project_id and client_email) is remembered by those entries.
+        by_name = not whole or bool(named)
         for key, item in value.items():
-            named = isinstance(key, str) and is_secret_name(key)
-            _collect(item, found, secret=named, whole=whole, depth=depth + 1)
+            here = key in named if by_name else True
+            _collect(item, found, secret=here, whole=whole and here, depth=depth + 1)
     elif isinstance(value, list | tuple | set | frozenset):
         for item in value:
             _collect(item, found, secret=secret, whole=whole, depth=depth + 1)
@@ -303,7 +310,7 @@ _AUTHORITY_END = re.compile(r"[/?#]")
 _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 # A cheap first look: text with none of these holds no credential-shaped part.
 _SHAPE_HINT = re.compile(
-    r"://|authorization|PRIVATE KEY|gh[pousr]_|github_pat_|glpat-"
+    r"://|authorization|PRIVATE KEY|gh[pousr]_|github_pat_|glpat-|ya29\.|xox[abposr]-"
     r"|(?:key|signature|passw(?:or)?d|pwd|sig|secret|token)=",
     re.IGNORECASE,
 )
@@ -320,8 +327,10 @@ _PAIR = re.compile(
     r"|client_secret|access_token|refresh_token)=)([^;&\s'\",]+)",
     re.IGNORECASE,
 )
+# GitHub, GitLab, Google OAuth access and Slack tokens: recognisable by their prefixes.
 _TOKEN_SHAPE = re.compile(
-    r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|glpat-[A-Za-z0-9_-]{20,})"
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|glpat-[A-Za-z0-9_-]{20,}"
+    r"|ya29\.[A-Za-z0-9_.-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,})"
 )
 
 
