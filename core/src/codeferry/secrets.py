@@ -308,11 +308,29 @@ def _alternation(literals: Iterable[str]) -> re.Pattern[str] | None:
 
 _AUTHORITY_END = re.compile(r"[/?#]")
 _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
-# A cheap first look: text with none of these holds no credential-shaped part.
-_SHAPE_HINT = re.compile(
-    r"://|authorization|PRIVATE KEY|gh[pousr]_|github_pat_|glpat-|ya29\.|xox[abposr]-"
-    r"|(?:key|signature|passw(?:or)?d|pwd|sig|secret|token)=",
-    re.IGNORECASE,
+# A cheap first look (substring tests, a fraction of one regular expression's cost): text with
+# none of these, in lower case, holds no credential-shaped part.
+_SHAPE_HINTS = (
+    "://",
+    "authorization",
+    "private key",
+    "key=",
+    "signature=",
+    "password=",
+    "passwd=",
+    "pwd=",
+    "sig=",
+    "secret=",
+    "token=",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "ya29.",
+    "xox",
 )
 _PRIVATE_KEY = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.DOTALL
@@ -335,7 +353,8 @@ _TOKEN_SHAPE = re.compile(
 
 
 def _mask_shapes(text: str) -> str:
-    if not _SHAPE_HINT.search(text):
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _SHAPE_HINTS):
         return text
     text = _PRIVATE_KEY.sub(MASK, text)
     text = _AUTHORIZATION.sub(lambda m: m.group(1) + MASK, text)
