@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from codeferry.plugins import Plugins, set_plugins
+from codeferry.secrets import forget
 
 pytest_plugins = [
     "tests.servers.postgres",
@@ -23,6 +24,7 @@ pytest_plugins = [
     "tests.servers.registry",
     "tests.servers.podman",
     "tests.servers.silent",
+    "tests.servers.echo_auth",
 ]
 
 
@@ -44,6 +46,7 @@ def codeferry_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield home
     set_plugins(previous)
     _reset_store()
+    forget()  # the secrets one test made known must not mask another test's output
 
 
 def _reset_store() -> None:

@@ -230,3 +230,69 @@ def test_a_validator_that_quotes_the_secret_has_it_masked_in_the_error(
     assert "field 'token'" in result.stderr
     assert "******** is not a valid token" in result.stderr
     assert TOKEN not in result.output
+
+
+KEYS_MODULE = """
+from pydantic import SecretStr
+
+from codeferry.blocks import Block
+
+
+class ServiceKeys(Block):
+    tokens: list[SecretStr]
+    by_host: dict[str, SecretStr] = {}
+"""
+
+
+@pytest.fixture
+def service_keys(cli: Cli, tmp_path: Path) -> None:
+    module = tmp_path / "service_keys.py"
+    module.write_text(KEYS_MODULE)
+    assert cli("block", "register", "-f", str(module)).exit_code == 0
+
+
+def test_a_list_and_a_dict_of_secrets_are_read_as_json_from_a_file_and_never_shown(
+    cli: Cli, service_keys: None, tmp_path: Path
+) -> None:
+    tokens, hosts = tmp_path / "tokens.json", tmp_path / "hosts.json"
+    tokens.write_text(json.dumps([TOKEN, "tok-second-88"]))
+    hosts.write_text(json.dumps({"github.com": "tok-host-99"}))
+    result = create(
+        cli, f"tokens=@file:{tokens}", f"by_host=@file:{hosts}", block="service-keys/ci"
+    )
+    assert result.exit_code == 0, result.output
+    block = load_block("service-keys/ci")
+    assert [t.get_secret_value() for t in block.tokens] == [TOKEN, "tok-second-88"]  # type: ignore[attr-defined]
+    shown = cli("block", "inspect", "service-keys/ci")
+    shown_json = cli("block", "inspect", "service-keys/ci", "--json")
+    for text in (result.output, shown.output, shown_json.output):
+        for secret in (TOKEN, "tok-second-88", "tok-host-99"):
+            assert secret not in text
+    revealed = json.loads(
+        cli("block", "inspect", "service-keys/ci", "--show-secrets", "--json").stdout
+    )
+    assert revealed["data"] == {
+        "tokens": [TOKEN, "tok-second-88"],
+        "by_host": {"github.com": "tok-host-99"},
+    }
+
+
+def test_a_list_of_secrets_on_the_command_line_is_refused(cli: Cli, service_keys: None) -> None:
+    result = create(cli, f'tokens=["{TOKEN}"]', block="service-keys/ci")
+    assert result.exit_code == 1
+    assert "secret values are not taken from the command line" in result.stderr
+    assert TOKEN not in result.output
+    assert saved_names() == []
+
+
+def test_a_list_of_secrets_that_is_not_json_names_the_field_not_the_value(
+    cli: Cli, service_keys: None, tmp_path: Path
+) -> None:
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text(TOKEN)
+    result = create(cli, f"tokens=@file:{tokens}", block="service-keys/ci")
+    assert result.exit_code == 1
+    assert (
+        "--set tokens: the field holds a list or dict of secrets; give it as JSON" in result.stderr
+    )
+    assert TOKEN not in result.output

@@ -12,7 +12,7 @@ import pytest
 from codeferry.deployments import Step
 from codeferry.errors import StepError
 from codeferry.plugins import Plugins
-from codeferry.redact import MASK
+from codeferry.secrets import MASK
 from codeferry.steps.engine import run_steps
 from codeferry.steps.pip import pip_install_requirements
 from codeferry.steps.shell import run_shell_script
@@ -76,11 +76,16 @@ def test_shell_script_passes_env_and_runs_in_directory(tmp_path: Path) -> None:
     assert outputs["stdout"] == f"5 {tmp_path}"
 
 
-def test_shell_script_streams_its_output(capsys: pytest.CaptureFixture[str]) -> None:
-    run_shell_script(f"{sys.executable} -c 'import sys; print(1); print(2, file=sys.stderr)'")
+def test_shell_script_streams_all_its_output_on_standard_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    outputs = run_shell_script(
+        f"{sys.executable} -c 'import sys; print(1); print(2, file=sys.stderr)'"
+    )
     captured = capsys.readouterr()
-    assert captured.out == "1\n"
-    assert captured.err == "2\n"
+    assert captured.out == ""  # standard output is for codeferry's results
+    assert sorted(captured.err.splitlines()) == ["1", "2"]
+    assert outputs == {"stdout": "1", "stderr": "2"}
 
 
 def test_failing_command_stops_the_script_with_its_status_and_stderr_tail() -> None:

@@ -18,7 +18,7 @@ from codeferry.errors import (
     TemplateError,
 )
 from codeferry.plugins import Plugins
-from codeferry.redact import MASK
+from codeferry.secrets import MASK
 from codeferry.steps.engine import run_steps
 from codeferry.steps.progress import StepReporter
 from tests.deployments import fake_steps
@@ -182,7 +182,7 @@ def test_secret_values_are_masked_in_errors_events_output_and_logs(
             ),
             reporter=recorder,
         )
-    shown = [str(caught.value), capsys.readouterr().out, caplog.text, repr(recorder.events)]
+    shown = [str(caught.value), capsys.readouterr().err, caplog.text, repr(recorder.events)]
     for text in shown:
         assert "tok-SECRET-42" not in text
         assert MASK in text

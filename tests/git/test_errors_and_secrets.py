@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import os
 import secrets
 import subprocess
+import sys
 import threading
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ from codeferry_git.credentials import GitCredentials, SshKey
 from codeferry_git.repository import GitRepository
 from codeferry_git.urls import InvalidGitInputError
 from tests.git.conftest import Served, ssh_url
+from tests.servers.echo_auth import Answer, EchoAuthServer
 from tests.servers.sshd import SshServer
 
 
@@ -242,3 +247,44 @@ def test_a_pull_starts_no_process_so_no_secret_reaches_process_arguments(
     assert not any(secret in args for _, args in started_processes)
     if transport == "https":
         assert started_processes, "the server's git http-backend runs were seen (the check works)"
+
+
+def _pkt(data: bytes) -> bytes:
+    return f"{len(data) + 4:04x}".encode() + data
+
+
+def test_a_server_that_repeats_the_credentials_cannot_make_the_cli_show_them(
+    echo_auth_server: EchoAuthServer, codeferry_home: Path, tmp_path: Path
+) -> None:
+    # The server answers git's first request with an error line that quotes the Authorization
+    # header it got: base64("user:token"), which holds the token but not as text.
+    def repeat_in_an_error_line(path: str, authorization: str) -> Answer:
+        body = (
+            _pkt(b"# service=git-upload-pack\n")
+            + b"0000"
+            + _pkt(f"ERR no access for {authorization}\n".encode())
+        )
+        return 200, {"Content-Type": "application/x-git-upload-pack-advertisement"}, body
+
+    echo_auth_server.answer = repeat_in_an_error_line
+    token = f"tok-{secrets.token_urlsafe(18)}"
+    credentials = GitCredentials(username="echo-user", token=SecretStr(token))
+    credentials.save("echo")
+    GitRepository(url=echo_auth_server.url("team/app.git"), credentials=credentials).save("echo")
+    env = {**os.environ, "CODEFERRY_HOME": str(codeferry_home), "CODEFERRY_PLUGINS": "local,git"}
+    done = subprocess.run(
+        [sys.executable, "-m", "codeferry", "pull", "block:git-repository/echo"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    basic = base64.b64encode(f"echo-user:{token}".encode()).decode()
+    assert f"Basic {basic}" in echo_auth_server.headers  # what was sent, and repeated
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: cannot fetch git repository")
+    assert "no access for Basic " in done.stderr
+    for form in (token, basic, urllib.parse.quote(token, safe="")):
+        assert form not in done.stdout + done.stderr

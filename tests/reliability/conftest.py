@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.gcs.conftest import token_server
 from tests.git.conftest import Served
 from tests.s3.conftest import BUCKET, Objects, aws_environment, objects
 from tests.servers.git_http import GitHttpServer, GitRepos
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET
 
-__all__ = ["aws_environment", "objects"]  # fixtures, re-exported for pytest
+__all__ = ["aws_environment", "objects", "token_server"]  # fixtures, re-exported for pytest
 
 TRIALS = max(int(os.environ.get("CODEFERRY_RELIABILITY_TRIALS") or 2), 1)
 

@@ -2,8 +2,12 @@
 
 A block type is a :class:`Block` subclass (a pydantic model). Fields typed ``SecretStr``,
 ``SecretBytes`` or ``pydantic.Secret[...]`` are secret: masked in ``repr`` and listings, encrypted
-at rest. A field may hold another block; a nested block that was saved by name is stored as a
-reference to it, so rotating a credential block updates every block that uses it::
+at rest, and remembered by :mod:`codeferry.secrets` as soon as a block holds them, so they are
+masked in everything codeferry shows. Lists, tuples, sets and dicts of secrets (``list[SecretStr]``,
+``dict[str, SecretStr]``, nested, optional, or of models holding secrets) are secret as a whole:
+the field is encrypted at rest. A field may hold another block; a nested block that was saved by
+name is stored as a reference to it, so rotating a credential block updates every block that uses
+it::
 
     class AwsCredentials(Block):
         aws_access_key_id: str
@@ -25,14 +29,25 @@ import json
 import re
 import sys
 import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretBytes, SecretStr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
+from codeferry.block_secrets import (
+    BYTES_KEY,
+    SECRET_TYPES,
+    check_secret_fields,
+    decode_bytes,
+    field_types,
+    holds_secret_value,
+    is_secret_typed,
+    revealed,
+    secret_paths,
+    secret_value,
+)
 from codeferry.errors import (
     BlockError,
     BlockNotFoundError,
@@ -49,15 +64,14 @@ __all__ = [
     "RegisteredBlockType",
     "Secret",
     "block_types",
+    "check_secret_fields",
     "get_block_type",
     "load_block",
     "parse_block_reference",
     "register_block_types_from",
 ]
 
-_SECRET_TYPES = (SecretStr, SecretBytes, pydantic.Secret)
 _REF_KEY = "$ref"
-_BYTES_KEY = "$bytes"
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -78,8 +92,11 @@ class Block(BaseModel):
     """
 
     # defer_build: a block type's validator is built when first used, not when its plugin is
-    # imported (listing block types imports every plugin's blocks).
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
+    # imported (listing block types imports every plugin's blocks). hide_input_in_errors: a
+    # validation error never quotes the values given, which may be secrets.
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, defer_build=True, hide_input_in_errors=True
+    )
 
     block_type_slug: ClassVar[str] = "block"
     block_type_name: ClassVar[str] = "Block"
@@ -94,6 +111,24 @@ class Block(BaseModel):
         if "block_type_name" not in cls.__dict__:
             cls.block_type_name = _CAMEL_BOUNDARY.sub(" ", cls.__name__)
 
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> Self:
+        # However a block is made (validated, loaded, assigned to), its secrets are known at once.
+        from codeferry.secrets import remember
+
+        remember(self)
+        return self
+
+    def __repr__(self) -> str:
+        from codeferry.secrets import mask
+
+        return mask(super().__repr__())
+
+    def __str__(self) -> str:
+        from codeferry.secrets import mask
+
+        return mask(super().__str__())
+
     @property
     def block_name(self) -> str | None:
         """The name this block was saved or loaded under, if any."""
@@ -103,8 +138,11 @@ class Block(BaseModel):
 
     @classmethod
     def secret_fields(cls) -> list[str]:
-        """Dotted paths of the secret fields, nested blocks included (``credentials.token``)."""
-        return _secret_paths(cls, "")
+        """Dotted paths of the secret fields, nested blocks included (``credentials.token``).
+
+        A list, tuple, set or dict holding secrets is one secret field (``tokens``).
+        """
+        return secret_paths(cls)
 
     @classmethod
     def block_schema(cls) -> dict[str, Any]:
@@ -306,6 +344,8 @@ def register_block_types_from(
     ]
     if not defined:
         raise BlockError(f"{module} defines no block types")
+    for block_type in defined:
+        check_secret_fields(block_type)
     store = store or get_store()
     results: list[tuple[type[Block], str]] = []
     for block_type in defined:
@@ -372,40 +412,11 @@ def _check_name(name: str) -> None:
 # -- splitting secrets from the rest, and joining them back --------------------------------------
 
 
-def _field_types(annotation: Any) -> list[Any]:
-    """Every concrete type mentioned by an annotation (through Optional, unions, Annotated)."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _field_types(typing.get_args(annotation)[0])
-    if origin in {typing.Union, types.UnionType}:
-        return [t for arg in typing.get_args(annotation) for t in _field_types(arg)]
-    return [annotation]
-
-
-def _is_secret_type(tp: Any) -> bool:
-    base = typing.get_origin(tp) or tp
-    return isinstance(base, type) and issubclass(base, _SECRET_TYPES)
-
-
-def _secret_paths(model: type[BaseModel], prefix: str) -> list[str]:
-    paths: list[str] = []
-    for name, info in model.model_fields.items():
-        for tp in _field_types(info.annotation):
-            if _is_secret_type(tp):
-                paths.append(prefix + name)
-                break
-            if isinstance(tp, type) and issubclass(tp, BaseModel):
-                paths.extend(_secret_paths(tp, f"{prefix}{name}."))
-    return sorted(set(paths))
-
-
-def _secret_value(value: Any) -> Any:
-    raw = value.get_secret_value()
-    return {_BYTES_KEY: base64.b64encode(raw).decode()} if isinstance(raw, bytes) else raw
-
-
 def _split(model: BaseModel, store: BlockStore) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The model as (public JSON data, {dotted path: secret value}); saved nested blocks as refs."""
+    """The model as (public JSON data, {dotted path: secret value}); saved nested blocks as refs.
+
+    A list, dict... holding secrets is one secret, under its field's path, whole.
+    """
     secrets: dict[str, Any] = {}
 
     def walk(current: BaseModel, prefix: str) -> dict[str, Any]:
@@ -413,12 +424,14 @@ def _split(model: BaseModel, store: BlockStore) -> tuple[dict[str, Any], dict[st
         for name in type(current).model_fields:
             value = getattr(current, name)
             path = prefix + name
-            if isinstance(value, _SECRET_TYPES):
-                secrets[path] = _secret_value(value)
+            if isinstance(value, SECRET_TYPES):
+                secrets[path] = secret_value(value)
             elif isinstance(value, Block) and value.block_name and value is not model:
                 out[name] = {_REF_KEY: {"slug": value.block_type_slug, "name": value.block_name}}
             elif isinstance(value, BaseModel):
                 out[name] = walk(value, path + ".")
+            elif holds_secret_value(value):
+                secrets[path] = revealed(value)
             else:
                 out[name] = pydantic.TypeAdapter(Any).dump_python(value, mode="json")
         return out
@@ -433,14 +446,18 @@ def _build(block_type: type[Block], document: BlockDocument, store: BlockStore) 
         target = data
         for part in parents:
             target = target.setdefault(part, {})
-        is_bytes = isinstance(value, dict) and set(value) == {_BYTES_KEY}
-        target[leaf] = base64.b64decode(value[_BYTES_KEY]) if is_bytes else value
+        if is_secret_typed(block_type, path):
+            is_bytes = isinstance(value, dict) and set(value) == {BYTES_KEY}
+            target[leaf] = base64.b64decode(value[BYTES_KEY]) if is_bytes else value
+        else:  # a list or dict of secrets, stored whole
+            target[leaf] = decode_bytes(value)
     data = _resolve_refs(data, store, block_type)
     try:
         block = block_type.model_validate(data)
     except pydantic.ValidationError as error:
         problems = "; ".join(
-            f"field '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in error.errors()
+            f"field '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}"
+            for e in error.errors(include_input=False, include_url=False)
         )
         saved_under = document.schema_checksum
         note = (
@@ -468,7 +485,7 @@ def _resolve_refs(data: Any, store: BlockStore, annotation: Any) -> Any:
             return _load_reference(ref["slug"], ref["name"], store, annotation)
         models = [
             tp
-            for tp in _field_types(annotation)
+            for tp in field_types(annotation)
             if isinstance(tp, type) and issubclass(tp, BaseModel)
         ]
         fields = models[0].model_fields if len(models) == 1 else {}
@@ -482,7 +499,7 @@ def _resolve_refs(data: Any, store: BlockStore, annotation: Any) -> Any:
 def _load_reference(slug: str, name: str, store: BlockStore, annotation: Any) -> Block:
     declared = [
         tp
-        for tp in _field_types(annotation)
+        for tp in field_types(annotation)
         if isinstance(tp, type) and issubclass(tp, Block) and tp.block_type_slug == slug
     ]
     try:
@@ -496,13 +513,5 @@ def _load_reference(slug: str, name: str, store: BlockStore, annotation: Any) ->
 
 
 def _reveal(model: BaseModel) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, _SECRET_TYPES):
-            out[name] = _secret_value(value)
-        elif isinstance(value, BaseModel):
-            out[name] = _reveal(value)
-        else:
-            out[name] = pydantic.TypeAdapter(Any).dump_python(value, mode="json")
-    return out
+    shown: dict[str, Any] = revealed(model)
+    return shown

@@ -2,7 +2,8 @@
 
 Every :class:`CodeferryError` carries a one-line message meant for the user: the command line prints
 it as ``Error: <message>`` and exits with status 1, without a traceback. Messages never contain
-secret values.
+secret values: ``str(error)`` masks every secret the process knows (:func:`codeferry.secrets.mask`),
+so a server's answer quoted in a message, or a traceback, cannot show one.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ __all__ = [
 
 class CodeferryError(Exception):
     """Base class of the errors a user can act on; ``str(error)`` is a one-line cause."""
+
+    def __str__(self) -> str:
+        from codeferry.secrets import mask
+
+        return mask(super().__str__())
 
 
 class PluginError(CodeferryError):

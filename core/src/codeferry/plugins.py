@@ -32,6 +32,7 @@ import pluggy
 
 from codeferry import __version__, hookspecs, settings
 from codeferry.errors import (
+    BlockError,
     DuplicateRegistrationError,
     MissingPluginError,
     PluginError,
@@ -263,7 +264,7 @@ class Plugins:
             return self._block_types
 
     def _collect_block_types(self) -> dict[str, BlockTypeInfo]:
-        from codeferry.blocks import Block
+        from codeferry.blocks import Block, check_secret_fields
 
         found: dict[str, BlockTypeInfo] = {}
         current: list[PluginInfo] = []
@@ -272,6 +273,10 @@ class Plugins:
             info = current[0]
             if not (isinstance(block_type, type) and issubclass(block_type, Block)):
                 raise PluginError(f"{block_type!r} is not a codeferry.Block subclass")
+            try:
+                check_secret_fields(block_type)
+            except BlockError as error:
+                raise PluginError(str(error)) from None
             aliases = tuple(aliases)
             entry = BlockTypeInfo(
                 block_type.block_type_slug, block_type, info.name, info.distribution, aliases
@@ -525,7 +530,7 @@ def _unsupported_implementations(manager: pluggy.PluginManager, plugin: str) -> 
 
 
 def _safe_source(source: object) -> str:
-    from codeferry.redact import redact_url
+    from codeferry.secrets import redact_url
 
     return repr(redact_url(source) if isinstance(source, str) else str(source))
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from codeferry.errors import PullError
-from codeferry.redact import mask_secrets
+from codeferry.secrets import mask
 from codeferry.timeouts import format_seconds, lock_timeout
 
 __all__ = ["NOTICE_AFTER", "LockHolder", "holder_file", "pull_lock", "read_holder"]
@@ -55,7 +55,7 @@ class LockHolder:
     def this_process(cls) -> LockHolder:
         """This process; its command line on one line, URL credentials masked."""
         words = [Path(sys.orig_argv[0]).name, *sys.orig_argv[1:]] if sys.orig_argv else []
-        command = _SPACES.sub(" ", mask_secrets(shlex.join(words)))
+        command = _SPACES.sub(" ", mask(shlex.join(words)))
         if len(command) > _MAX_COMMAND:
             command = command[: _MAX_COMMAND - 3] + "..."
         return cls(os.getpid(), socket.gethostname(), command, time.time())

@@ -19,8 +19,9 @@ are left as they are. A reference that cannot be resolved is a :class:`TemplateE
 step and the reference: nothing is silently dropped.
 
 Secret values that resolution reveals (secret blocks, secret fields, the secret fields of block
-objects, environment variables named like secrets) are added to the context's ``secrets``, so the
-step engine can mask them in everything it shows.
+objects, environment variables named like secrets, as :func:`codeferry.secrets.is_secret_name`
+decides) are remembered (:func:`codeferry.secrets.remember`), so they are masked in everything
+codeferry shows, and added to the context's ``secrets``.
 """
 
 from __future__ import annotations
@@ -57,8 +58,6 @@ _FIRST = r"[A-Za-z_][\w-]*(?:\[\d+\])*"
 _NEXT = r"[\w-]+(?:\[\d+\])*"
 _REFERENCE = re.compile(rf"^(?:\$[A-Za-z_]\w*|{_FIRST}(?:\.{_NEXT})*)$")
 _INDEX = re.compile(r"\[(\d+)\]")
-_SECRET_ENV_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|KEY|CREDENTIAL|AUTH", re.I)
-_MIN_SECRET_LENGTH = 3  # shorter values would mask half of every message
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,9 @@ def _resolve_env(name: str, context: TemplateContext, fail: Any) -> str:
     if name not in environ:
         raise fail(f"environment variable {name} is not set")
     value = environ[name]
-    if _SECRET_ENV_NAME.search(name):
+    from codeferry.secrets import is_secret_name
+
+    if is_secret_name(name):
         _remember(value, context.secrets)
     return value
 
@@ -321,14 +322,17 @@ def _reveal(value: Any, secrets: set[str]) -> Any:
 
 
 def _remember(value: Any, secrets: set[str]) -> None:
-    """Add every string (or text bytes) inside ``value`` to ``secrets``."""
+    """Remember every string (or text bytes) inside ``value``, and add it to ``secrets``."""
+    from codeferry.secrets import MIN_LENGTH, remember
+
+    remember(value)
     if isinstance(value, bytes):
         try:
             value = value.decode()
         except UnicodeDecodeError:
             return
     if isinstance(value, str):
-        if len(value) >= _MIN_SECRET_LENGTH:
+        if len(value) >= MIN_LENGTH:
             secrets.add(value)
     elif isinstance(value, Mapping):
         for item in value.values():
@@ -342,6 +346,9 @@ def _remember_model_secrets(model: Any, secrets: set[str]) -> None:
     """Remember the value of every secret field of a block, nested blocks included."""
     from pydantic import BaseModel
 
+    from codeferry.secrets import remember
+
+    remember(model)  # secrets in lists and dicts of secrets too
     if not isinstance(model, BaseModel):
         return
     for name in type(model).model_fields:

@@ -25,12 +25,24 @@ __all__ = ["CodeferryGroup", "app", "main"]
 
 
 class CodeferryGroup(TyperGroup):
-    """The root command: turns exceptions into one-line errors and exit statuses."""
+    """The root command: masks secrets in all it prints; one-line errors and exit statuses."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Everything a command prints passes the mask: its results, errors and tracebacks, the
+        # output of the programs its steps run, user code's prints, usage errors. The secrets
+        # of the environment (GITHUB_TOKEN...) are known from the start: a program may print them.
+        import os
+
+        from codeferry.masked_output import masked_stdio
+        from codeferry.secrets import remember_named
+
+        remember_named(os.environ)
+        with masked_stdio():
+            return super().main(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:
         from codeferry.cli import output
 
-        output.reset_secrets()
         try:
             return super().invoke(ctx)
         except CodeferryError as error:
@@ -41,8 +53,6 @@ class CodeferryGroup(TyperGroup):
                 raise
             output.report_error(error, expected=False)
             raise typer.Exit(1) from None
-        finally:
-            output.reset_secrets()
 
 
 def _is_click_control_flow(error: Exception) -> bool:

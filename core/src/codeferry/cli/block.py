@@ -242,7 +242,9 @@ def create(
         block = values.build()
         block.save(name, overwrite=overwrite)
     finally:
-        output.add_secrets(values.secret_values)
+        from codeferry.secrets import remember
+
+        remember(values.secret_values)
     output.info(f"saved block {output.printable(f'{block.block_type_slug}/{name}')}")
 
 
@@ -310,11 +312,12 @@ def inspect_block(
         output.info(f"warning: {error}; showing the block as it was saved")
         values = _document_values(document, show_secrets)
     if json_output:
-        output.print_json({"block_type_slug": slug, "name": name, "data": values})
+        data = {"block_type_slug": slug, "name": name, "data": values}
+        output.print_json(data, reveal=show_secrets)
         return
     typer.echo(output.printable(f"{slug}/{name}"))
     rows = [[path, _as_text(value)] for path, value in _flatten(values, "")]
-    output.print_table(["FIELD", "VALUE"], rows)
+    output.print_table(["FIELD", "VALUE"], rows, reveal=show_secrets)
 
 
 @app.command("delete")
@@ -344,7 +347,7 @@ def delete_block(
 
 
 def _shown_values(block: Block, show_secrets: bool) -> dict[str, Any]:
-    from codeferry.redact import MASK
+    from codeferry.secrets import MASK
 
     if show_secrets:
         return block.public_dict(show_secrets=True)
@@ -355,7 +358,7 @@ def _shown_values(block: Block, show_secrets: bool) -> dict[str, Any]:
 
 
 def _document_values(document: BlockDocument, show_secrets: bool) -> dict[str, Any]:
-    from codeferry.redact import MASK
+    from codeferry.secrets import MASK
 
     values = dict(document.data)
     for path, secret in document.secrets.items():

@@ -2,7 +2,9 @@
 
 Secret values never come from the command line, where every user of the machine can read them
 (``ps``, ``/proc/PID/cmdline``): a secret field takes ``@env:VAR``, ``@file:PATH``, a
-``--json`` document, or a hidden prompt on a terminal. This module imports pydantic through the
+``--json`` document, or a hidden prompt on a terminal. A field holding a list or dict of secrets
+takes that text as JSON. Every secret read is remembered (:mod:`codeferry.secrets`), so no message
+shows it. This module imports pydantic through the
 block classes, so only commands that build blocks import it.
 """
 
@@ -42,7 +44,11 @@ class BlockInput:
 
     def __init__(self, block_type: type[Block]) -> None:
         self.block_type = block_type
+        from codeferry.block_secrets import is_secret_typed
+
         self.secret_paths = block_type.secret_fields()
+        # Secret fields holding a list or dict of secrets: their text is read as JSON.
+        self._json_secrets = {p for p in self.secret_paths if not is_secret_typed(block_type, p)}
         self.secret_values: list[str] = []
         self.data: dict[str, Any] = {}
 
@@ -64,8 +70,8 @@ class BlockInput:
         """Ask for each secret in ``paths`` with ``ask`` (which must not echo what is typed)."""
         for path in paths:
             value = ask(path)
-            self.secret_values.append(value)
-            _put(self.data, path.split("."), value)
+            self._remember(value)
+            _put(self.data, path.split("."), self._decoded(path, value))
 
     def build(self) -> Block:
         """The validated block.
@@ -111,8 +117,26 @@ class BlockInput:
             return load_block(target)
         text = _read_env(item.dotted, target) if kind == "env" else _read_file(item.dotted, target)
         if secrets_here:
-            self.secret_values.append(text)
-        return text
+            self._remember(text)
+        return self._decoded(item.dotted, text)
+
+    def _decoded(self, dotted: str, text: str) -> Any:
+        """``text`` as JSON for a field holding a list or dict of secrets; else as it is."""
+        if dotted not in self._json_secrets:
+            return text
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise CodeferryError(
+                f"--set {dotted}: the field holds a list or dict of secrets; give it as JSON"
+            ) from None
+
+    def _remember(self, value: Any) -> None:
+        from codeferry.secrets import remember
+
+        remember(value)
+        if isinstance(value, str):
+            self.secret_values.append(value)
 
     def _secrets_at_or_under(self, dotted: str) -> list[str]:
         return [p for p in self.secret_paths if p == dotted or p.startswith(dotted + ".")]
@@ -120,8 +144,8 @@ class BlockInput:
     def _remember_secrets_in(self, document: dict[str, Any], prefix: tuple[str, ...]) -> None:
         for key, value in document.items():
             dotted = ".".join((*prefix, key))
-            if dotted in self.secret_paths and isinstance(value, str):
-                self.secret_values.append(value)
+            if dotted in self.secret_paths:
+                self._remember(value)
             elif isinstance(value, dict):
                 self._remember_secrets_in(value, (*prefix, key))
 

@@ -157,7 +157,7 @@ def run(
     from codeferry.entrypoints import call, load_entrypoint, parse_arguments, parse_entrypoint
     from codeferry.errors import CodeferryError, UserCodeError
     from codeferry.plugins import get_plugins
-    from codeferry.redact import redact_url
+    from codeferry.secrets import redact_url
 
     where = redact_url(source)
     code_dir: Path | None = None

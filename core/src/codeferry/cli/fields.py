@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from codeferry.redact import MASK
+from codeferry.secrets import MASK
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo

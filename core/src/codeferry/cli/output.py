@@ -1,7 +1,9 @@
 """What commands print: results on standard output, messages and errors on standard error.
 
 ``--json`` output is the only thing a command writes to standard output when it is given, so it
-can be piped. Tables are plain aligned text: Rich is not imported to print them, which keeps the
+can be piped. Secrets are masked in all of it (the root command masks standard output and error;
+see :mod:`codeferry.masked_output`); ``reveal=True`` is the one way past the mask.
+Tables are plain aligned text: Rich is not imported to print them, which keeps the
 listing commands' start-up short. Text that comes from users or storage is printed with control
 characters escaped, so a block name cannot move the cursor or recolour the terminal.
 """
@@ -20,39 +22,17 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
 __all__ = [
-    "add_secrets",
     "debug_enabled",
     "format_bytes",
     "info",
-    "mask",
     "print_json",
     "print_table",
     "printable",
     "report_error",
-    "reset_secrets",
     "stdin_is_terminal",
 ]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# Secret values a command has read (from @env:, @file:, prompts): masked in any error it prints.
-_secrets: set[str] = set()
-
-
-def add_secrets(values: Iterable[str]) -> None:
-    """Remember secret values so that error messages never show them."""
-    _secrets.update(value for value in values if value)
-
-
-def reset_secrets() -> None:
-    """Forget the remembered secret values (each command starts afresh)."""
-    _secrets.clear()
-
-
-def mask(text: str) -> str:
-    """``text`` with remembered secret values and URL credentials masked."""
-    from codeferry.redact import mask_secrets
-
-    return mask_secrets(text, _secrets)
 
 
 def printable(text: str) -> str:
@@ -60,9 +40,13 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
-def print_json(data: Any) -> None:
-    """``data`` as indented JSON on standard output (dates and paths as text)."""
-    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+def print_json(data: Any, *, reveal: bool = False) -> None:
+    """``data`` as indented JSON on standard output (dates and paths as text).
+
+    :param reveal: write past the secret mask (only for secrets the user asked to see).
+    """
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    typer.echo(text, file=_unmasked() if reveal else None)
 
 
 def info(message: str) -> None:
@@ -70,8 +54,13 @@ def info(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """Aligned columns with a header line on standard output; cells are escaped."""
+def print_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, reveal: bool = False
+) -> None:
+    """Aligned columns with a header line on standard output; cells are escaped.
+
+    :param reveal: write past the secret mask (only for secrets the user asked to see).
+    """
     cells = [[printable(str(cell)) for cell in row] for row in rows]
     widths = [
         max([len(header), *(len(row[index]) for row in cells)])
@@ -79,8 +68,15 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     ]
     for row in [list(headers), *cells]:
         typer.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(),
+            file=_unmasked() if reveal else None,
         )
+
+
+def _unmasked() -> Any:
+    from codeferry.masked_output import unmasked_stdout
+
+    return unmasked_stdout()
 
 
 def format_bytes(count: int) -> str:
@@ -118,6 +114,8 @@ def report_error(error: BaseException, *, expected: bool) -> None:
     ``expected`` errors (a :class:`~codeferry.errors.CodeferryError`) say what to fix; others are
     bugs, reported with their type and a hint to get the traceback.
     """
+    from codeferry.secrets import mask
+
     if debug_enabled():
         typer.echo(mask("".join(traceback.format_exception(error))).rstrip(), err=True)
     text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())

@@ -56,7 +56,11 @@ class TransferProgress:
                 redirect_stdout=False,
                 redirect_stderr=False,
             )
-            self._task = self._bar.add_task(description, total=total_bytes, files=f"0/{files}")
+            from codeferry.secrets import mask
+
+            self._task = self._bar.add_task(
+                mask(description), total=total_bytes, files=f"0/{files}"
+            )
             self._bar.start()
 
     def advance(self, nbytes: int) -> None:

@@ -11,13 +11,11 @@ import concurrent.futures
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeferry.errors import CodeferryError, PullError, PushError, UnsafePathError
-from codeferry.redact import redact_url, split_url_credentials
 from codeferry.remote.download import DownloadJob, IntegrityError, download_files
 from codeferry.remote.listing import (
     MANIFEST_NAME,
@@ -35,6 +33,13 @@ from codeferry.remote.transfer import (
     describe,
 )
 from codeferry.remote.upload import UploadJob, upload_files
+from codeferry.secrets import (
+    is_secret_name,
+    redact_url,
+    remember,
+    remember_named,
+    split_url_credentials,
+)
 from codeferry.storage import CodeStorage, FetchResult, PullContext, PushResult
 from codeferry.timeouts import is_timeout, network_timeouts
 
@@ -55,11 +60,6 @@ _FLAT_LISTING_MAX = 1_000
 # A flat listing still paging after this long (two to five pages on S3) is raced by one by
 # sub-folder: a folder never pulled before may hold any number of files.
 _BY_FOLDER_AFTER = 0.5
-# Option names whose values are credentials: never shown, never put into a pull step.
-_SECRET_OPTION = re.compile(
-    r"secret|token|password|passwd|key|credential|sas|connection_string|signature|auth",
-    re.IGNORECASE,
-)
 
 
 class RemoteStorage(CodeStorage):
@@ -140,6 +140,8 @@ class RemoteStorage(CodeStorage):
         self.progress = progress
         _, _, url_secret = split_url_credentials(url)
         self._secrets = [*_secret_values(storage_options), *([url_secret] if url_secret else [])]
+        remember(*self._secrets)
+        remember_named(storage_options)
 
     # -- what it is ----------------------------------------------------------------------------
 
@@ -150,6 +152,9 @@ class RemoteStorage(CodeStorage):
 
     def __str__(self) -> str:
         return self.url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
 
     @property
     def filesystem(self) -> AbstractFileSystem:
@@ -438,7 +443,7 @@ def _public_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` without the values that are (or may hold) credentials."""
     public: dict[str, Any] = {}
     for name, value in options.items():
-        if _SECRET_OPTION.search(name):
+        if is_secret_name(name):  # never shown, never put into a pull step
             continue
         if isinstance(value, Mapping):
             public[name] = _public_options(value)
@@ -453,6 +458,6 @@ def _secret_values(options: Mapping[str, Any]) -> list[str]:
     for name, value in options.items():
         if isinstance(value, Mapping):
             found.extend(_secret_values(value))
-        elif isinstance(value, str) and _SECRET_OPTION.search(name):
+        elif isinstance(value, str) and is_secret_name(name):
             found.append(value)
     return found

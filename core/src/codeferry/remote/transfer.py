@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from codeferry.errors import CodeferryError
-from codeferry.redact import mask_secrets
+from codeferry.secrets import mask, remember
 from codeferry.timeouts import READ_TIMEOUT, TIMEOUT_ATTEMPTS, is_timeout
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def describe(error: BaseException, secrets: Iterable[str] = ()) -> str:
-    """``Type: first line`` of an error, with ``secrets`` and URL credentials masked."""
+    """``Type: first line`` of an error, every secret masked (``secrets`` are remembered)."""
     cause: BaseException = error
     if isinstance(error, TransferError | LocalFileError) and error.__cause__ is not None:
         cause = error.__cause__
@@ -147,7 +147,8 @@ def describe(error: BaseException, secrets: Iterable[str] = ()) -> str:
         cause = error.cause
     lines = str(cause).strip().splitlines()
     text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-    return mask_secrets(text, secrets)
+    remember(*secrets)
+    return mask(text)
 
 
 async def _retrying_async(

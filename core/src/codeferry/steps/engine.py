@@ -13,9 +13,10 @@ that long. Threads work from any thread and leave ``SIGALRM`` to the user's code
 ``run_shell_script`` does; the engine gives them a short grace period to do so and report it.
 A step that ignores its deadline is abandoned (a daemon thread) and the run fails at once.
 
-Secrets revealed by templating are masked (:func:`codeferry.redact.mask_secrets`) in the step
-errors, the progress events, the output steps write through
-:func:`~codeferry.steps.context.write_output`, and every ``logging`` record made during the run.
+Secrets revealed by templating, and the values of step arguments under secret names, are
+remembered (:mod:`codeferry.secrets`) and masked in the step errors, the progress events, the
+output steps write through :func:`~codeferry.steps.context.write_output`, and every ``logging``
+record made during the run.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -37,7 +37,7 @@ from codeferry.errors import (
     StepTimeoutError,
     TemplateError,
 )
-from codeferry.redact import MASK, mask_secrets
+from codeferry.secrets import MASK, is_secret_name, mask, remember_named
 from codeferry.steps.context import masking_logs, running_step
 from codeferry.steps.outputs import StepOutputs
 
@@ -53,9 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = ["StepRecord", "StepsResult", "run_steps"]
 
-_SECRET_KEY = re.compile(
-    r"token|password|passwd|secret|private_key|api_key|access_key|credential", re.I
-)
 _MAX_ARGUMENTS_SHOWN = 400
 _MAX_RETRY_DELAY = 60.0
 _CLEANUP_GRACE = 2.0
@@ -85,8 +82,8 @@ class StepsResult:
         return self.outputs.directory
 
     def mask(self, text: str) -> str:
-        """``text`` with this run's secrets masked."""
-        return mask_secrets(text, self.secrets)
+        """``text`` with this run's secrets (and every other known one) masked."""
+        return mask(text)
 
 
 def run_steps(
@@ -126,7 +123,7 @@ def run_steps(
             try:
                 record = _run_one(step, target, context, result.secrets, reporter)
             except CodeferryError as error:
-                reporter.step_failed(step.label, mask_secrets(str(error), result.secrets))
+                reporter.step_failed(step.label, mask(str(error)))
                 raise
             result.outputs.add(step.label, step.id, record.outputs)
             result.records.append(record)
@@ -159,6 +156,7 @@ def _run_one(
 
     started = time.monotonic()
     arguments = resolve_templates(dict(step.arguments), context, step=step.label)
+    remember_named(arguments)
     shown = _describe_arguments(arguments, secrets)
     _check_signature(step, target.function, arguments, shown, secrets)
     delay = step.retry_delay
@@ -171,7 +169,7 @@ def _run_one(
         except (TemplateError, StepError):
             raise
         except Exception as error:
-            cause = mask_secrets(_cause(error, step), secrets)
+            cause = mask(_cause(error, step))
             if attempt > step.retries:
                 suffix = f" after {attempt} attempts" if attempt > 1 else ""
                 raise StepError(
@@ -199,7 +197,7 @@ def _check_signature(
         signature.bind(**arguments)
     except TypeError as error:
         raise StepError(
-            mask_secrets(f"{step.label}: arguments do not fit the step: {error} ({shown})", secrets)
+            mask(f"{step.label}: arguments do not fit the step: {error} ({shown})")
         ) from None
 
 
@@ -251,10 +249,9 @@ def _check_outputs(step: Step, outputs: Any, shown: str, secrets: set[str]) -> M
     if isinstance(outputs, Mapping) and all(isinstance(key, str) for key in outputs):
         return dict(outputs)
     raise StepError(
-        mask_secrets(
+        mask(
             f"{step.label} returned {type(outputs).__name__}, not a mapping of outputs "
-            f"(arguments: {shown})",
-            secrets,
+            f"(arguments: {shown})"
         )
     )
 
@@ -272,7 +269,7 @@ def _describe_arguments(arguments: Mapping[str, Any], secrets: set[str]) -> str:
     """The arguments for an error message: secret-named strings and known secrets masked."""
 
     def hide(value: Any, key: str = "") -> Any:
-        if isinstance(value, str) and key and _SECRET_KEY.search(key):
+        if isinstance(value, str) and key and is_secret_name(key):
             return MASK
         if isinstance(value, Mapping):
             return {k: hide(v, str(k)) for k, v in value.items()}
@@ -280,7 +277,7 @@ def _describe_arguments(arguments: Mapping[str, Any], secrets: set[str]) -> str:
             return [hide(v, key) for v in value]
         return value
 
-    text = mask_secrets(repr(hide(dict(arguments))), secrets)
+    text = mask(repr(hide(dict(arguments))))
     if len(text) > _MAX_ARGUMENTS_SHOWN:
         text = text[: _MAX_ARGUMENTS_SHOWN - 3] + "..."
     return text

@@ -1,4 +1,8 @@
-"""Running one program for a step: no shell, output streamed (masked) and kept, deadline obeyed."""
+"""Running one program for a step: no shell, output streamed (masked) and kept, deadline obeyed.
+
+What the program prints, on its standard output or error, is streamed to standard error: standard
+output is for codeferry's results only.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codeferry.errors import CodeferryError, StepTimeoutError
+from codeferry.secrets import remember_named
 from codeferry.steps.context import mask, remaining_time, write_output
 
 if TYPE_CHECKING:
@@ -41,12 +46,15 @@ def run_program(
     env: Mapping[str, str] | None = None,
     stream_output: bool = True,
 ) -> ProgramResult:
-    """Run ``argv`` and wait for it; its lines are echoed (masked) when ``stream_output``.
+    """Run ``argv`` and wait for it; its lines are echoed (masked) on standard error when
+    ``stream_output``. The values of ``env`` under secret names are remembered as secrets.
 
     :raises ProgramError: the program cannot start, or exits with a non-zero status (the
         message has the command and the last lines of its standard error, masked).
     :raises StepTimeoutError: the step's timeout passed; the program and its children are killed.
     """
+    if env is not None:
+        remember_named(env)
     shown = mask(subprocess.list2cmdline(list(argv)))
     try:
         process = subprocess.Popen(
@@ -64,12 +72,8 @@ def run_program(
         raise ProgramError(f"cannot run {shown}: {error.strerror or error}") from None
     captured: dict[str, list[str]] = {"stdout": [], "stderr": []}
     readers = [
-        threading.Thread(
-            target=_pump, args=(process.stdout, captured["stdout"], stream_output, False)
-        ),
-        threading.Thread(
-            target=_pump, args=(process.stderr, captured["stderr"], stream_output, True)
-        ),
+        threading.Thread(target=_pump, args=(process.stdout, captured["stdout"], stream_output)),
+        threading.Thread(target=_pump, args=(process.stderr, captured["stderr"], stream_output)),
     ]
     for reader in readers:
         reader.start()
@@ -93,11 +97,11 @@ def run_program(
     return ProgramResult(stdout, stderr, returncode)
 
 
-def _pump(stream: Any, sink: list[str], echo: bool, to_stderr: bool) -> None:
+def _pump(stream: Any, sink: list[str], echo: bool) -> None:
     for line in stream:
         sink.append(line)
         if echo:
-            write_output(line, stderr=to_stderr)
+            write_output(line)
     stream.close()
 
 

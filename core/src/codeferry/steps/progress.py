@@ -45,7 +45,7 @@ class StepReporter:
 
 
 class RichStepReporter(StepReporter):
-    """A spinner while a step runs and a line when it ends, on standard error."""
+    """A spinner while a step runs and a line when it ends, on standard error, secrets masked."""
 
     def __init__(self, console: Any = None) -> None:
         from rich.console import Console
@@ -55,7 +55,7 @@ class RichStepReporter(StepReporter):
 
     def step_started(self, label: str) -> None:
         self._stop()
-        self._status = self.console.status(f"{label} ...")
+        self._status = self.console.status(f"{_escape(label)} ...")
         self._status.start()
 
     def step_retrying(self, label: str, attempt: int, error: str, delay: float) -> None:
@@ -85,7 +85,9 @@ class RichStepReporter(StepReporter):
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    from codeferry.secrets import mask
+
+    return escape(mask(text))
 
 
 def default_reporter(quiet: bool = False) -> StepReporter:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 
 from codeferry.errors import StoreError
-from codeferry.redact import mask_secrets
+from codeferry.secrets import mask, remember
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "WRITE", "create_engine", "database_errors", "safe_url"]
 
@@ -101,7 +101,8 @@ def _message(url: sa.URL | str, action: str, cause: str) -> str:
         parsed = sa.make_url(url) if isinstance(url, str) else url
         password = str(parsed.password) if parsed.password is not None else None
     text = f"cannot {action} the block store at {safe_url(url)}: {cause}"
-    return mask_secrets(text, [password] if password else [])
+    remember(password)
+    return mask(text)
 
 
 def _first_line(text: str) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from codeferry.errors import CodeferryError
+from codeferry.secrets import remember
 from codeferry.timeouts import NetworkTimeouts, is_timeout, network_timeouts
 from codeferry_docker import __version__
 from codeferry_docker.manifests import (
@@ -131,6 +132,7 @@ class _RegistryAuth(httpx.Auth):
             token = ""
         if not token:
             return
+        remember(token)  # the registry's token is a secret too: masked wherever it shows
         with self._lock:
             named = [s.split(":")[1] for s in scopes if s.startswith("repository:")]
             for name in named or [""]:

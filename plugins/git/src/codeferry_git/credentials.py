@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from codeferry.blocks import Block, Secret
 from codeferry.errors import CodeferryError
+from codeferry.secrets import remember
 
 __all__ = [
     "DEFAULT_TOKEN_USERNAME",
@@ -62,6 +63,11 @@ class HttpAuth:
 
     username: str
     password: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        # Minted at pull time (an app's installation token) or read from a block: either way a
+        # secret from now on, in whatever form a server or a library repeats it.
+        remember(self.password)
 
 
 class SshKey(Block):

@@ -19,7 +19,7 @@ from pydantic import SecretStr, field_validator, model_validator
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError, PullError, UnsafePathError
 from codeferry.paths import safe_relative_path
-from codeferry.redact import redact_url
+from codeferry.secrets import redact_url
 from codeferry.storage import CodeStorage, FetchResult, PullContext
 from codeferry_git.credentials import (
     GitCredentials,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from codeferry.errors import PullError
-from codeferry.redact import mask_secrets, redact_url
+from codeferry.secrets import mask, redact_url, remember
 from codeferry.timeouts import (
     TIMEOUT_ATTEMPTS,
     NetworkTimeouts,
@@ -100,7 +100,12 @@ def _http_pool(url: str, timeouts: NetworkTimeouts) -> Any:
 
 
 def describe_failure(error: BaseException, url: str, secrets: list[str]) -> PullError:
-    """A one-line error for ``error`` raised while talking to ``url``, secrets masked."""
+    """A one-line error for ``error`` raised while talking to ``url``, every secret masked.
+
+    ``secrets`` (the credentials sent) are remembered, so they stay masked in any form, HTTP
+    Basic's ``base64(user:secret)`` included, whatever else prints them later.
+    """
+    remember(*secrets)
     from dulwich.client import HTTPUnauthorized
     from dulwich.errors import HangupException, NotGitRepository
 
@@ -124,7 +129,7 @@ def describe_failure(error: BaseException, url: str, secrets: list[str]) -> Pull
         message = f"the connection to git repository {where} was dropped: {text}"
     else:
         message = f"cannot fetch git repository {where}: {type(error).__name__}: {text}"
-    return PullError(mask_secrets(message, secrets))
+    return PullError(mask(message))
 
 
 def _server(url: str) -> str:

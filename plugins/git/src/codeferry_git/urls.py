@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from codeferry.errors import CodeferryError
-from codeferry.redact import redact_url, split_url_credentials
+from codeferry.secrets import redact_url, split_url_credentials
 
 __all__ = [
     "GitUrl",
