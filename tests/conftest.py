@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.servers.gcs",
     "tests.servers.registry",
     "tests.servers.podman",
+    "tests.servers.mounts",
 ]
 
 

@@ -11,6 +11,9 @@ never a silent default.
     is (see :mod:`codeferry.home`).
 ``CODEFERRY_DATABASE_URL``
     Any SQLAlchemy URL for the block store (default: SQLite in the home folder).
+``CODEFERRY_COPY_FILES``
+    A switch: a new version copies the files it reuses from the previous one rather than
+    hard-linking them (see :mod:`codeferry.reuse`).
 ``CODEFERRY_ENCRYPTION_KEY``
     The Fernet key that encrypts secret fields at rest (default: a 0600 key file in the home
     folder).
