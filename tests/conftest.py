@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.servers.podman",
     "tests.servers.silent",
     "tests.servers.echo_auth",
+    "tests.servers.mounts",
 ]
 
 

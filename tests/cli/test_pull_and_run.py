@@ -148,3 +148,34 @@ def test_run_needs_source_and_entrypoint(cli: Cli, code_folder: Path) -> None:
 def test_entrypoint_arguments_must_follow_the_separator(cli: Cli, code_folder: Path) -> None:
     result = cli("run", str(code_folder), "flows/main.py:hello", "name=x")
     assert result.exit_code == 2
+
+
+def test_pull_into_a_destination_of_another_source_is_refused_unless_replace(
+    cli: Cli, code_folder: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    (other / "flows").mkdir(parents=True)
+    (other / "flows" / "main.py").write_text("OTHER = True\n")
+    dest = tmp_path / "code"
+    assert cli("pull", str(code_folder), "--dest", str(dest)).exit_code == 0
+    refused = cli("pull", str(other), "--dest", str(dest))
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: destination ")
+    assert str(code_folder) in refused.stderr and str(other) in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    replaced = cli("pull", str(other), "--dest", str(dest), "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert (dest / "flows" / "main.py").read_text() == "OTHER = True\n"
+
+
+def test_an_operating_system_failure_is_one_line_naming_cause_and_file(
+    cli: Cli, code_folder: Path
+) -> None:
+    (code_folder / "loop").symlink_to("loop")
+    result = cli("pull", str(code_folder))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    assert "unexpected" not in result.stderr
+    assert "Too many levels of symbolic links (ELOOP)" in result.stderr
+    assert str(code_folder / "loop") in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +26,15 @@ from codeferry.storage import CodeStorage, FetchResult, PullContext
 class DictStorage(CodeStorage):
     """Code held in a dict; reuses unchanged files like a real incremental plugin."""
 
-    def __init__(self, files: dict[str, str], *, fail_after: int | None = None) -> None:
+    def __init__(
+        self, files: dict[str, str], *, fail_after: int | None = None, name: str = "test"
+    ) -> None:
         self.files = files
         self.fail_after = fail_after
+        self.name = name
 
     def __str__(self) -> str:
-        return "dict://test"
+        return f"dict://{self.name}"
 
     def to_pull_step(self) -> dict[str, dict[str, Any]]:
         return {"test.pull": {}}
@@ -81,6 +88,155 @@ def test_changed_and_deleted_files_propagate_and_unchanged_ones_are_linked() -> 
     assert second.files == 2
     keep_before, keep_after = first.directory / "keep.py", second.directory / "keep.py"
     assert keep_before.stat().st_ino == keep_after.stat().st_ino
+
+
+# -- independent versions ----------------------------------------------------------------------
+
+
+def edit_in_place(path: Path, text: str) -> None:
+    """What an editor or a program writing its own folder does: the same file, new bytes.
+
+    The file is made writable first (its owner may; root need not).
+    """
+    path.chmod(0o644)
+    with path.open("r+") as handle:
+        handle.truncate(0)
+        handle.write(text)
+
+
+def test_a_versions_files_are_read_only() -> None:
+    result = DictStorage({"a.py": "A", "pkg/b.py": "B"}).pull_code()
+    for path in ("a.py", "pkg/b.py"):
+        assert not stat.S_IMODE((result.directory / path).stat().st_mode) & 0o222, path
+
+
+def test_an_edit_in_place_never_reaches_the_next_version() -> None:
+    storage = DictStorage({"a.py": "A", "b.py": "B"})
+    first = storage.pull_code()
+    edit_in_place(first.directory / "a.py", "EDITED")
+    storage.files = {"a.py": "A", "b.py": "B2"}
+    second = storage.pull_code()
+    assert tree(second.directory) == {"a.py": "A", "b.py": "B2"}
+
+
+def test_a_repull_restores_an_edited_file_when_the_source_did_not_change() -> None:
+    storage = DictStorage({"a.py": "A", "b.py": "B"})
+    first = storage.pull_code()
+    edit_in_place(first.directory / "b.py", "EDITED")
+    again = storage.pull_code()
+    assert again.changed
+    assert tree(again.directory) == {"a.py": "A", "b.py": "B"}
+    assert storage.pull_code().directory == again.directory  # and then it is unchanged
+
+
+def test_with_copy_files_an_edit_never_reaches_another_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CODEFERRY_COPY_FILES", "1")
+    storage = DictStorage({"a.py": "A", "b.py": "B"})
+    first = storage.pull_code()
+    storage.files = {"a.py": "A", "b.py": "B2"}
+    second = storage.pull_code()
+    assert second.files == 1  # a.py was reused, as a copy
+    edit_in_place(second.directory / "a.py", "EDITED")
+    assert tree(first.directory) == {"a.py": "A", "b.py": "B"}
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A folder others may walk into (pytest's own are private to us): see below."""
+    base = Path(tempfile.mkdtemp(prefix="codeferry-owned-"))
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX file owners")
+def test_an_edit_in_place_by_the_files_owner_fails_and_changes_no_version(
+    open_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CODEFERRY_HOME", str(open_folder / "home"))
+    storage = DictStorage({"a.py": "A", "b.py": "B"})
+    first = storage.pull_code(open_folder / "code")
+    storage.files = {"a.py": "A", "b.py": "B2"}
+    second = storage.pull_code(open_folder / "code")
+    owner = _owner_who_is_not_root(open_folder)
+    target = second.directory / "a.py"
+
+    def shell(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", "-c", command], capture_output=True, text=True, check=False, **owner
+        )
+
+    assert shell(f"cat '{target}'").stdout == "A", "the owner cannot even read the file"
+    edit = shell(f"printf EDITED >> '{target}'")
+    assert edit.returncode != 0, "an edit in place of a checked-out file succeeded"
+    assert "ermission denied" in edit.stderr
+    assert tree(first.directory) == {"a.py": "A", "b.py": "B"}
+    assert tree(second.directory) == {"a.py": "A", "b.py": "B2"}
+
+
+def _owner_who_is_not_root(base: Path) -> dict[str, int]:
+    """Arguments for subprocess that run as the owner of everything under ``base``, not root.
+
+    Root may write read-only files; the protection is for everyone else, so as root the files
+    are given to ``nobody`` (65534) and the edit runs as that user.
+    """
+    if os.geteuid() != 0:
+        return {}
+    for folder, dirs, names in os.walk(base):
+        for name in [*dirs, *names]:
+            os.chown(Path(folder, name), 65534, 65534, follow_symlinks=False)
+    os.chown(base, 65534, 65534)
+    return {"user": 65534, "group": 65534}
+
+
+# -- one checkout, one source ------------------------------------------------------------------
+
+
+def test_a_destination_holding_another_source_is_refused_naming_both(tmp_path: Path) -> None:
+    dest = tmp_path / "code"
+    DictStorage({"a.py": "1"}, name="first").pull_code(dest)
+    other = DictStorage({"a.py": "1"}, name="second")
+    with pytest.raises(PullError) as caught:
+        other.pull_code(dest)
+    message = str(caught.value)
+    assert "dict://first" in message and "dict://second" in message and "replace" in message
+    assert tree(dest) == {"a.py": "1"}
+    replaced = other.pull_code(dest, replace=True)
+    assert replaced.changed and replaced.files == 1
+    assert Checkout.for_storage(other, dest).current.source == "dict://second"  # type: ignore[union-attr]
+
+
+def test_a_relative_destination_and_its_absolute_path_are_one_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    storage = DictStorage({"a.py": "1"})
+    first = Checkout.for_storage(storage, "../code")
+    second = Checkout.for_storage(storage, tmp_path / "code")
+    assert first.root == second.root
+    assert first.link == second.link == tmp_path / "code"
+    storage.pull_code("../code")
+    assert not storage.pull_code(tmp_path / "code").changed
+
+
+def test_a_destination_that_is_a_symlink_codeferry_did_not_make_is_refused_and_kept(
+    tmp_path: Path,
+) -> None:
+    mine = tmp_path / "my-project"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    dest = tmp_path / "code"
+    dest.symlink_to(mine)
+    with pytest.raises(PullError, match="symbolic link that codeferry did not make"):
+        DictStorage({"a.py": "1"}).pull_code(dest)
+    with pytest.raises(PullError, match="did not make"):
+        DictStorage({"a.py": "1"}).pull_code(dest, replace=True)
+    assert dest.readlink() == mine
+    assert (mine / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
 
 
 def test_failed_pull_keeps_the_previous_tree_and_leaves_no_staging() -> None:

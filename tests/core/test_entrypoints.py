@@ -124,6 +124,44 @@ def test_each_new_version_of_a_checkout_loads_its_own_modules(tmp_path: Path) ->
             sys.modules.pop(name, None)
 
 
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A file beside the code folder that says so when it is imported."""
+    path = tmp_path / "outside.py"
+    path.write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\ndef f():\n    return 1\n")
+    return path
+
+
+@pytest.mark.parametrize("form", ["../outside.py:f", "flows/../../outside.py:f", "ABSOLUTE:f"])
+def test_a_file_entrypoint_outside_the_code_folder_is_refused(
+    code: Path, outside: Path, form: str
+) -> None:
+    entrypoint = form.replace("ABSOLUTE", str(outside))
+    with pytest.raises(EntrypointError, match="entrypoint") as caught:
+        load_entrypoint(entrypoint, code)
+    assert "outside.py" in str(caught.value)
+    assert not (outside.parent / "imported").exists(), "the file outside was imported"
+
+
+def test_a_file_entrypoint_through_a_link_leaving_the_code_folder_is_refused(
+    code: Path, outside: Path
+) -> None:
+    (code / "flows" / "linked.py").symlink_to(outside)
+    with pytest.raises(EntrypointError, match=r"flows/linked\.py is outside the code folder"):
+        load_entrypoint("flows/linked.py:f", code)
+    assert not (outside.parent / "imported").exists(), "the file outside was imported"
+
+
+@given(st.lists(st.sampled_from(["a", "b", "..", "."]), min_size=1, max_size=5))
+def test_a_file_entrypoint_with_a_parent_component_never_parses(parts: list[str]) -> None:
+    path = "/".join([*parts, "flow.py"])
+    if ".." not in parts:
+        assert parse_entrypoint(f"{path}:f").path == path
+        return
+    with pytest.raises(EntrypointError, match="leaves the code folder"):
+        parse_entrypoint(f"{path}:f")
+
+
 def test_missing_file_is_named(code: Path) -> None:
     with pytest.raises(EntrypointError, match=r"entrypoint file flows/nope\.py not found"):
         load_entrypoint("flows/nope.py:hello", code)

@@ -237,6 +237,35 @@ def test_dest_becomes_a_link_to_the_code(write_file: WriteFile, tmp_path: Path) 
     assert (tmp_path / "full" / "mine.txt").read_text() == "keep"
 
 
+def test_dest_that_is_a_users_symlink_is_refused_and_kept(
+    write_file: WriteFile, tmp_path: Path
+) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    dest = tmp_path / "code"
+    dest.symlink_to(mine)
+    with pytest.raises(PullError, match="symbolic link that codeferry did not make"):
+        pull_deployment(write_file(LOCAL_FILE), "hello", dest=dest)
+    assert dest.readlink() == mine
+
+
+def test_dest_linking_to_another_checkout_is_replaced_only_when_asked(
+    write_file: WriteFile, project: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "code"
+    first = pull_deployment(write_file(LOCAL_FILE), "hello", dest=dest)
+    assert pull_deployment(write_file(LOCAL_FILE), "hello", dest=dest).link == dest
+    other = project / "other"
+    (other / "flows").mkdir(parents=True)
+    (other / "flows" / "hello.py").write_text("def hello(name):\n    return 'other'\n")
+    other_file = write_file(LOCAL_FILE.replace("path: src", "path: other"))
+    with pytest.raises(PullError, match=r"holds .*src, not .*other"):
+        pull_deployment(other_file, "hello", dest=dest)
+    assert dest.resolve() == first.directory.resolve()
+    replaced = pull_deployment(other_file, "hello", dest=dest, replace=True)
+    assert dest.resolve() == replaced.directory.resolve()
+
+
 def test_run_in_progress_keeps_its_version_while_new_pulls_switch(
     write_file: WriteFile, project: Path
 ) -> None:

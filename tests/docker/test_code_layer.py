@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,18 @@ def test_a_missing_project_folder_is_named(build, tmp_path: Path) -> None:
 def test_a_missing_base_image_is_named(build, oci_registry: RegistryServer) -> None:
     with pytest.raises(CodeferryError, match=r"base/missing:1.*not found"):
         build(base_image=f"{oci_registry.host}/base/missing:1")
+
+
+def test_a_codeferry_home_inside_the_project_never_reaches_the_layer_or_build_context(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeferry.store import BlockStore
+    from codeferry_docker.code_layer import build_layer, project_files
+
+    monkeypatch.setenv("CODEFERRY_HOME", str(project / ".codeferry"))
+    BlockStore().set_variable("region", "eu-west-1")  # makes the home: database and marker
+    assert (project / ".codeferry" / "codeferry.db").is_file()
+    assert set(project_files(project)) == {"flow.py", "pkg/helpers.py", "run.sh"}
+    layer = build_layer(project, "/app", tmp_path / "layer.tar.gz")
+    with tarfile.open(layer.path) as archive:
+        assert not [m.name for m in archive.getmembers() if ".codeferry" in m.name]

@@ -233,6 +233,30 @@ def test_writing_through_a_symlink_in_the_layer_is_refused(
         image().pull_code(tmp_path / "out")
 
 
+@pytest.mark.parametrize(
+    "conflict",
+    [
+        [member("app/pkg", b"a file"), member("app/pkg/mod.py", b"x")],
+        [member("app/pkg", kind=tarfile.DIRTYPE), member("app/pkg", b"a file")],
+        [member("app/pkg", b"a file"), member("app/pkg", kind=tarfile.DIRTYPE)],
+    ],
+    ids=["file-then-child", "folder-then-file", "file-then-folder"],
+)
+def test_members_of_one_layer_that_conflict_are_one_clear_error(
+    pusher: RawPusher, repository: str, image, tmp_path: Path, conflict: list[tarfile.TarInfo]
+) -> None:
+    good = layer({"app/flow.py": b"flow"})
+    pusher.image(repository, "v1", [good], config_for([good], workdir="/app"))
+    image().pull_code(tmp_path / "out")
+    code = layer({"app/flow.py": b"flow 2"}, extra=[(info, b"x" * info.size) for info in conflict])
+    pusher.image(repository, "v1", [code], config_for([code], workdir="/app"))
+    with pytest.raises(UnsafePathError, match=r"'app/pkg.*' is both a file and a folder") as caught:
+        image().pull_code(tmp_path / "out")
+    assert repository in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert tree(tmp_path / "out") == {"flow.py": b"flow"}
+
+
 def test_wrong_password_is_a_one_line_error_without_the_password(
     oci_registry: RegistryServer, repository: str, tmp_path: Path
 ) -> None:

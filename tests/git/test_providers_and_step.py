@@ -251,3 +251,22 @@ def test_a_github_app_with_the_wrong_key_is_refused_clearly(
     with pytest.raises(PullError, match="refused an installation token"):
         repo.pull_code(tmp_path / "co")
     assert api.rejected == 1
+
+
+def test_git_clone_refuses_a_destination_holding_another_repository_unless_replace(
+    served: Served, tmp_path: Path
+) -> None:
+    from codeferry_git.steps import git_clone
+
+    credentials = {"username": served.server.user, "access_token": served.server.password}
+    dest = str(tmp_path / "flows")
+    git_clone(repository=served.url("app.git"), credentials=credentials, destination=dest)
+    with pytest.raises(PullError) as caught:
+        git_clone(repository=served.url("lib.git"), credentials=credentials, destination=dest)
+    assert "app.git" in str(caught.value) and "lib.git" in str(caught.value)
+    assert (tmp_path / "flows" / "flow.py").is_file()
+    outputs = git_clone(
+        repository=served.url("lib.git"), credentials=credentials, destination=dest, replace=True
+    )
+    assert outputs["commit_sha"] == served.commits["lib"][-1]
+    assert sorted(p.name for p in (tmp_path / "flows").iterdir()) == ["lib.py"]

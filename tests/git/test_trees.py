@@ -13,6 +13,7 @@ from dulwich.object_store import MemoryObjectStore
 from dulwich.objects import Blob, Tree
 
 from codeferry.errors import PullError
+from codeferry.reuse import seal
 from codeferry.storage import PullContext
 from codeferry_git.trees import TreeWriter
 
@@ -45,6 +46,7 @@ def test_a_tree_entry_no_git_server_would_send_is_refused(tmp_path: Path, name: 
 
 
 def _context(tmp_path: Path, previous: Path | None) -> PullContext:
+    """A pull's context after ``previous`` was committed (sealed, as the checkout does)."""
     target = tmp_path / "target"
     target.mkdir()
     return PullContext(
@@ -53,6 +55,7 @@ def _context(tmp_path: Path, previous: Path | None) -> PullContext:
         previous_version="v1" if previous else None,
         previous_state={},
         cache_dir=tmp_path / "cache",
+        previous_files=seal(previous) if previous else {},
     )
 
 

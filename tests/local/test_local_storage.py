@@ -120,3 +120,50 @@ def test_set_working_directory_changes_directory(
 def test_str_and_repr_name_the_folder(project: Path) -> None:
     storage = LocalDirectory(path=str(project))
     assert repr(storage) == f"LocalDirectory({str(project)!r})"
+
+
+def test_another_folder_pulled_into_the_same_destination_is_refused(tmp_path: Path) -> None:
+    # Same names, sizes and times: only the source tells the two folders apart.
+    first, second = tmp_path / "a", tmp_path / "b"
+    for root, text in ((first, "A = 1\n"), (second, "B = 2\n")):
+        root.mkdir()
+        (root / "flow.py").write_text(text)
+        os.utime(root / "flow.py", ns=(1_700_000_000_000_000_000,) * 2)
+    dest = tmp_path / "code"
+    LocalDirectory(path=str(first)).pull_code(dest)
+    with pytest.raises(PullError) as caught:
+        LocalDirectory(path=str(second)).pull_code(dest)
+    assert str(first) in str(caught.value) and str(second) in str(caught.value)
+    assert (dest / "flow.py").read_text() == "A = 1\n"
+    replaced = LocalDirectory(path=str(second)).pull_code(dest, replace=True)
+    assert replaced.changed
+    assert (dest / "flow.py").read_text() == "B = 2\n"
+
+
+@pytest.mark.parametrize("loop", ["file", "folder"])
+def test_a_symbolic_link_loop_in_the_folder_is_one_clear_error(
+    project: Path, tmp_path: Path, loop: str
+) -> None:
+    good = LocalDirectory(path=str(project)).pull_code(tmp_path / "code")
+    if loop == "file":
+        (project / "pkg" / "self.py").symlink_to("self.py")
+    else:
+        (project / "pkg" / "again").symlink_to("..")
+    with pytest.raises(PullError) as caught:
+        LocalDirectory(path=str(project)).pull_code(tmp_path / "code")
+    message = str(caught.value)
+    assert "ELOOP" in message and str(project / "pkg") in message
+    assert "\n" not in message
+    assert files(tmp_path / "code") == files(good.directory)
+
+
+def test_a_folder_named_relatively_and_absolutely_is_one_source(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    relative = LocalDirectory(path="../project")
+    assert str(relative) == str(LocalDirectory(path=str(project)))
+    relative.pull_code("../code")
+    again = LocalDirectory(path=str(project)).pull_code(tmp_path / "code")
+    assert not again.changed

@@ -10,29 +10,40 @@ A checkout is a folder in the codeferry home::
     <root>/cache/                kept between pulls for the plugin (a git object store, say)
     <root>/staging-*             a pull in progress; removed by the next pull if it was killed
 
-An explicit destination folder becomes a symbolic link to ``<root>/current``. A program runs from
-its version's own folder, so a later pull never changes files under it; versions in use (see
-:meth:`Checkout.use`) are never cleaned up.
+An explicit destination folder becomes a symbolic link to ``<root>/current``; it serves one source
+(the storage's :meth:`~codeferry.CodeStorage.checkout_key`, recorded with each version): pulling
+another source into it is refused unless the pull says to replace it. A symbolic link codeferry did
+not make is never replaced. A program runs from its version's own folder, so a later pull never
+changes files under it; versions in use (see :meth:`Checkout.use`) are never cleaned up.
+
+A version's files are read-only, and each one's size and modification time are recorded when the
+version is committed: a later pull reuses only files that still match (see :mod:`codeferry.reuse`).
+An operating-system failure during a pull (disk full, read-only file system, permissions) is a
+:class:`~codeferry.errors.PullError` naming the cause and the file; the current version stays.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import json
+import os
 import re
 import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeferry import settings
-from codeferry.errors import PullError
+from codeferry.errors import PullError, describe_os_error
+from codeferry.home import mark
 from codeferry.pull_lock import pull_lock
+from codeferry.reuse import intact, seal
 from codeferry.storage import FetchResult, PullContext, PullResult
 
 if TYPE_CHECKING:
@@ -40,7 +51,7 @@ if TYPE_CHECKING:
 
     from codeferry.storage import CodeStorage
 
-__all__ = ["Checkout", "CheckoutVersion", "hold_version"]
+__all__ = ["Checkout", "CheckoutVersion", "destination_path", "hold_version", "link_target"]
 
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -52,12 +63,62 @@ except ImportError:  # pragma: no cover - Windows: in-use detection falls back t
 
 @dataclass(frozen=True)
 class CheckoutVersion:
-    """One pulled version in a checkout."""
+    """One pulled version in a checkout.
+
+    ``source`` names the storage it was pulled from and ``key`` is that storage's
+    :meth:`~codeferry.CodeStorage.checkout_key` (``None`` for versions pulled before it was
+    recorded); ``stamps`` are its files' sizes and modification times when it was committed
+    (``None`` for versions committed before they were recorded).
+    """
 
     id: str
     directory: Path
     version: str
     state: dict[str, Any]
+    source: str = ""
+    key: str | None = None
+    stamps: dict[str, list[int]] | None = field(default=None, repr=False)
+
+    def same_source(self, storage: CodeStorage) -> bool:
+        """Whether this version was pulled from ``storage`` (the same place, not the same code)."""
+        if self.key is not None:
+            return self.key == storage.checkout_key()
+        return self.source == str(storage)
+
+
+def destination_path(destination: str | Path) -> Path:
+    """``destination`` as an absolute path, its folders resolved (``../x`` is ``/abs/x``).
+
+    The last component is kept as it is: it may be a link codeferry made.
+    """
+    path = Path(destination).expanduser()
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    if path.name in {"", ".", ".."}:
+        return Path(os.path.realpath(path))
+    return Path(os.path.realpath(path.parent)) / path.name
+
+
+def link_target(link: Path) -> Path | None:
+    """Where the symbolic link ``link``, which codeferry made, leads; ``None`` for no link.
+
+    :raises PullError: ``link`` is a symbolic link codeferry did not make (it does not lead into
+        the codeferry home): it is never replaced, since it may be the user's.
+    """
+    try:
+        raw = link.readlink()
+    except OSError as error:
+        if error.errno in {errno.ENOENT, errno.EINVAL}:
+            return None  # missing, or not a link
+        raise
+    target = Path(os.path.normpath(link.parent / raw))
+    home = Path(os.path.realpath(settings.home()))
+    if not Path(os.path.realpath(target.parent)).joinpath(target.name).is_relative_to(home):
+        raise PullError(
+            f"destination {link} is a symbolic link that codeferry did not make (to {raw}); "
+            "remove it or give another folder"
+        )
+    return target
 
 
 class Checkout:
@@ -85,7 +146,7 @@ class Checkout:
             label = _UNSAFE_CHARS.sub("-", str(storage).split("://")[-1]).strip("-")[:40]
             digest = hashlib.sha256(key.encode()).hexdigest()[:16]
             return cls(settings.checkouts_dir() / f"{label or 'source'}-{digest}", keep=keep)
-        link = Path(destination).expanduser().absolute()
+        link = destination_path(destination)
         digest = hashlib.sha256(str(link).encode()).hexdigest()[:16]
         root = settings.checkouts_dir() / f"dest-{_UNSAFE_CHARS.sub('-', link.name)}-{digest}"
         return cls(root, link=link, keep=keep)
@@ -99,39 +160,65 @@ class Checkout:
             return None
         directory = (self.root / target).resolve()
         meta = json.loads(directory.with_name(directory.name + ".json").read_text())
-        return CheckoutVersion(directory.name, directory, meta["version"], meta.get("state", {}))
+        return CheckoutVersion(
+            directory.name,
+            directory,
+            meta["version"],
+            meta.get("state", {}),
+            meta.get("source", ""),
+            meta.get("key"),
+            meta.get("stamps"),
+        )
 
-    def pull(self, storage: CodeStorage) -> PullResult:
-        """Pull ``storage`` into a new version and switch to it, or keep the current one."""
-        self._check_link()
+    def pull(self, storage: CodeStorage, *, replace: bool = False) -> PullResult:
+        """Pull ``storage`` into a new version and switch to it, or keep the current one.
+
+        :param replace: the checkout may hold another source; it is replaced by this one.
+            Without it, a checkout of another source is refused.
+        :raises PullError: the pull failed (the current version stays), a destination is not
+            codeferry's, or it holds another source.
+        """
+        try:
+            return self._pull(storage, replace)
+        except OSError as error:
+            where = self.link or self.root
+            raise PullError(
+                f"cannot pull {storage} into {where}: {describe_os_error(error)}"
+            ) from None
+
+    def _pull(self, storage: CodeStorage, replace: bool) -> PullResult:
+        self._check_link(storage, replace)
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         self.cache_dir.mkdir(exist_ok=True)
+        mark(self.root)
         with pull_lock(self.root / ".lock", str(self.link or self.root)):
             self._remove_leftovers()
             current = self.current
+            previous = self._previous(current, storage, replace)
             staging = self.root / f"staging-{uuid.uuid4().hex}"
             staging.mkdir()
-            context = PullContext(
-                target=staging,
-                previous=current.directory if current else None,
-                previous_version=current.version if current else None,
-                previous_state=current.state if current else {},
-                cache_dir=self.cache_dir,
-            )
             # Versions the new one will push out are removed while the fetch waits on the network.
             sweeper = threading.Thread(
                 target=self._remove_versions, args=(self._old_versions(current, room=1),)
             )
             sweeper.start()  # joined below; with nothing to remove it ends at once
             try:
-                result = storage.fetch(context)
-                if not isinstance(result, FetchResult):
-                    raise PullError(f"{type(storage).__name__}.fetch returned {result!r}")
-                if result.unchanged and current is not None:
+                context = self._context(staging, previous)
+                result = _fetch(storage, context)
+                if result.unchanged and previous is not None:
+                    stamps = previous.stamps
+                    if stamps is not None and intact(previous.directory, stamps):
+                        shutil.rmtree(staging)
+                        self._ensure_link()
+                        return PullResult(
+                            previous.directory, previous.version, 0, 0, False, str(storage)
+                        )
+                    # Its files were edited (or it predates their record): fetch it all again.
                     shutil.rmtree(staging)
-                    self._ensure_link()
-                    return PullResult(current.directory, current.version, 0, 0, False, str(storage))
-                directory = self._commit(staging, storage, result)
+                    staging.mkdir()
+                    context = self._context(staging, None)
+                    result = _fetch(storage, context)
+                directory = self._commit(staging, storage, result, context)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
@@ -155,16 +242,44 @@ class Checkout:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _commit(self, staging: Path, storage: CodeStorage, result: FetchResult) -> Path:
+    def _previous(
+        self, current: CheckoutVersion | None, storage: CodeStorage, replace: bool
+    ) -> CheckoutVersion | None:
+        """The version a pull of ``storage`` builds on: the current one, if of the same source."""
+        if current is None or current.same_source(storage):
+            return current
+        if not replace:
+            raise PullError(_another_source(self.link or self.root, current.source, storage))
+        # Nothing of another source is reused, not even its cache.
+        shutil.rmtree(self.cache_dir, ignore_errors=True)
+        self.cache_dir.mkdir()
+        return None
+
+    def _context(self, staging: Path, previous: CheckoutVersion | None) -> PullContext:
+        return PullContext(
+            target=staging,
+            previous=previous.directory if previous else None,
+            previous_version=previous.version if previous else None,
+            previous_state=previous.state if previous else {},
+            cache_dir=self.cache_dir,
+            previous_files=(previous.stamps or {}) if previous else {},
+        )
+
+    def _commit(
+        self, staging: Path, storage: CodeStorage, result: FetchResult, context: PullContext
+    ) -> Path:
+        reused = context._reuser.placed if context._reuser is not None else None
         version_id = f"{time.time_ns():x}-{_UNSAFE_CHARS.sub('-', result.version)[:12]}"
         directory = self.versions_dir / version_id
         meta = {
             "version": result.version,
             "source": str(storage),
+            "key": storage.checkout_key(),
             "pulled_at": time.time(),
             "files": result.files,
             "bytes": result.bytes,
             "state": dict(result.state),
+            "stamps": seal(staging, reused),
         }
         directory.with_name(version_id + ".json").write_text(json.dumps(meta))
         staging.rename(directory)
@@ -173,12 +288,23 @@ class Checkout:
         temporary.replace(self.current_link)  # the commit point
         return directory
 
-    def _check_link(self) -> None:
-        """Refuse to replace a destination that holds something not ours (it would be lost)."""
+    def _check_link(self, storage: CodeStorage, replace: bool) -> None:
+        """Refuse a destination that is not ours (it would be lost), or is our link to another
+        source's checkout (unless ``replace``).
+        """
         link = self.link
-        if link is None or link.is_symlink() or not link.exists():
+        if link is None:
             return
-        if link.is_dir() and not any(link.iterdir()):
+        target = link_target(link)
+        if target is not None:
+            served = _checkout_of(target)
+            if served is None or served.root == self.root or replace:
+                return
+            current = served.current
+            if current is not None and not current.same_source(storage):
+                raise PullError(_another_source(link, current.source, storage))
+            return
+        if not link.exists() or (link.is_dir() and not any(link.iterdir())):
             return
         raise PullError(
             f"destination {link} already exists and is not a codeferry checkout; "
@@ -239,6 +365,32 @@ class Checkout:
                         continue  # a program is running from this version
                 shutil.rmtree(directory, ignore_errors=True)
                 meta.unlink(missing_ok=True)
+
+
+def _another_source(where: Path, held: str, storage: CodeStorage) -> str:
+    wanted = str(storage)
+    if wanted == held:
+        wanted += " (with other settings)"
+    return (
+        f"destination {where} holds {held or 'another source'}, not {wanted}; pull with replace "
+        "(--replace, or replace: true in a step) to replace it"
+    )
+
+
+def _checkout_of(path: Path) -> Checkout | None:
+    """The checkout whose ``current`` link or version folder ``path`` is, if any."""
+    if path.name == "current" and (path.parent / "versions").is_dir():
+        return Checkout(path.parent)
+    if path.parent.name == "versions" and path.with_name(path.name + ".json").is_file():
+        return Checkout(path.parent.parent)
+    return None
+
+
+def _fetch(storage: CodeStorage, context: PullContext) -> FetchResult:
+    result = storage.fetch(context)
+    if not isinstance(result, FetchResult):
+        raise PullError(f"{type(storage).__name__}.fetch returned {result!r}")
+    return result
 
 
 @contextlib.contextmanager

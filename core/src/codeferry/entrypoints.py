@@ -2,7 +2,8 @@
 
 Two forms are accepted:
 
-- ``path/to/file.py:function`` (or ``file.py:Class.method``): a file inside the code folder;
+- ``path/to/file.py:function`` (or ``file.py:Class.method``): a file inside the code folder (an
+  absolute path, a ``..`` or a symbolic link that leads out of it is refused);
 - ``package.module.function`` or ``package.module:function``: a module importable from the code
   folder.
 
@@ -17,6 +18,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -60,7 +62,17 @@ def parse_entrypoint(text: str) -> Entrypoint:
             f"entrypoint {text!r} names a file but no function: use {text}:function_name"
         )
     if match := _FILE_FORM.match(text):
-        return Entrypoint(match["attr"], path=match["path"])
+        path = match["path"]
+        if path.startswith(("/", "\\")):
+            raise EntrypointError(
+                f"entrypoint {text!r} names a file by an absolute path: name it relative to "
+                "the code folder"
+            )
+        if ".." in re.split(r"[/\\]", path):
+            raise EntrypointError(
+                f"entrypoint {text!r} leaves the code folder ('..'): the file must be inside it"
+            )
+        return Entrypoint(match["attr"], path=path)
     if match := _MODULE_COLON_FORM.match(text):
         return Entrypoint(match["attr"], module=match["module"])
     if match := _MODULE_DOT_FORM.match(text):
@@ -82,7 +94,12 @@ def load_entrypoint(entrypoint: str | Entrypoint, code_dir: str | Path) -> Any:
     _forget_other_versions(root)
     _prepend_path(root)
     if parsed.path is not None:
-        file = (root / parsed.path).resolve()
+        file = Path(os.path.realpath(root / parsed.path))  # a link loop: not found, below
+        if not file.is_relative_to(root):
+            raise EntrypointError(
+                f"entrypoint file {parsed.path} is outside the code folder {root} "
+                f"(it leads to {file}): the file must be inside it"
+            )
         if not file.is_file():
             raise EntrypointError(f"entrypoint file {parsed.path} not found in {root}")
         _prepend_path(file.parent)

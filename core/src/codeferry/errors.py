@@ -8,6 +8,9 @@ so a server's answer quoted in a message, or a traceback, cannot show one.
 
 from __future__ import annotations
 
+import errno
+import os
+
 __all__ = [
     "BlockError",
     "BlockNotFoundError",
@@ -33,6 +36,7 @@ __all__ = [
     "UnsafePathError",
     "UserCodeError",
     "VariableNotFoundError",
+    "describe_os_error",
 ]
 
 
@@ -147,3 +151,15 @@ class StepError(CodeferryError):
 
 class StepTimeoutError(CodeferryError, TimeoutError):
     """A step ran longer than its ``timeout``."""
+
+
+def describe_os_error(error: OSError) -> str:
+    """``error`` as one line: its cause, the errno's name and the file(s) it is about.
+
+    ``No space left on device (ENOSPC): /srv/code/flow.py``
+    """
+    cause = error.strerror or str(error) or type(error).__name__
+    name = errno.errorcode.get(error.errno) if isinstance(error.errno, int) else None
+    text = f"{cause} ({name})" if name else cause
+    files = [os.fsdecode(f) for f in (error.filename, error.filename2) if f is not None]
+    return f"{text}: {' -> '.join(files)}" if files else text

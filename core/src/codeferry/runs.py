@@ -9,6 +9,7 @@ the code is after the pull steps is the ``directory`` output of the last step th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import uuid
@@ -75,6 +76,7 @@ def pull_deployment(
     deployment: str | None = None,
     *,
     dest: str | Path | None = None,
+    replace: bool = False,
     allow_import_steps: bool | None = None,
     reporter: StepReporter | None = None,
     plugins: Plugins | None = None,
@@ -84,6 +86,7 @@ def pull_deployment(
     :param file: the deployment file (default: ``codeferry.yaml`` or ``prefect.yaml`` here).
     :param deployment: whose pull steps to run; default the only deployment, or the file's.
     :param dest: also make this path a link to where the code is.
+    :param replace: ``dest`` may link to the code of another checkout: replace it (else refused).
     :raises CodeferryError: the file is malformed, a step is unknown or fails (a failed pull
         leaves the previous checkout as it was).
     """
@@ -92,7 +95,7 @@ def pull_deployment(
     with _working_folder(parsed.directory):
         result = _run(parsed.steps("pull", chosen), allow_import_steps, reporter, plugins)
         directory = _code_directory(result)
-    link = _link(Path(dest), directory) if dest is not None else None
+    link = _link(Path(dest), directory, replace=replace) if dest is not None else None
     return DeploymentPull(
         directory,
         parsed.path,
@@ -230,20 +233,64 @@ def _working_folder(folder: Path) -> Iterator[None]:
         os.chdir(previous)
 
 
-def _link(dest: Path, directory: Path) -> Path:
-    """Make ``dest`` a symbolic link to ``directory``, replacing only an older link or empty dir."""
-    dest = dest.expanduser().absolute()
-    if dest.is_symlink():
-        pass
-    elif dest.is_dir() and not any(dest.iterdir()):
-        dest.rmdir()
-    elif dest.exists():
-        raise CodeferryError(
-            f"destination {dest} already exists and is not a link made by codeferry; "
-            "give a new or empty folder"
+def _link(dest: Path, directory: Path, *, replace: bool) -> Path:
+    """Make ``dest`` a symbolic link to ``directory``.
+
+    Only a new name, an empty folder or a link codeferry made is replaced, and a link to the code
+    of another checkout only with ``replace``. The link leads into the codeferry home (to a
+    version folder, or to a link kept there for code outside it), which is how a later pull knows
+    it as codeferry's.
+    """
+    from codeferry import settings
+    from codeferry.checkouts import destination_path, link_target
+
+    dest = destination_path(dest)
+    target = link_target(dest)
+    if target is None:
+        if dest.is_dir() and not any(dest.iterdir()):
+            dest.rmdir()
+        elif dest.exists():
+            raise CodeferryError(
+                f"destination {dest} already exists and is not a link made by codeferry; "
+                "give a new or empty folder"
+            )
+    elif not replace and _code_of(target) != _code_of(directory):
+        raise PullError(
+            f"destination {dest} holds {_describe_code(target)}, not {_describe_code(directory)}; "
+            "pull with replace (--replace) to replace it"
         )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    temporary = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}")
-    temporary.symlink_to(directory.resolve(), target_is_directory=True)
-    temporary.replace(dest)
-    return dest
+    pointer = directory.resolve()
+    home = Path(os.path.realpath(settings.home()))
+    if not pointer.is_relative_to(home):
+        digest = hashlib.sha256(str(dest).encode()).hexdigest()[:16]
+        pointer = _replace_link(home / "links" / f"{dest.name}-{digest}", pointer)
+    return _replace_link(dest, pointer)
+
+
+def _replace_link(link: Path, target: Path) -> Path:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    temporary = link.with_name(f".{link.name}.{uuid.uuid4().hex}")
+    temporary.symlink_to(target, target_is_directory=True)
+    temporary.replace(link)
+    return link
+
+
+def _code_of(path: Path) -> Path:
+    """What a folder of code is: the checkout it is a version of, else the folder itself."""
+    resolved = path.resolve()
+    for candidate in (resolved, *resolved.parents):
+        meta = candidate.with_name(f"{candidate.name}.json")
+        if candidate.parent.name == "versions" and meta.is_file():
+            return candidate.parent.parent
+    return resolved
+
+
+def _describe_code(path: Path) -> str:
+    code = _code_of(path)
+    if code != path.resolve() or (code / "versions").is_dir():
+        from codeferry.checkouts import Checkout
+
+        current = Checkout(code).current
+        if current is not None and current.source:
+            return current.source
+    return str(path.resolve())

@@ -293,7 +293,10 @@ from codeferry.errors import CodeferryError
 
 
 def pull_from_$identifier(
-    path: str | None = None, block: str | None = None, destination: str | None = None
+    path: str | None = None,
+    block: str | None = None,
+    destination: str | None = None,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Pull the code at ``path``, or of the saved storage block ``block`` (incremental, atomic).
 
@@ -307,7 +310,7 @@ def pull_from_$identifier(
         storage = ${Class}Storage(path=path)
     else:
         raise CodeferryError("pull_from_$identifier needs a path or a block")
-    return storage.pull_code(destination).as_dict()
+    return storage.pull_code(destination, replace=replace).as_dict()
 '''
 
 _TEST_CONTRACT = '''\

@@ -7,8 +7,13 @@ never a silent default.
 
 ``CODEFERRY_HOME``
     The home folder (default ``~/.codeferry``): the block store, the encryption key, checkouts.
+    It is private to its owner (``0700``) and never pulled, pushed or copied as code, wherever it
+    is (see :mod:`codeferry.home`).
 ``CODEFERRY_DATABASE_URL``
     Any SQLAlchemy URL for the block store (default: SQLite in the home folder).
+``CODEFERRY_COPY_FILES``
+    A switch: a new version copies the files it reuses from the previous one rather than
+    hard-linking them (see :mod:`codeferry.reuse`).
 ``CODEFERRY_ENCRYPTION_KEY``
     The Fernet key that encrypts secret fields at rest (default: a 0600 key file in the home
     folder).
@@ -31,7 +36,7 @@ from pathlib import Path
 
 from codeferry.errors import SettingError
 
-__all__ = ["checkouts_dir", "database_url", "flag", "home", "names", "seconds"]
+__all__ = ["checkouts_dir", "database_url", "flag", "home", "home_path", "names", "seconds"]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -81,12 +86,17 @@ def names(variable: str) -> set[str] | None:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def home() -> Path:
-    """The codeferry home folder; created on first use."""
+def home_path() -> Path:
+    """Where the codeferry home folder is (absolute), whether or not it exists yet."""
     raw = os.environ.get("CODEFERRY_HOME")
-    path = Path(raw).expanduser() if raw else Path.home() / ".codeferry"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return Path(raw).expanduser().absolute() if raw else Path.home() / ".codeferry"
+
+
+def home() -> Path:
+    """The codeferry home folder; created on first use, private to its owner."""
+    from codeferry.home import open_home
+
+    return open_home(home_path())
 
 
 def database_url() -> str:

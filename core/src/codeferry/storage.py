@@ -9,17 +9,17 @@ after an interrupted pull are done by :mod:`codeferry.checkouts` for every stora
 from __future__ import annotations
 
 import abc
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeferry.errors import PushNotSupportedError
-from codeferry.paths import safe_join
+from codeferry.paths import safe_join, safe_relative_path
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
+
+    from codeferry.reuse import VersionFiles
 
 __all__ = ["CodeStorage", "FetchResult", "PullContext", "PullResult", "PushResult"]
 
@@ -90,6 +90,9 @@ class PullContext:
     :param previous_version: the version checked out now.
     :param previous_state: the ``state`` the previous :class:`FetchResult` returned.
     :param cache_dir: a folder kept between pulls of this checkout (a git object store, say).
+    :param previous_files: the size and modification time of each file of ``previous`` when it
+        was committed (see :func:`codeferry.reuse.seal`); a file that no longer matches (edited in
+        place) is never reused, and one without a record neither.
     """
 
     target: Path
@@ -97,6 +100,15 @@ class PullContext:
     previous_version: str | None
     previous_state: Mapping[str, Any]
     cache_dir: Path
+    previous_files: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    _reuser: VersionFiles | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.previous is not None:
+            from codeferry.reuse import VersionFiles
+
+            reuser = VersionFiles(self.previous, self.previous_files)
+            object.__setattr__(self, "_reuser", reuser)
 
     def path_for(self, path: str) -> Path:
         """The file in :attr:`target` for a ``/``-separated path from storage; parents created.
@@ -108,21 +120,33 @@ class PullContext:
         return destination
 
     def reuse(self, path: str) -> bool:
-        """Put the previous version's copy of ``path`` into the target (a hard link where possible).
+        """Put the previous version's ``path`` into the target, as it was when committed.
 
-        :returns: ``False`` when the previous version has no such file.
+        The versions stay independent (see :mod:`codeferry.reuse`): a reflink, a hard link to a
+        read-only file, or a copy.
+
+        :returns: ``False`` when the previous version has no such file, or it changed since it
+            was committed: fetch it from storage then.
+        :raises UnsafePathError: when ``path`` would land outside the target.
         """
-        if self.previous is None:
+        if self._reuser is None:
             return False
-        source = safe_join(self.previous, path)
-        if not source.is_file():
+        relative = safe_relative_path(path).as_posix()
+        if relative not in self.previous_files:
             return False
-        destination = self.path_for(path)
-        try:
-            os.link(source, destination)
-        except OSError:
-            shutil.copy2(source, destination)
-        return True
+        return self._reuser.put(relative, str(self.path_for(relative)))
+
+    def reuse_many(self, files: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """:meth:`reuse` many files at once, for storages that write thousands of files.
+
+        :param files: ``(path, destination)`` pairs: a normalised ``/``-separated path and the
+            file in :attr:`target` it goes to, joined safely by the caller (its folder exists).
+        :returns: the pairs not reused (gone or changed in the previous version).
+        :raises FileExistsError: when a destination exists already (it is never replaced).
+        """
+        if self._reuser is None:
+            return list(files)
+        return self._reuser.put_many(files)
 
     def unchanged(self) -> FetchResult:
         """The result to return when storage holds exactly the previous version."""
@@ -174,13 +198,16 @@ class CodeStorage(abc.ABC):
         """What identifies this storage's default checkout; storages at one place share one."""
         return f"{type(self).__module__}.{type(self).__qualname__} {self}"
 
-    def pull_code(self, destination: str | Path | None = None, *, keep: int = 3) -> PullResult:
+    def pull_code(
+        self, destination: str | Path | None = None, *, keep: int = 3, replace: bool = False
+    ) -> PullResult:
         """Pull the code into ``destination`` (default: this storage's checkout in the home folder).
 
         The new version is built beside the current one and switched to atomically; a pull that
         fails leaves the current version as it was. ``keep`` old versions are kept (and any
-        still in use by a running program).
+        still in use by a running program). A ``destination`` holding the checkout of another
+        source is refused unless ``replace`` is given.
         """
         from codeferry.checkouts import Checkout
 
-        return Checkout.for_storage(self, destination, keep=keep).pull(self)
+        return Checkout.for_storage(self, destination, keep=keep).pull(self, replace=replace)

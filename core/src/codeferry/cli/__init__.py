@@ -1,8 +1,9 @@
 """The ``codeferry`` command line.
 
 Exit status: 0 on success; 1 when something the user can fix went wrong (any
-:class:`~codeferry.errors.CodeferryError`, printed as one line ``Error: ...`` on standard error,
-without a traceback), when a command was declined, or on a bug (printed as ``Error: unexpected
+:class:`~codeferry.errors.CodeferryError`, or an operating-system failure such as a full disk,
+printed as one line ``Error: ...`` on standard error, without a traceback, naming the cause and
+the file), when a command was declined, or on a bug (printed as ``Error: unexpected
 ...``; ``CODEFERRY_DEBUG=1`` adds the traceback); 2 when the command line itself is malformed
 (unknown option, missing argument); 130 when interrupted.
 
@@ -51,7 +52,8 @@ class CodeferryGroup(TyperGroup):
         except Exception as error:
             if _is_click_control_flow(error):
                 raise
-            output.report_error(error, expected=False)
+            # An operating-system failure (disk full, permissions) is the user's to fix, not a bug.
+            output.report_error(error, expected=isinstance(error, OSError))
             raise typer.Exit(1) from None
 
 

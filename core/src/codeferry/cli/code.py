@@ -42,6 +42,13 @@ DestOption = Annotated[
         file_okay=False,
     ),
 ]
+ReplaceOption = Annotated[
+    bool,
+    typer.Option(
+        "--replace",
+        help="Let --dest replace the checkout of another source it holds (else refused).",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on standard output.")]
 FileOption = Annotated[
     Path | None,
@@ -83,6 +90,7 @@ def pull(
     source: SourceArgument = None,
     *,
     dest: DestOption = None,
+    replace: ReplaceOption = False,
     json_output: JsonOption = False,
     file: FileOption = None,
     deployment: Annotated[
@@ -101,14 +109,15 @@ def pull(
     if source is None:
         from codeferry.cli.deployment import pull_command
 
-        pull_command(file, deployment, dest, json_output, allow_import_steps)
+        pull_command(file, deployment, dest, json_output, allow_import_steps, replace=replace)
         return
+    from codeferry.checkouts import destination_path
     from codeferry.cli import output
     from codeferry.plugins import get_plugins
 
     storage = get_plugins().storage_from_source(source)
-    result = storage.pull_code(dest)
-    link = Path(dest).expanduser().absolute() if dest is not None else None
+    result = storage.pull_code(dest, replace=replace)
+    link = destination_path(dest) if dest is not None else None
     if json_output:
         output.print_json({**result.as_dict(), "link": str(link) if link else None})
         return
@@ -129,6 +138,7 @@ def run(
     ] = None,
     *,
     dest: DestOption = None,
+    replace: ReplaceOption = False,
     file: FileOption = None,
     allow_import_steps: AllowImportStepsOption = False,
 ) -> None:
@@ -168,7 +178,7 @@ def run(
         storage = get_plugins().storage_from_source(source)
         where = str(storage)
         checkout = Checkout.for_storage(storage, dest)
-        result = checkout.pull(storage)
+        result = checkout.pull(storage, replace=replace)
         output.info(_summary(result))
         code_dir = result.directory
         with checkout.use(code_dir) as directory, _working_folder(directory):

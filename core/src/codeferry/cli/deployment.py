@@ -70,8 +70,10 @@ def pull_command(
     dest: Path | None = None,
     json_output: bool = False,
     allow_import_steps: bool = False,
+    *,
+    replace: bool = False,
 ) -> None:
-    """``codeferry pull [-f FILE] [--deployment NAME] [--dest DIR] [--json]``.
+    """``codeferry pull [-f FILE] [--deployment NAME] [--dest DIR] [--replace] [--json]``.
 
     Prints where the code is (the folder alone, so ``cd "$(codeferry pull)"`` works), or the
     whole result as JSON. Progress goes to standard error.
@@ -83,6 +85,7 @@ def pull_command(
         file,
         deployment,
         dest=dest,
+        replace=replace,
         allow_import_steps=True if allow_import_steps else None,
         reporter=_reporter(json_output),
     )

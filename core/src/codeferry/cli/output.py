@@ -118,7 +118,10 @@ def report_error(error: BaseException, *, expected: bool) -> None:
 
     if debug_enabled():
         typer.echo(mask("".join(traceback.format_exception(error))).rstrip(), err=True)
-    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    from codeferry.errors import describe_os_error
+
+    described = describe_os_error(error) if isinstance(error, OSError) else str(error)
+    text = " ".join(line.strip() for line in described.splitlines() if line.strip())
     if not expected:
         name = type(error).__name__
         text = f"unexpected {name}: {text}" if text else f"unexpected {name}"

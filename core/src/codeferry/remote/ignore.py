@@ -6,11 +6,11 @@ Prefect's ``.prefectignore`` at the top of the folder are both read.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codeferry.remote.listing import MANIFEST_NAME
+from codeferry.walk import walk_files
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -55,24 +55,14 @@ def local_files(root: Path, rules: IgnoreRules | None = None) -> dict[str, Path]
     """Every file under ``root`` a push sends, by ``/``-separated relative path.
 
     Ignored folders are not descended into (as git does, a pattern cannot re-include a file
-    inside an ignored folder). Symbolic links are followed only when they stay inside ``root``;
-    the manifest name is never sent from a local folder.
+    inside an ignored folder). The walk is :func:`codeferry.walk.walk_files`: links followed only
+    inside ``root``, codeferry's own folders left out; the manifest name is never sent from a
+    local folder.
     """
     rules = rules or IgnoreRules.for_folder(root)
-    resolved_root = root.resolve()
-    found: dict[str, Path] = {}
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                path = Path(entry.path)
-                if entry.is_symlink() and not path.resolve().is_relative_to(resolved_root):
-                    continue
-                relative = path.relative_to(root).as_posix()
-                if entry.is_dir():
-                    if not rules.ignores(relative, is_dir=True):
-                        stack.append(path)
-                elif entry.is_file() and relative != MANIFEST_NAME and not rules.ignores(relative):
-                    found[relative] = path
+
+    def leave_out(path: str, is_dir: bool) -> bool:
+        return (not is_dir and path == MANIFEST_NAME) or rules.ignores(path, is_dir=is_dir)
+
+    found = {relative: Path(entry.path) for relative, entry in walk_files(root, leave_out)}
     return dict(sorted(found.items()))

@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codeferry.errors import CodeferryError, PullError, PushError, UnsafePathError
+from codeferry.errors import (
+    CodeferryError,
+    PullError,
+    PushError,
+    UnsafePathError,
+    describe_os_error,
+)
 from codeferry.remote.download import DownloadJob, IntegrityError, download_files
 from codeferry.remote.listing import (
     MANIFEST_NAME,
@@ -333,12 +339,16 @@ class RemoteStorage(CodeStorage):
         source = Path(source_dir)
         if not source.is_dir():
             raise PushError(f"cannot push {source}: it is not a folder")
-        rules = IgnoreRules.for_folder(source, [ignore_file] if ignore_file else [])
-        local = local_files(source, rules)
-        if not local:
-            raise PushError(f"cannot push {source}: it holds no files to send")
-        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-            entries = dict(zip(local, pool.map(ManifestEntry.of_file, local.values()), strict=True))
+        try:
+            rules = IgnoreRules.for_folder(source, [ignore_file] if ignore_file else [])
+            local = local_files(source, rules)
+            if not local:
+                raise PushError(f"cannot push {source}: it holds no files to send")
+            with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+                hashed = pool.map(ManifestEntry.of_file, local.values())
+                entries = dict(zip(local, hashed, strict=True))
+        except OSError as error:
+            raise PushError(f"cannot push {source}: {describe_os_error(error)}") from None
 
         fs = self.filesystem
         try:

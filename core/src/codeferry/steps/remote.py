@@ -8,7 +8,7 @@ __all__ = ["pull_from_remote_storage"]
 
 
 def pull_from_remote_storage(
-    url: str, destination: str | None = None, **settings: Any
+    url: str, destination: str | None = None, *, replace: bool = False, **settings: Any
 ) -> dict[str, Any]:
     """Pull the code at ``url`` through the installed plugin that understands it.
 
@@ -23,8 +23,8 @@ def pull_from_remote_storage(
     if settings:
         from codeferry.remote import RemoteStorage
 
-        return RemoteStorage(url, **settings).pull_code(destination).as_dict()
+        return RemoteStorage(url, **settings).pull_code(destination, replace=replace).as_dict()
     from codeferry.plugins import get_plugins
 
     storage = get_plugins().storage_from_source(url)
-    return storage.pull_code(destination).as_dict()
+    return storage.pull_code(destination, replace=replace).as_dict()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,10 +43,25 @@ def create_engine(url: str) -> sa.Engine:
             return sa.create_engine(parsed, pool_pre_ping=True)
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _private_database_file(Path(database).expanduser())
         engine = sa.create_engine(parsed)
         _configure_sqlite(engine)
         return engine
+
+
+def _private_database_file(path: Path) -> None:
+    """Create the SQLite file ``0600`` before SQLite does (it would use ``0644`` less the umask).
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode; those an older version
+    left looser are tightened too.
+    """
+    from codeferry.home import private_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        private_file(name)
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
@@ -93,6 +109,10 @@ def database_errors(url: sa.URL | str, action: str) -> Iterator[None]:
         ) from None
     except exc.SQLAlchemyError as error:
         raise StoreError(_message(url, action, _first_line(str(error)))) from None
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        cause = f"{error.strerror or type(error).__name__}{where}"
+        raise StoreError(_message(url, action, cause)) from None
 
 
 def _message(url: sa.URL | str, action: str, cause: str) -> str:

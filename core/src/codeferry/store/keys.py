@@ -54,7 +54,10 @@ def find_key(given: bytes | str | None) -> KeySource:
     if from_env:
         return KeySource(KEY_ENV, from_env.encode())
     path = key_file()
+    from codeferry.home import private_file
+
     try:
+        private_file(path)  # a key file left readable by others (an older version, by hand)
         return KeySource(f"the key file {path}", path.read_bytes().strip(), path)
     except FileNotFoundError:
         return KeySource(f"the key file {path}", None, path)

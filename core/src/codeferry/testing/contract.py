@@ -22,6 +22,7 @@ from codeferry import paths
 from codeferry.blocks import Block
 from codeferry.checkouts import Checkout
 from codeferry.errors import CodeferryError, UnsafePathError
+from codeferry.home import MARKER
 from codeferry.plugins import get_plugins
 
 if TYPE_CHECKING:
@@ -34,9 +35,9 @@ _HOSTILE_NAMES = frozenset({"escaped.py", "absolute.py"})
 
 # What a checkout folder may hold (see codeferry.checkouts); anything else was written by a fetch
 # that did not stay inside context.target.
-_CHECKOUT_ENTRIES = frozenset({".lock", "current", "versions", "cache"})
+_CHECKOUT_ENTRIES = frozenset({".lock", "current", "versions", "cache", MARKER})
 # Files of the block store in the codeferry home: a storage may load its credentials while pulling.
-_STORE_FILE_PREFIXES = ("codeferry.db", "encryption.key")
+_STORE_FILE_PREFIXES = ("codeferry.db", "encryption.key", MARKER)
 
 
 @dataclass

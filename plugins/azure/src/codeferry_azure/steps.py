@@ -23,6 +23,7 @@ def pull_from_azure_blob_storage(
     credentials: AzureBlobStorageCredentials | Mapping[str, Any] | None = None,
     *,
     destination: str | None = None,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Pull the code in ``folder`` of ``container`` into a checkout (parallel, incremental, atomic).
 
@@ -34,7 +35,7 @@ def pull_from_azure_blob_storage(
         base_folder=folder,
         credentials=AzureBlobStorageCredentials.from_step_argument(credentials),
     )
-    result = storage.pull_code(destination)
+    result = storage.pull_code(destination, replace=replace)
     return {"container": container, "folder": folder, **result.as_dict()}
 
 

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from codeferry.errors import CodeferryError
+from codeferry.home import OwnFolders, refuse_own_folder
 from codeferry_docker.layers import OPAQUE
 from codeferry_docker.manifests import (
     DOCKER_LAYER_GZIP,
@@ -96,6 +97,8 @@ def project_files(
         if candidate.is_file():
             lines.extend(candidate.read_text(encoding="utf-8", errors="replace").splitlines())
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    refuse_own_folder(directory)
+    own = OwnFolders(directory)  # codeferry's home and checkouts are never shipped
     found: list[str] = []
     for root, dirs, files in os.walk(directory):
         rel_root = Path(root).relative_to(directory).as_posix()
@@ -104,6 +107,8 @@ def project_files(
         for name in dirs:
             path = Path(root, name)
             if name in SKIPPED_DIRS or spec.match_file(f"{prefix}{name}/"):
+                continue
+            if own.excludes(str(path)):
                 continue
             if path.is_symlink():
                 files.append(name)  # a link to a folder is stored as a link

@@ -157,8 +157,15 @@ class FolderUnpacker:
             raise UnsafePathError(
                 f"{self.where}: layer member {member.name!r} goes through a symbolic link"
             )
+        if path in (seen.dirs if not member.isdir() else seen.files) or any(
+            a in seen.files for a in _ancestors(rel)
+        ):
+            raise UnsafePathError(
+                f"{self.where}: layer member {member.name!r} is both a file and a folder in "
+                "one layer"
+            )
         if member.isdir():
-            if path not in self._taken_files and path not in seen.files:
+            if path not in self._taken_files:
                 self.context.path_for(path).mkdir(exist_ok=True)
                 seen.dirs.add(path)
             return

@@ -23,6 +23,7 @@ def pull_from_image(
     platform: str = "linux/amd64",
     credentials: Any = None,
     destination: str | None = None,
+    replace: bool = False,
     insecure: bool | None = None,
 ) -> dict[str, Any]:
     """Pull a folder of an image (its working directory by default) into a checkout.
@@ -43,7 +44,7 @@ def pull_from_image(
             "insecure": insecure,
         }
     )
-    return storage.pull_code(destination).as_dict()
+    return storage.pull_code(destination, replace=replace).as_dict()
 
 
 def build_code_layer(

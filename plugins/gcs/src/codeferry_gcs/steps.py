@@ -40,6 +40,7 @@ def pull_from_gcs(
     credentials: GcpCredentials | Mapping[str, Any] | None = None,
     *,
     destination: str | None = None,
+    replace: bool = False,
     endpoint_url: str | None = None,
 ) -> dict[str, Any]:
     """Pull the code in ``folder`` of ``bucket`` into a checkout (parallel, incremental, atomic).
@@ -48,7 +49,7 @@ def pull_from_gcs(
     ``files`` and ``bytes`` downloaded.
     """
     storage = _bucket(bucket, folder, project, credentials, endpoint_url)
-    result = storage.pull_code(destination)
+    result = storage.pull_code(destination, replace=replace)
     return {"bucket": bucket, "folder": folder, **result.as_dict()}
 
 

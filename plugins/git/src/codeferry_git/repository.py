@@ -41,7 +41,7 @@ from codeferry_git.urls import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from dulwich.objects import ObjectID
+    from dulwich.objects import ObjectID, ShaFile
     from dulwich.refs import Ref
     from dulwich.repo import Repo
 
@@ -419,9 +419,9 @@ def _all_heads(refs: Mapping[Ref, ObjectID]) -> list[ObjectID]:
 def _peel_to_commit(repo: Repo, sha: str, label: str) -> str:
     from dulwich.objects import Commit, Tag
 
-    obj = repo.object_store[object_id(sha)]
+    obj = _object(repo, sha, label)
     while isinstance(obj, Tag):
-        obj = repo.object_store[obj.object[1]]
+        obj = _object(repo, obj.object[1].decode("ascii"), label)
     if not isinstance(obj, Commit):
         raise PullError(f"git repository {label}: {sha} is not a commit")
     return obj.id.decode("ascii")
@@ -430,11 +430,20 @@ def _peel_to_commit(repo: Repo, sha: str, label: str) -> str:
 def _tree_of(repo: Repo, commit: str, label: str) -> str:
     from dulwich.objects import Commit
 
-    obj = repo.object_store[object_id(commit)]
+    obj = _object(repo, commit, label)
     if not isinstance(obj, Commit):
         raise PullError(f"git repository {label}: {commit} is not a commit")
     tree: bytes = obj.tree  # an untyped property in dulwich
     return tree.decode("ascii")
+
+
+def _object(repo: Repo, sha: str, label: str) -> ShaFile:
+    try:
+        return repo.object_store[object_id(sha)]
+    except KeyError:
+        raise PullError(
+            f"git repository {label}: object {sha} is missing (the server did not send it)"
+        ) from None
 
 
 def _submodule_urls(repo: Repo, tree: str) -> dict[str, str]:

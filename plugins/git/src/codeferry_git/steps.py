@@ -18,12 +18,14 @@ def git_clone(  # noqa: PLR0917 - Prefect's git_clone takes these positionally
     credentials: Any = None,
     directories: list[str] | None = None,
     destination: str | None = None,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Clone or update ``repository`` into a versioned checkout (shallow, incremental, atomic).
 
     ``credentials`` is a credentials block, a mapping in Prefect's style (``{"access_token":
     ...}``) or a token; ``access_token`` a token or :class:`~codeferry.Secret` block.
-    ``destination`` (not in Prefect's step) is a folder to link to the checkout.
+    ``destination`` (not in Prefect's step) is a folder to link to the checkout; one that holds
+    the checkout of another repository is refused unless ``replace`` is true.
 
     Outputs: ``directory`` (the version's folder, which never changes under a running flow),
     ``commit_sha``, and ``version``, ``files``, ``bytes``, ``changed``, ``source``.
@@ -42,5 +44,5 @@ def git_clone(  # noqa: PLR0917 - Prefect's git_clone takes these positionally
         ),
         directories=directories,
     )
-    result = storage.pull_code(destination)
+    result = storage.pull_code(destination, replace=replace)
     return {**result.as_dict(), "commit_sha": result.version}

@@ -3,8 +3,8 @@
 Tree entries are untrusted: every name is checked and every path joined with
 :func:`codeferry.paths.safe_join`; files are created exclusively (never through an existing path);
 symbolic links are made last and each must resolve inside the folder. A file whose blob and mode
-are the same as in the previous pull's tree is hard-linked from the previous version instead of
-written.
+are the same as in the previous pull's tree is reused from the previous version instead of
+written (:meth:`codeferry.PullContext.reuse_many`).
 """
 
 from __future__ import annotations
@@ -12,18 +12,19 @@ from __future__ import annotations
 import os
 import re
 import stat
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from codeferry.errors import PullError, UnsafePathError
 from codeferry.paths import safe_join
+from codeferry_git.blobs import CHUNK, BlobLocation, BlobReader, CorruptObjectError
 from codeferry_git.object_ids import object_id
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
 
     from dulwich.object_store import BaseObjectStore
 
@@ -34,7 +35,7 @@ __all__ = ["Gitlink", "TreeWriter", "WriteStats"]
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _WRITERS = 4
 _BATCH = 256
-_PACK_WALK_THRESHOLD = 256
+_BATCH_BYTES = 8 << 20
 _BLOB = 3
 _TREE = 2
 _COMMIT = 1
@@ -97,7 +98,7 @@ class TreeWriter:
         """Write ``tree`` from ``store`` at ``prefix`` (``""`` for the root).
 
         ``previous_tree`` is the tree the previous version was written from at the same place:
-        files it has with the same blob and mode are hard-linked rather than written.
+        files it has with the same blob and mode are reused rather than written.
         Returns counts and the submodules met (not written).
         """
         self._store = store
@@ -169,7 +170,13 @@ class TreeWriter:
         from dulwich.objects import parse_tree
 
         assert self._store is not None
-        type_num, raw = self._store.get_raw(object_id(tree_sha))
+        try:
+            type_num, raw = self._store.get_raw(object_id(tree_sha))
+        except KeyError:
+            raise PullError(
+                f"git repository {self._label}: tree {tree_sha} is missing (the server did not "
+                "send it)"
+            ) from None
         if type_num != _TREE:
             raise PullError(f"git repository {self._label}: object {tree_sha} is not a tree")
         entries = []
@@ -181,25 +188,23 @@ class TreeWriter:
         return entries
 
     def _link_previous(self, links: list[_FileEntry]) -> tuple[int, list[_FileEntry]]:
-        """Hard-link each file (same blob and mode) from the previous version, a few batches at
-        once: ``link`` waits for no Python lock, only for its own folder's.
+        """Reuse each file (same blob and mode) from the previous version, a few batches at once
+        (see :meth:`~codeferry.PullContext.reuse_many`).
 
         Returns how many are in place and the files to write instead (gone from the previous
-        version). Where a link cannot be made (another filesystem) the file is copied.
+        version, or changed there since it was committed).
         """
         if not links:
             return 0, []
-        assert self._previous is not None
-        link = partial(_link_batch, self._previous)
-        with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-            failures = list(pool.map(link, _batches(links)))
-        missing = []
-        for entry, error in (failure for batch in failures for failure in batch):
-            if isinstance(error, FileExistsError):
+        entries: dict[tuple[str, str], _FileEntry] = {}
+        for entry in links:
+            if entries.setdefault((entry[0], entry[1]), entry) is not entry:
                 self._refuse(entry[0], "appears twice in its tree")
-            elif isinstance(error, FileNotFoundError) or not self._context.reuse(entry[0]):
-                missing.append(entry)
-        return len(links) - len(missing), missing
+        try:
+            left = self._context.reuse_many(list(entries))
+        except FileExistsError as error:
+            self._refuse(str(error.filename), "appears twice in its tree")
+        return len(links) - len(left), [entries[place] for place in left]
 
     def _scope(self, path: str) -> str | None:
         """How much of folder ``path`` a sparse checkout wants: all of it, its files, or none."""
@@ -228,8 +233,12 @@ class TreeWriter:
         raise PullError(f"git repository {self._label}: path {path!r} {reason}; refused")
 
     def _blob(self, sha: str, path: str) -> bytes:
+        """The whole content of blob ``sha`` (a link target, a deltified file)."""
         assert self._store is not None
-        type_num, raw = self._store.get_raw(object_id(sha))
+        try:
+            type_num, raw = self._store.get_raw(object_id(sha))
+        except KeyError:
+            self._refuse(path, f"is missing from the repository (object {sha} was not sent)")
         if type_num != _BLOB:
             self._refuse(path, f"is not a file (object {sha} is not a blob)")
         return raw
@@ -237,73 +246,118 @@ class TreeWriter:
     def _write_blobs(self, writes: list[_FileEntry]) -> tuple[int, int]:
         """Write the blobs; reading is done here, the writing by a few threads (syscalls).
 
-        Many blobs are read by walking the packs once, which resolves each delta chain once;
-        a few are looked up one by one.
+        A blob stored whole is read by :class:`~codeferry_git.blobs.BlobReader`: a big one is
+        streamed into its file by a writer thread, a chunk at a time. At most a few batches of
+        small files wait for a writer, so memory stays bounded whatever the repository's size.
         """
         if not writes:
             return 0, 0
         assert self._store is not None
-        wanted: dict[bytes, list[tuple[str, str, bool]]] = {}
+        wanted: dict[str, list[tuple[str, str, bool]]] = {}
         for path, target, sha, executable in writes:
-            wanted.setdefault(sha.encode(), []).append((path, target, executable))
+            wanted.setdefault(sha, []).append((path, target, executable))
         total = 0
-        with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-            pending = []
+        with BlobReader(self._store) as reader, ThreadPoolExecutor(_WRITERS) as pool:
+            pending: deque[Future[str | None]] = deque()
             batch: list[tuple[str, str, bytes, bool]] = []
+            batch_bytes = 0
 
-            def add(sha: bytes, data: bytes) -> None:
-                nonlocal total, batch
-                for path, target, executable in wanted.pop(sha):
+            def submit(future: Future[str | None]) -> None:
+                pending.append(future)
+                while len(pending) > 2 * _WRITERS:  # writers behind: wait, rather than hold more
+                    self._check_written(pending.popleft())
+
+            for sha, places in wanted.items():
+                location = self._locate(reader, sha, places[0][0])
+                if location is not None and location.size > CHUNK:
+                    for path, target, executable in places:
+                        submit(
+                            pool.submit(_write_stream, reader, location, path, target, executable)
+                        )
+                        total += location.size
+                    continue
+                data = (
+                    self._blob(sha, places[0][0])
+                    if location is None
+                    else self._read_small(reader, location, places[0][0])
+                )
+                for path, target, executable in places:
                     batch.append((path, target, data, executable))
                     total += len(data)
-                if len(batch) >= _BATCH:
-                    pending.append(pool.submit(_write_batch, batch))
-                    batch = []
-
-            if len(wanted) >= _PACK_WALK_THRESHOLD:
-                for pack in getattr(self._store, "packs", ()):
-                    for obj in pack.iterobjects():
-                        if obj.type_num == _BLOB and obj.id in wanted:
-                            add(obj.id, obj.as_raw_string())
-                    if not wanted:
-                        break
-            for blob_id, places in list(wanted.items()):
-                add(blob_id, self._blob(blob_id.decode(), places[0][0]))
-            pending.append(pool.submit(_write_batch, batch))
-            for future in pending:
-                duplicate = future.result()
-                if duplicate is not None:
-                    self._refuse(duplicate, "appears twice in its tree")
+                    batch_bytes += len(data)
+                if len(batch) >= _BATCH or batch_bytes >= _BATCH_BYTES:
+                    submit(pool.submit(_write_batch, batch))
+                    batch, batch_bytes = [], 0
+            submit(pool.submit(_write_batch, batch))
+            while pending:
+                self._check_written(pending.popleft())
         return len(writes), total
 
-
-def _batches(entries: list[_FileEntry]) -> Iterator[list[_FileEntry]]:
-    for start in range(0, len(entries), _BATCH):
-        yield entries[start : start + _BATCH]
-
-
-def _link_batch(previous: str, batch: list[_FileEntry]) -> list[tuple[_FileEntry, OSError]]:
-    """Hard-link ``previous/path`` to each target; returns the entries that failed, and why."""
-    failed = []
-    for entry in batch:
+    def _locate(self, reader: BlobReader, sha: str, path: str) -> BlobLocation | None:
         try:
-            os.link(f"{previous}/{entry[0]}", entry[1], follow_symlinks=False)
-        except OSError as error:
-            failed.append((entry, error))
-    return failed
+            return reader.locate(sha)
+        except KeyError:
+            self._refuse(path, f"is missing from the repository (object {sha} was not sent)")
+        except CorruptObjectError as error:
+            self._refuse(path, f"cannot be read: {error}")
+        except ValueError:
+            self._refuse(path, f"is not a file (object {sha} is not a blob)")
+
+    def _read_small(self, reader: BlobReader, location: BlobLocation, path: str) -> bytes:
+        try:
+            return b"".join(reader.chunks(location))
+        except CorruptObjectError as error:
+            self._refuse(path, f"cannot be read: {error}")
+
+    def _check_written(self, future: Future[str | None]) -> None:
+        try:
+            duplicate = future.result()
+        except CorruptObjectError as error:
+            raise PullError(f"git repository {self._label}: {error}") from None
+        if duplicate is not None:
+            self._refuse(duplicate, "appears twice in its tree")
+
+
+def _create(path: str, target: str, executable: bool) -> int | None:
+    """Create ``target`` exclusively; ``None`` when it exists (a path twice in its tree)."""
+    try:
+        return os.open(target, _WRITE_FLAGS, 0o777 if executable else 0o666)
+    except FileExistsError:
+        return None
+
+
+def _write_all(descriptor: int, data: bytes, target: str) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(descriptor, view) :]
+        except OSError as error:  # disk full, say: name the file
+            raise OSError(error.errno, error.strerror, target) from None
+
+
+def _write_stream(
+    reader: BlobReader, location: BlobLocation, path: str, target: str, executable: bool
+) -> str | None:
+    """Write one big blob a chunk at a time; returns ``path`` if it already existed."""
+    descriptor = _create(path, target, executable)
+    if descriptor is None:
+        return path
+    try:
+        for chunk in reader.chunks(location):
+            _write_all(descriptor, chunk, target)
+    finally:
+        os.close(descriptor)
+    return None
 
 
 def _write_batch(batch: list[tuple[str, str, bytes, bool]]) -> str | None:
     """Write each file exclusively; returns the first path that already existed, if any."""
     for path, target, data, executable in batch:
-        try:
-            descriptor = os.open(target, _WRITE_FLAGS, 0o777 if executable else 0o666)
-        except FileExistsError:
+        descriptor = _create(path, target, executable)
+        if descriptor is None:
             return path
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view) :]
+            _write_all(descriptor, data, target)
         finally:
             os.close(descriptor)
     return None

@@ -21,11 +21,13 @@ def set_working_directory(directory: str) -> dict[str, Any]:
     return {"directory": str(path)}
 
 
-def pull_from_directory(path: str, destination: str | None = None) -> dict[str, Any]:
+def pull_from_directory(
+    path: str, destination: str | None = None, replace: bool = False
+) -> dict[str, Any]:
     """Pull the code in the local folder ``path`` into a checkout (incremental and atomic).
 
     Outputs: ``directory`` (where the code is), ``version``, ``files`` and ``bytes`` copied.
     """
     from codeferry_local.storage import LocalDirectory
 
-    return LocalDirectory(path=path).pull_code(destination).as_dict()
+    return LocalDirectory(path=path).pull_code(destination, replace=replace).as_dict()

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from codeferry.blocks import Block
-from codeferry.errors import PullError
+from codeferry.errors import PullError, PushError, describe_os_error
+from codeferry.home import refuse_own_folder
 from codeferry.storage import CodeStorage, FetchResult, PullContext, PushResult
+from codeferry.walk import walk_files
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -27,7 +29,8 @@ class LocalDirectory(CodeStorage, Block):
     path: str
 
     def __str__(self) -> str:
-        return str(Path(self.path).expanduser().absolute())
+        # Resolved, so that ../flows and /srv/flows are one source (and one checkout).
+        return os.path.realpath(Path(self.path).expanduser())
 
     def to_pull_step(self) -> dict[str, dict[str, Any]]:
         return {"codeferry_local.steps.pull_from_directory": {"path": str(self)}}
@@ -63,8 +66,18 @@ class LocalDirectory(CodeStorage, Block):
         return FetchResult(version=version, files=files, bytes=copied, state={"files": manifest})
 
     def push_code(self, source_dir: str | Path) -> PushResult:
-        """Mirror ``source_dir`` into this folder: changed files copied, deleted ones removed."""
-        source, target = Path(source_dir), Path(str(self))
+        """Mirror ``source_dir`` into this folder: changed files copied, deleted ones removed.
+
+        codeferry's own folders (its home, checkouts) are neither sent nor removed.
+        """
+        source = Path(source_dir)
+        try:
+            return self._mirror(source, Path(str(self)))
+        except OSError as error:
+            raise PushError(f"cannot push {source} to {self}: {describe_os_error(error)}") from None
+
+    def _mirror(self, source: Path, target: Path) -> PushResult:
+        refuse_own_folder(target)
         target.mkdir(parents=True, exist_ok=True)
         wanted = dict(_walk(source))
         files = sent = 0
@@ -86,26 +99,13 @@ class LocalDirectory(CodeStorage, Block):
 
 
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Every regular file under ``root`` as (``/``-separated relative path, stat), tooling skipped.
+    """Every file under ``root`` (:func:`~codeferry.walk.walk_files`), tooling folders left out."""
+    for relative, entry in walk_files(root, lambda path, is_dir: is_dir and _skipped(path)):
+        yield relative, entry.stat()
 
-    Symbolic links are followed only when they stay inside ``root``.
-    """
-    resolved_root = root.resolve()
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_symlink():
-                    target = Path(entry.path).resolve()
-                    if not target.is_relative_to(resolved_root):
-                        continue
-                if entry.is_dir():
-                    if entry.name not in SKIPPED_DIRS:
-                        stack.append(Path(entry.path))
-                elif entry.is_file():
-                    rel = Path(entry.path).relative_to(root).as_posix()
-                    yield rel, entry.stat()
+
+def _skipped(path: str) -> bool:
+    return path.rpartition("/")[2] in SKIPPED_DIRS
 
 
 def _hash(path: Path) -> str:
@@ -117,10 +117,33 @@ def _hash(path: Path) -> str:
 
 
 def _copy_hashing(source: Path, destination: Path) -> str:
+    """Copy ``source`` to ``destination`` and return its SHA-256; an error names its file."""
     digest = hashlib.sha256()
-    with source.open("rb") as reader, destination.open("wb") as writer:
-        while chunk := reader.read(_CHUNK):
-            digest.update(chunk)
-            writer.write(chunk)
+    with source.open("rb") as reader:
+        descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            while True:
+                try:
+                    chunk = reader.read(_CHUNK)
+                except OSError as error:
+                    raise _naming(error, source) from None
+                if not chunk:
+                    break
+                digest.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    try:
+                        view = view[os.write(descriptor, view) :]
+                    except OSError as error:
+                        raise _naming(error, destination) from None
+        finally:
+            os.close(descriptor)
     shutil.copystat(source, destination)
     return digest.hexdigest()
+
+
+def _naming(error: OSError, path: Path) -> OSError:
+    """``error`` with ``path`` as its file, when it names none (a failed read or write)."""
+    if error.filename is not None:
+        return error
+    return OSError(error.errno, error.strerror, str(path))

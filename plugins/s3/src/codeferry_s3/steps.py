@@ -28,6 +28,7 @@ def pull_from_s3(
     client_parameters: Mapping[str, Any] | None = None,
     *,
     destination: str | None = None,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Pull the code in ``folder`` of ``bucket`` into a checkout (parallel, incremental, atomic).
 
@@ -39,7 +40,7 @@ def pull_from_s3(
         bucket_folder=folder,
         credentials=credentials_from_step_argument(credentials, client_parameters),
     )
-    result = storage.pull_code(destination)
+    result = storage.pull_code(destination, replace=replace)
     return {"bucket": bucket, "folder": folder, **result.as_dict()}
 
 

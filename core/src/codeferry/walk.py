@@ -1,0 +1,66 @@
+"""Walking a user's folder for the files to pull or push from it.
+
+One walk for every local source and every push: symbolic links are followed only while they stay
+inside the folder, a link that leads back into a folder being walked is a loop (``ELOOP``), and
+codeferry's own folders (its home, checkouts: :class:`~codeferry.home.OwnFolders`) are never
+entered, wherever they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from codeferry.home import OwnFolders, refuse_own_folder
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+__all__ = ["walk_files"]
+
+
+def walk_files(
+    root: str | Path, leave_out: Callable[[str, bool], bool] | None = None
+) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every regular file under ``root``: its ``/``-separated relative path, and its entry.
+
+    :param leave_out: called with a relative path and whether it is a folder; ``True`` leaves
+        the file, or the folder and all it holds, out.
+    :raises CodeferryError: when ``root`` itself is codeferry's home or a checkout folder.
+    :raises OSError: ``ELOOP`` for a symbolic link loop, and whatever reading a folder raises.
+    """
+    refuse_own_folder(root)
+    top = str(root)
+    real_top = os.path.realpath(top)
+    own = OwnFolders(top)
+    stack = [(top, "", frozenset({_identity(top)}))]
+    while stack:
+        folder, prefix, above = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    if target != real_top and not target.startswith(real_top + os.sep):
+                        continue
+                relative = prefix + entry.name
+                if entry.is_dir():
+                    if (leave_out and leave_out(relative, True)) or own.excludes(entry):
+                        continue
+                    identity = _identity(entry.path)
+                    if identity in above:
+                        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), entry.path)
+                    stack.append((entry.path, relative + "/", above | {identity}))
+                elif entry.is_file():
+                    if not (leave_out and leave_out(relative, False)):
+                        yield relative, entry
+                elif entry.is_symlink():
+                    with contextlib.suppress(FileNotFoundError):  # a link to nowhere is skipped
+                        Path(entry.path).stat()  # one in a loop raises ELOOP
+
+
+def _identity(path: str) -> tuple[int, int]:
+    info = Path(path).stat()
+    return info.st_dev, info.st_ino
