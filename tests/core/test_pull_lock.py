@@ -106,7 +106,8 @@ def test_a_pull_waiting_on_another_names_it_and_gives_up_at_the_bound(
     )
     assert error.endswith("; set CODEFERRY_LOCK_TIMEOUT to wait longer")
     assert holder.release() == 0
-    assert run_codeferry("pull", str(source), "--dest", str(dest)).returncode == 0
+    # The holder pulled another source into dest: replacing it is asked for.
+    assert run_codeferry("pull", str(source), "--dest", str(dest), "--replace").returncode == 0
     assert (dest / "flow.py").read_text() == "V = 2\n"
 
 
