@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr
 from codeferry import hookimpl
 from codeferry.blocks import Block
 from codeferry.errors import PullError
-from codeferry.steps.context import write_output
+from codeferry.steps.context import resolve_template, resolves_templates, write_output
 from codeferry.storage import CodeStorage, FetchResult, PullContext
 
 CALLS: list[tuple[str, dict[str, Any]]] = []
@@ -86,6 +86,16 @@ async def coroutine(value: Any) -> dict[str, Any]:
     return {"value": value}
 
 
+@resolves_templates("template")
+def late(template: Any, other: Any = None, fail_with: str | None = None) -> dict[str, Any]:
+    """Receive ``template`` as written, then resolve it (and fail after, when asked)."""
+    CALLS.append(("late", {"template": template, "other": other}))
+    resolved = resolve_template(template)
+    if fail_with is not None:
+        raise RuntimeError(f"{fail_with} {resolved}")
+    return {"written": template, "resolved": resolved, "other": other}
+
+
 def slow(seconds: float) -> dict[str, Any]:
     time.sleep(seconds)
     return {"slept": seconds}
@@ -126,7 +136,7 @@ def register_block_types(register: Any) -> None:
 
 @hookimpl
 def register_steps(register: Any) -> None:
-    for step in (echo, outputs, nothing, not_a_mapping, flaky, fail, say, coroutine, slow):
+    for step in (echo, outputs, nothing, not_a_mapping, flaky, fail, say, coroutine, slow, late):
         register(step)
     register(pull_from_dict)
     register(block_until_released, aliases=["fake.deployments.steps.block_until_released"])

@@ -13,13 +13,17 @@ if TYPE_CHECKING:
 @hookimpl
 def register_block_types(register: RegisterBlockType) -> None:
     from codeferry.blocks import Secret
+    from codeferry.push_outputs import PushOutputs
+    from codeferry.system_blocks import JSON, DateTime, String
 
-    register(Secret)
+    for block_type in (Secret, JSON, String, DateTime, PushOutputs):
+        register(block_type)
 
 
 @hookimpl
 def register_steps(register: RegisterStep) -> None:
-    """Core's own steps: shell scripts and requirements."""
+    """Core's own steps: shell scripts, requirements, and pulling a saved storage block."""
+    from codeferry.steps.blocks import pull_with_block
     from codeferry.steps.pip import pip_install_requirements
     from codeferry.steps.shell import run_shell_script
 
@@ -35,6 +39,13 @@ def register_steps(register: RegisterStep) -> None:
         aliases=[
             "prefect.deployments.steps.pip_install_requirements",
             "prefect.deployments.steps.utility.pip_install_requirements",
+        ],
+    )
+    register(
+        pull_with_block,
+        aliases=[
+            "prefect.deployments.steps.pull_with_block",
+            "prefect.deployments.steps.pull.pull_with_block",
         ],
     )
 

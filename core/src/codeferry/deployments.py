@@ -189,16 +189,13 @@ class DeploymentFile:
         return self.path.parent if self.path is not None else Path.cwd()
 
     def deployment(self, name: str) -> Deployment:
-        """The deployment called ``name``.
+        """The deployment called ``name`` (its name's templates resolved, as Prefect does).
 
         :raises DeploymentFileError: none is, listing the names there are.
         """
-        for deployment in self.deployments:
-            if deployment.name == name:
-                return deployment
-        names = [d.name for d in self.deployments if d.name]
-        known = f"; it has: {', '.join(names)}" if names else "; it has no named deployments"
-        raise DeploymentFileError(f"{self._where()} has no deployment {name!r}{known}")
+        from codeferry.deployment_templates import find_deployment
+
+        return find_deployment(self, name)
 
     def select(self, name: str | None, section: str) -> Deployment | None:
         """The deployment whose ``section`` steps to run: by ``name``, or the only one.
@@ -459,10 +456,12 @@ def list_deployments(file: str | Path | DeploymentFile | None = None) -> list[di
     """Each deployment as a JSON-ready dict: name, entrypoint, description, and its steps."""
     parsed = file if isinstance(file, DeploymentFile) else load_deployment_file(file)
     listing = []
+    from codeferry.deployment_templates import listed_name
+
     for deployment in parsed.deployments:
         listing.append(
             {
-                "name": deployment.name,
+                "name": listed_name(deployment),
                 "entrypoint": deployment.entrypoint,
                 "description": deployment.description,
                 **{

@@ -112,7 +112,10 @@ def register_steps(register: RegisterStep) -> None:
     Called once per process, the first time a step is resolved or listed.
 
     A step is a plain function taking keyword arguments and returning a mapping of outputs
-    (or ``None``). A pull step returns at least ``directory``, the folder its code is in.
+    (or ``None``). A pull step returns at least ``directory``, the folder its code is in. The
+    ``{{ ... }}`` templates in its arguments are resolved before it is called, except in the
+    arguments it names with :func:`codeferry.steps.context.resolves_templates`, which it fills
+    in itself with :func:`codeferry.steps.context.resolve_template`.
 
     :param register: call ``register(function)`` for each step. A step is found by its short
         ``name`` (default: the function's ``__name__``, such as ``set_working_directory``), its

@@ -4,6 +4,13 @@ Steps run from the folder the deployment file is in, so ``codeferry pull -f proj
 does what ``cd project && codeferry pull`` does; the working folder is restored afterwards. Where
 the code is after the pull steps is the ``directory`` output of the last step that returned one
 (as Prefect's workers do), else the working folder the steps left (``set_working_directory``).
+
+Templates outside the steps are resolved where they are used
+(:mod:`codeferry.deployment_templates`): a deployment is found by its resolved name, ``run``
+resolves its ``entrypoint`` and ``parameters`` before any step runs, and ``push``, which plays the
+part of ``prefect deploy``, resolves every field of the deployment with the outputs of the build
+and push steps, then records those outputs for the pull steps of later runs
+(:mod:`codeferry.push_outputs`).
 """
 
 from __future__ import annotations
@@ -14,21 +21,28 @@ import json
 import os
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeferry.errors import CodeferryError, EntrypointError, PullError, UserCodeError
+from codeferry.steps.engine import StepsResult
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from codeferry.deployments import DeploymentFile
+    from codeferry.deployments import Deployment, DeploymentFile
     from codeferry.plugins import Plugins
-    from codeferry.steps.engine import StepsResult
+    from codeferry.push_outputs import RecordedOutputs
     from codeferry.steps.progress import StepReporter
 
-__all__ = ["DeploymentPull", "pull_deployment", "push_deployment", "run_deployment"]
+__all__ = [
+    "DeploymentPull",
+    "DeploymentPush",
+    "pull_deployment",
+    "push_deployment",
+    "run_deployment",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,15 @@ class DeploymentPull:
             "deployment": self.deployment,
             "steps": steps_as_list(self.steps),
         }
+
+
+@dataclass
+class DeploymentPush(StepsResult):
+    """What ``push`` did: the build and push steps' outputs, the deployments with every template
+    resolved, and the name of the record of the outputs (``None`` when no step ran)."""
+
+    deployments: list[Deployment] = field(default_factory=list)
+    recorded: str | None = None
 
 
 def steps_as_list(result: StepsResult) -> list[dict[str, Any]]:
@@ -90,16 +113,22 @@ def pull_deployment(
     :raises CodeferryError: the file is malformed, a step is unknown or fails (a failed pull
         leaves the previous checkout as it was).
     """
+    from codeferry.deployment_templates import listed_name
+    from codeferry.push_outputs import RecordedOutputs
+
     parsed = _load(file)
     chosen = parsed.select(deployment, "pull")
+    recorded = RecordedOutputs(parsed, chosen)
     with _working_folder(parsed.directory):
-        result = _run(parsed.steps("pull", chosen), allow_import_steps, reporter, plugins)
+        result = _run(
+            parsed.steps("pull", chosen), allow_import_steps, reporter, plugins, recorded=recorded
+        )
         directory = _code_directory(result)
     link = _link(Path(dest), directory, replace=replace) if dest is not None else None
     return DeploymentPull(
         directory,
         parsed.path,
-        chosen.name if chosen is not None else None,
+        listed_name(chosen) if chosen is not None else None,
         result,
         link,
     )
@@ -127,16 +156,35 @@ def run_deployment(
     :raises UserCodeError: the entrypoint raised (its exception is the ``__cause__``).
     """
     from codeferry.checkouts import hold_version
+    from codeferry.deployment_templates import resolve_deployment
     from codeferry.entrypoints import call, load_entrypoint, parse_entrypoint
+    from codeferry.push_outputs import RecordedOutputs
     from codeferry.steps.context import masking_logs
+    from codeferry.templating import TemplateContext
 
     parsed = _load(file)
-    chosen = parsed.deployment(deployment)
+    found = parsed.deployment(deployment)
+    recorded = RecordedOutputs(parsed, found)
+    result = StepsResult()
+    # Resolved before any step runs, so a bad reference changes nothing; a deployment's fields
+    # see the build and push outputs, as in Prefect, not the pull steps' outputs.
+    chosen = resolve_deployment(
+        found,
+        TemplateContext(secrets=result.secrets, recorded=recorded),
+        fields=("name", "entrypoint", "parameters"),
+    )
     if not chosen.entrypoint:
         raise EntrypointError(f"deployment {deployment!r} has no entrypoint")
     entrypoint = parse_entrypoint(chosen.entrypoint)
     with _working_folder(parsed.directory):
-        result = _run(parsed.steps("pull", chosen), allow_import_steps, reporter, plugins)
+        _run(
+            parsed.steps("pull", found),
+            allow_import_steps,
+            reporter,
+            plugins,
+            result=result,
+            recorded=recorded,
+        )
         directory = _code_directory(result)
         with hold_version(directory), _working_folder(directory), masking_logs(result.secrets):
             function = load_entrypoint(entrypoint, directory)
@@ -158,17 +206,34 @@ def push_deployment(
     allow_import_steps: bool | None = None,
     reporter: StepReporter | None = None,
     plugins: Plugins | None = None,
-) -> StepsResult:
-    """Run the build steps, then the push steps (which see the build steps' outputs)."""
-    from codeferry.steps.engine import StepsResult
+) -> DeploymentPush:
+    """Run the build steps, then the push steps (which see the build steps' outputs).
+
+    Then, as ``prefect deploy`` does, every field of the deployment (of each deployment of the
+    file, when none was chosen) is resolved with those outputs, and the outputs are recorded in
+    the block store for the pull steps that refer to them (:mod:`codeferry.push_outputs`).
+
+    :raises TemplateError: a reference in a step or a deployment cannot be resolved (the
+        outputs are then not recorded).
+    """
+    from codeferry.deployment_templates import deployment_name, resolve_deployment
+    from codeferry.push_outputs import record_push_outputs
+    from codeferry.templating import TemplateContext
 
     parsed = _load(file)
     build_for = parsed.select(deployment, "build")
     push_for = parsed.select(deployment, "push")
-    result = StepsResult()
+    chosen = build_for or push_for
+    result = DeploymentPush()
     with _working_folder(parsed.directory):
-        _run(parsed.steps("build", build_for), allow_import_steps, reporter, plugins, result)
-        _run(parsed.steps("push", push_for), allow_import_steps, reporter, plugins, result)
+        _run(parsed.steps("build", build_for), allow_import_steps, reporter, plugins, result=result)
+        _run(parsed.steps("push", push_for), allow_import_steps, reporter, plugins, result=result)
+    context = TemplateContext(outputs=result.outputs, secrets=result.secrets)
+    targets = [chosen] if chosen is not None else list(parsed.deployments)
+    result.deployments = [resolve_deployment(target, context) for target in targets]
+    if result.records:
+        name = deployment_name(chosen, context) if chosen is not None else None
+        result.recorded = record_push_outputs(parsed, name, result)
     return result
 
 
@@ -186,7 +251,9 @@ def _run(
     allow_import_steps: bool | None,
     reporter: StepReporter | None,
     plugins: Plugins | None,
+    *,
     result: StepsResult | None = None,
+    recorded: RecordedOutputs | None = None,
 ) -> StepsResult:
     from codeferry.steps.engine import run_steps
 
@@ -196,6 +263,7 @@ def _run(
         allow_import_steps=allow_import_steps,
         reporter=reporter,
         result=result,
+        recorded=recorded,
     )
 
 

@@ -5,15 +5,21 @@ A placeholder is ``{{ REFERENCE }}``; a reference is one of:
 ``{{ $NAME }}``
     the environment variable ``NAME``;
 ``{{ blocks.TYPE.NAME }}`` (or ``prefect.blocks.TYPE.NAME``)
-    the saved block, typed (a ``secret`` block gives its value); ``.field.sub`` goes into it;
+    the saved block, typed; ``.field.sub`` goes into it. A block whose one field is ``value``
+    (``secret``, ``json``, ``string``, ``date-time``) gives that value in its JSON form, and
+    ``.key`` goes into the value, as Prefect resolves its system blocks;
 ``{{ variables.NAME }}`` (or ``prefect.variables.NAME``)
     a variable from the store; ``.key`` goes into a JSON object;
 ``{{ STEP_ID.KEY }}``
     an output of an earlier step with that ``id``; a bare ``{{ KEY }}`` is an output that exactly
-    one earlier step returned.
+    one earlier step returned. Outputs no step of this run returned are looked up in the build
+    and push outputs ``codeferry push`` recorded, when the context has them
+    (:attr:`TemplateContext.recorded`).
 
 A string that is one placeholder and nothing else becomes the referenced value with its type (a
-block object, a dict, an int); placeholders inside longer text are replaced by ``str(value)``.
+block object, a dict, an int); placeholders inside longer text are replaced by ``str(value)``,
+except that a block, or a mapping or list taken from a block, has no text form: inside longer text
+it is an error (refer to one of its fields).
 Braces whose content is not a reference (``{{.Config.Image}}`` in a ``docker inspect`` script)
 are left as they are. A reference that cannot be resolved is a :class:`TemplateError` naming the
 step and the reference: nothing is silently dropped.
@@ -41,6 +47,7 @@ from codeferry.errors import (
 )
 
 if TYPE_CHECKING:
+    from codeferry.push_outputs import RecordedOutputs
     from codeferry.steps.outputs import StepOutputs
     from codeferry.store.blockstore import BlockStore
 
@@ -50,6 +57,7 @@ __all__ = [
     "find_references",
     "parse_reference",
     "parse_template",
+    "resolve_reference",
     "resolve_templates",
 ]
 
@@ -146,12 +154,15 @@ class TemplateContext:
     :param store: the block store (default: :func:`codeferry.store.get_store`, opened on first
         block or variable reference).
     :param secrets: filled with the secret values resolution revealed.
+    :param recorded: the build and push outputs ``codeferry push`` recorded, read (once) for an
+        output reference that no step of this run answers.
     """
 
     outputs: StepOutputs | None = None
     environ: Mapping[str, str] | None = None
     store: BlockStore | None = None
     secrets: set[str] = field(default_factory=set)
+    recorded: RecordedOutputs | None = None
 
     def _store(self) -> BlockStore:
         if self.store is None:
@@ -161,35 +172,71 @@ class TemplateContext:
         return self.store
 
 
-def resolve_templates(value: Any, context: TemplateContext, *, step: str = "step") -> Any:
+def resolve_templates(
+    value: Any, context: TemplateContext, *, step: str = "step", text: bool = False
+) -> Any:
     """``value`` with every reference resolved, through dicts, lists and tuples.
 
     :param step: names the step in error messages, such as ``pull step 2 'git_clone'``.
+    :param text: strings resolve to text, a lone placeholder too (as it would inside longer
+        text: a block there is an error).
     :raises TemplateError: a reference cannot be resolved; names ``step`` and the reference.
     """
     if isinstance(value, str):
-        return _resolve_string(value, context, step)
+        return _resolve_string(value, context, step, text)
     if isinstance(value, Mapping):
-        return {key: resolve_templates(item, context, step=step) for key, item in value.items()}
+        return {
+            key: resolve_templates(item, context, step=step, text=text)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [resolve_templates(item, context, step=step) for item in value]
+        return [resolve_templates(item, context, step=step, text=text) for item in value]
     if isinstance(value, tuple):
-        return tuple(resolve_templates(item, context, step=step) for item in value)
+        return tuple(resolve_templates(item, context, step=step, text=text) for item in value)
     return value
 
 
-def _resolve_string(text: str, context: TemplateContext, step: str) -> Any:
+def _resolve_string(text: str, context: TemplateContext, step: str, as_text: bool) -> Any:
     parts = parse_template(text)
     if not any(isinstance(part, Reference) for part in parts):
         return text
-    if len(parts) == 1 and isinstance(parts[0], Reference):
-        return _resolve(parts[0], context, step)
-    stripped = [part for part in parts if not (isinstance(part, str) and not part.strip())]
-    if len(stripped) == 1 and isinstance(stripped[0], Reference):  # whitespace around one
-        return _resolve(stripped[0], context, step)
+    if not as_text:
+        if len(parts) == 1 and isinstance(parts[0], Reference):
+            return _resolve(parts[0], context, step)
+        stripped = [part for part in parts if not (isinstance(part, str) and not part.strip())]
+        if len(stripped) == 1 and isinstance(stripped[0], Reference):  # whitespace around one
+            return _resolve(stripped[0], context, step)
     return "".join(
-        part if isinstance(part, str) else str(_resolve(part, context, step)) for part in parts
+        part if isinstance(part, str) else _inline(part, _resolve(part, context, step), step)
+        for part in parts
     )
+
+
+def _inline(reference: Reference, value: Any, step: str) -> str:
+    """The text of ``value`` inside longer text: a block (or a collection from one) has none."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        fields = ", ".join(type(value).model_fields)
+        raise TemplateError(
+            f"{step}: cannot use {reference} inside longer text: it is a block, which has no "
+            f"text form; refer to one of its fields ({fields})"
+        )
+    if reference.kind == "block" and isinstance(value, Mapping | list | tuple):
+        kind = "mapping" if isinstance(value, Mapping) else "list"
+        raise TemplateError(
+            f"{step}: cannot use {reference} inside longer text: it is a {kind}, which has no "
+            f"text form; refer to one of its items"
+        )
+    return str(value)
+
+
+def resolve_reference(reference: Reference, context: TemplateContext, *, step: str = "step") -> Any:
+    """The value ``reference`` stands for, with its type (as a lone placeholder gives it).
+
+    :raises TemplateError: it cannot be resolved; names ``step`` and the reference.
+    """
+    return _resolve(reference, context, step)
 
 
 def _resolve(reference: Reference, context: TemplateContext, step: str) -> Any:
@@ -218,7 +265,7 @@ def _resolve_env(name: str, context: TemplateContext, fail: Any) -> str:
 
 
 def _resolve_block(reference: Reference, context: TemplateContext, fail: Any) -> Any:
-    from codeferry.blocks import Block, Secret, get_block_type
+    from codeferry.blocks import Block, get_block_type
 
     path = reference.path
     if len(path) < 2 or not all(isinstance(p, str) for p in path[:2]):
@@ -230,14 +277,37 @@ def _resolve_block(reference: Reference, context: TemplateContext, fail: Any) ->
     except (BlockError, MissingPluginError, StoreError) as error:
         raise fail(str(error)) from None
     _remember_model_secrets(block, context.secrets)
-    if len(path) == 2:
-        return block.get() if isinstance(block, Secret) else block
-    value = _follow(block, path[2:], context.secrets, fail, f"block {slug}/{name}")
-    if isinstance(value, Secret):
-        return value.get()
+    rest = path[2:]
+    if _is_value_block(block):
+        # Prefect's rule for its system blocks: the block stands for its value (.value is allowed)
+        inner = rest[1:] if rest[:1] == ("value",) else rest
+        value = _value_of(block, context.secrets)
+        return _follow(value, inner, context.secrets, fail, f"block {slug}/{name} value")
+    value = _follow(block, rest, context.secrets, fail, f"block {slug}/{name}")
+    if isinstance(value, Block) and _is_value_block(value):
+        return _value_of(value, context.secrets)
     if isinstance(value, Block):
         _remember_model_secrets(value, context.secrets)
     return value
+
+
+def _is_value_block(block: Any) -> bool:
+    """A block whose only field is ``value`` (``secret``, ``json``, ``string``, ``date-time``)."""
+    return set(type(block).model_fields) == {"value"}
+
+
+def _value_of(block: Any, secrets: set[str]) -> Any:
+    """The ``value`` of a value-only block, revealed, in its JSON form."""
+    return _json_form(_reveal(block.value, secrets))
+
+
+def _json_form(value: Any) -> Any:
+    """``value`` as JSON data (a datetime as ISO 8601 text), as Prefect stores block values."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    import pydantic
+
+    return pydantic.TypeAdapter(Any).dump_python(value, mode="json")
 
 
 def _resolve_variable(reference: Reference, context: TemplateContext, fail: Any) -> Any:
@@ -252,24 +322,49 @@ def _resolve_variable(reference: Reference, context: TemplateContext, fail: Any)
 
 
 def _resolve_output(reference: Reference, context: TemplateContext, fail: Any) -> Any:
-    outputs = context.outputs
+    first = reference.path[0]
+    assert isinstance(first, str)
+    found = _lookup_output(context.outputs, reference, context.secrets, fail)
+    if found is not _MISSING:
+        return found
+    if first == "prefect":
+        raise fail("only prefect.blocks and prefect.variables are understood")
+    missing = f"no earlier step has the id or returned the output {first!r}"
+    if context.recorded is None:
+        raise fail(missing)
+    recorded = context.recorded.load(context.secrets, fail)
+    if recorded is None:
+        raise fail(f"{missing}, and {context.recorded.absence()}")
+    found = _lookup_output(recorded, reference, context.secrets, fail)
+    if found is _MISSING:
+        raise fail(f"{missing}, nor did a build or push step {context.recorded.describe()}")
+    return found
+
+
+_MISSING = object()
+
+
+def _lookup_output(
+    outputs: StepOutputs | None, reference: Reference, secrets: set[str], fail: Any
+) -> Any:
+    """The output ``reference`` names in ``outputs``, or ``_MISSING`` when none has its name."""
     first, rest = reference.path[0], reference.path[1:]
     assert isinstance(first, str)
-    if outputs is not None and first in outputs.by_id:
+    if outputs is None:
+        return _MISSING
+    if first in outputs.by_id:
         if not rest:
             return dict(outputs.by_id[first])
-        return _follow(outputs.by_id[first], rest, context.secrets, fail, f"step {first!r}")
-    if outputs is not None and first in outputs.ambiguous:
+        return _follow(outputs.by_id[first], rest, secrets, fail, f"step {first!r}")
+    if first in outputs.ambiguous:
         steps = " and ".join(outputs.ambiguous[first])
         raise fail(
             f"output {first!r} was returned by {steps} with different values; "
             f"give the step an id and use {{{{ ID.{first} }}}}"
         )
-    if outputs is not None and first in outputs.shared:
-        return _follow(outputs.shared[first], rest, context.secrets, fail, f"output {first!r}")
-    if reference.path[0] == "prefect":
-        raise fail("only prefect.blocks and prefect.variables are understood")
-    raise fail(f"no earlier step has the id or returned the output {first!r}")
+    if first in outputs.shared:
+        return _follow(outputs.shared[first], rest, secrets, fail, f"output {first!r}")
+    return _MISSING
 
 
 def _follow(value: Any, path: Sequence[str | int], secrets: set[str], fail: Any, what: str) -> Any:

@@ -150,10 +150,15 @@ def push_command(
         reporter=_reporter(json_output),
     )
     if json_output:
-        output.print_json({"steps": steps_as_list(result)})
+        output.print_json({"steps": steps_as_list(result), "recorded": result.recorded})
         return
     count = len(result.records)
-    output.info(f"ran {count} build and push step{'s' if count != 1 else ''}")
+    recorded = (
+        f"; their outputs are recorded for pull steps as block push-outputs/{result.recorded}"
+        if result.recorded
+        else ""
+    )
+    output.info(f"ran {count} build and push step{'s' if count != 1 else ''}{recorded}")
 
 
 def push(

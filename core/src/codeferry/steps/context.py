@@ -1,9 +1,14 @@
-"""What a running step can ask the engine for: masked output and the time it has left.
+"""What a running step can ask the engine for: masked output, the time it has left, templates.
 
 Steps that print (a shell command's output, a progress line) write through :func:`write_output`:
 on standard error, which is for everything but a command's results, with every secret masked
 (:func:`codeferry.secrets.mask`). ``logging`` records made while steps run are masked too (see
 :func:`masking_logs`).
+
+A step marked with :func:`resolves_templates` receives the arguments it names as written in the
+deployment file, and resolves their templates itself with :func:`resolve_template`, when and
+where it wants (``run_shell_script`` splits its script into commands first, so that a value is
+always one argument of the command its author wrote).
 """
 
 from __future__ import annotations
@@ -14,21 +19,29 @@ import logging
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from codeferry import secrets as secret_policy
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
+
+    from codeferry.templating import TemplateContext
 
 __all__ = [
     "current_secrets",
     "mask",
     "masking_logs",
     "remaining_time",
+    "resolve_template",
+    "resolves_templates",
     "running_step",
+    "step_templates",
+    "templates_resolved_by",
     "write_output",
 ]
+
+_StepFunction = TypeVar("_StepFunction", bound="Callable[..., Any]")
 
 _secrets: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
     "codeferry_step_secrets", default=frozenset()
@@ -118,3 +131,79 @@ def masking_logs(secrets: Iterable[str] = ()) -> Iterator[None]:
             if not _active and _original_factory is not None:
                 logging.setLogRecordFactory(_original_factory)
                 _original_factory = None
+
+
+# -- templates a step resolves itself ----------------------------------------------------------
+
+_RESOLVES_TEMPLATES = "__codeferry_resolves_templates__"
+_templates: contextvars.ContextVar[tuple[TemplateContext, str] | None] = contextvars.ContextVar(
+    "codeferry_step_templates", default=None
+)
+
+
+def resolves_templates(*arguments: str) -> Callable[[_StepFunction], _StepFunction]:
+    """Mark a step that resolves the templates in ``arguments`` itself.
+
+    The engine passes those arguments as the deployment file has them, ``{{ ... }}`` included,
+    and resolves every other argument as usual. The step calls :func:`resolve_template` on the
+    pieces it wants filled in::
+
+        @resolves_templates("query")
+        def run_query(query: str, database: str) -> dict[str, Any]:
+            statement, values = split_statement(query)  # placeholders stay placeholders
+            rows = execute(statement, [resolve_template(v) for v in values])
+
+    :raises TypeError: an argument is not a parameter of the step.
+    """
+
+    def mark(step: _StepFunction) -> _StepFunction:
+        import inspect
+
+        parameters = inspect.signature(step).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        unknown = [name for name in arguments if name not in parameters and not takes_any]
+        if unknown:
+            raise TypeError(f"{step.__name__} has no argument {', '.join(unknown)}")
+        setattr(step, _RESOLVES_TEMPLATES, frozenset(arguments))
+        return step
+
+    return mark
+
+
+def templates_resolved_by(step: Callable[..., Any]) -> frozenset[str]:
+    """The arguments whose templates ``step`` resolves itself (see :func:`resolves_templates`)."""
+    names: frozenset[str] = getattr(step, _RESOLVES_TEMPLATES, frozenset())
+    return names
+
+
+def resolve_template(value: Any, *, text: bool = False) -> Any:
+    """``value`` with its templates resolved, as the engine resolves step arguments.
+
+    Inside a run, against the running step's context: the outputs of earlier steps, blocks,
+    variables and the environment; the secret values it reveals are masked like every secret of
+    the run. Outside a run (a step called from Python), against the environment and the block
+    store only. A string that is one placeholder gives the value with its type, unless ``text``:
+    then every string resolves to text, as a placeholder inside longer text does (a block has no
+    text form: that is an error).
+
+    :raises TemplateError: a reference cannot be resolved, naming the step and the reference.
+    """
+    from codeferry.templating import TemplateContext, resolve_templates
+
+    current = _templates.get()
+    context, label = current if current is not None else (TemplateContext(), "step")
+    resolved = resolve_templates(value, context, step=label, text=text)
+    if current is not None and context.secrets - _secrets.get():
+        # the step's own output is masked with what it revealed from now on
+        _secrets.set(_secrets.get() | context.secrets)
+    return resolved
+
+
+@contextlib.contextmanager
+def step_templates(context: TemplateContext, label: str) -> Iterator[None]:
+    """Make :func:`resolve_template` resolve against ``context`` in the block (the engine's)."""
+    token = _templates.set((context, label))
+    try:
+        yield
+    finally:
+        _templates.reset(token)

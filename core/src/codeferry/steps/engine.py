@@ -1,10 +1,14 @@
 """Running a list of steps in order: resolution, templating, retries, timeouts, masked errors.
 
 Every step's function is resolved before the first step runs, so an unknown step fails the run
-before anything was pulled. Each step's arguments are then resolved just before it runs (so a
-step can use an earlier step's outputs), the step options (``id``, ``requires``, ``retries``,
-``retry_delay``, ``timeout``) are not passed to it, and its outputs are recorded in a
-:class:`~codeferry.steps.outputs.StepOutputs`.
+before anything was pulled; an allowed import path is imported just before its step runs, as
+Prefect does, so a module in the code an earlier step pulled can be a step. Each step's arguments
+are then resolved just before it runs (so a step can use an earlier step's outputs), except those
+the step resolves itself (:func:`~codeferry.steps.context.resolves_templates`); the step options
+(``id``, ``requires``, ``retries``, ``retry_delay``, ``timeout``) are not passed to it, and its
+outputs are recorded in a :class:`~codeferry.steps.outputs.StepOutputs`. An import-path step that
+returns something else than a mapping has no outputs (Prefect ignores it too), with a note.
+Warnings a step raises (deprecation warnings included) are shown as notes once it returns.
 
 Timeouts: a step with a ``timeout`` runs in a worker thread that the engine waits on for at most
 that long. Threads work from any thread and leave ``SIGALRM`` to the user's code, unlike
@@ -22,10 +26,12 @@ record made during the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,18 +44,25 @@ from codeferry.errors import (
     TemplateError,
 )
 from codeferry.secrets import MASK, is_secret_name, mask, remember_named
-from codeferry.steps.context import masking_logs, running_step
+from codeferry.steps.context import (
+    masking_logs,
+    running_step,
+    step_templates,
+    templates_resolved_by,
+)
 from codeferry.steps.outputs import StepOutputs
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     from codeferry.deployments import Step
     from codeferry.plugins import Plugins
+    from codeferry.push_outputs import RecordedOutputs
     from codeferry.steps.progress import StepReporter
     from codeferry.steps.resolution import ResolvedStep
     from codeferry.store.blockstore import BlockStore
+    from codeferry.templating import TemplateContext
 
 __all__ = ["StepRecord", "StepsResult", "run_steps"]
 
@@ -95,10 +108,13 @@ def run_steps(
     environ: Mapping[str, str] | None = None,
     store: BlockStore | None = None,
     result: StepsResult | None = None,
+    recorded: RecordedOutputs | None = None,
 ) -> StepsResult:
     """Run ``steps`` in order and return their outputs.
 
     :param result: a result to continue (``push`` runs after ``build`` and sees its outputs).
+    :param recorded: the build and push outputs ``codeferry push`` recorded, for references to
+        outputs that no step of this run returned (pull steps use build and push outputs).
     :raises MissingPluginError: a step's plugin is not installed (nothing has run).
     :raises ImportStepNotAllowedError: a step is an import path and those are not allowed.
     :raises TemplateError: a reference in a step's arguments cannot be resolved.
@@ -115,9 +131,16 @@ def run_steps(
         resolve_step(step, plugins=plugins, allow_import_steps=allow_import_steps) for step in steps
     ]
     context = TemplateContext(
-        outputs=result.outputs, environ=environ, store=store, secrets=result.secrets
+        outputs=result.outputs,
+        environ=environ,
+        store=store,
+        secrets=result.secrets,
+        recorded=recorded,
     )
     with masking_logs(result.secrets), reporter:
+        for step, target in zip(steps, resolved, strict=True):
+            if target.note is not None:
+                reporter.step_note(step.label, target.note)
         for step, target in zip(steps, resolved, strict=True):
             reporter.step_started(step.label)
             try:
@@ -148,23 +171,32 @@ def _check_ids(steps: Sequence[Step], outputs: StepOutputs) -> None:
 def _run_one(
     step: Step,
     target: ResolvedStep,
-    context: Any,
+    context: TemplateContext,
     secrets: set[str],
     reporter: StepReporter,
 ) -> StepRecord:
+    from codeferry.steps.resolution import import_step
     from codeferry.templating import resolve_templates
 
     started = time.monotonic()
-    arguments = resolve_templates(dict(step.arguments), context, step=step.label)
+    function = target.function
+    if function is None:
+        function = import_step(step, _importable_folders(context))
+    unresolved = templates_resolved_by(function)
+    arguments = {
+        key: value if key in unresolved else resolve_templates(value, context, step=step.label)
+        for key, value in step.arguments.items()
+    }
     remember_named(arguments)
     shown = _describe_arguments(arguments, secrets)
-    _check_signature(step, target.function, arguments, shown, secrets)
+    _check_signature(step, function, arguments, shown, secrets)
     delay = step.retry_delay
     attempt = 0
     while True:
         attempt += 1
         try:
-            outputs = _call(target.function, arguments, step.timeout, secrets)
+            with step_templates(context, step.label), _warnings_shown(step, reporter, secrets):
+                outputs = _call(function, arguments, step.timeout, secrets)
             break
         except (TemplateError, StepError):
             raise
@@ -172,14 +204,44 @@ def _run_one(
             cause = mask(_cause(error, step))
             if attempt > step.retries:
                 suffix = f" after {attempt} attempts" if attempt > 1 else ""
+                shown = _describe_arguments(arguments, secrets)  # the step may have revealed more
                 raise StepError(
                     f"{step.label} failed{suffix}: {cause} (arguments: {shown})"
                 ) from error
             reporter.step_retrying(step.label, attempt, cause, delay)
             time.sleep(delay)
             delay = min(delay * 2, _MAX_RETRY_DELAY)
-    checked = _check_outputs(step, outputs, shown, secrets)
+    shown = _describe_arguments(arguments, secrets)
+    checked = _check_outputs(
+        step, target=target, outputs=outputs, shown=shown, secrets=secrets, reporter=reporter
+    )
     return StepRecord(step, checked, attempt, time.monotonic() - started)
+
+
+def _importable_folders(context: TemplateContext) -> list[Path]:
+    """Where an import-path step's module may be: the working folder, then the pulled code."""
+    from pathlib import Path
+
+    folders = [Path.cwd()]
+    if context.outputs is not None and context.outputs.directory is not None:
+        folders.append(context.outputs.directory.absolute())
+    return folders
+
+
+@contextlib.contextmanager
+def _warnings_shown(step: Step, reporter: StepReporter, secrets: set[str]) -> Iterator[None]:
+    """Show each warning the block raised, once, as Prefect prints a step's warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        try:
+            yield
+        finally:
+            shown: set[str] = set()
+            for warning in caught:
+                text = " ".join(f"{warning.category.__name__}: {warning.message}".split())
+                if text not in shown:
+                    shown.add(text)
+                    reporter.step_note(step.label, mask(text))
 
 
 def _check_signature(
@@ -243,11 +305,27 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-def _check_outputs(step: Step, outputs: Any, shown: str, secrets: set[str]) -> Mapping[str, Any]:
+def _check_outputs(
+    step: Step,
+    *,
+    target: ResolvedStep,
+    outputs: Any,
+    shown: str,
+    secrets: set[str],
+    reporter: StepReporter,
+) -> Mapping[str, Any]:
+    from codeferry.steps.resolution import IMPORT_PATH
+
     if outputs is None:
         return {}
     if isinstance(outputs, Mapping) and all(isinstance(key, str) for key in outputs):
         return dict(outputs)
+    if target.origin == IMPORT_PATH:  # any function may be a step in Prefect, which ignores this
+        reporter.step_note(
+            step.label,
+            f"returned {type(outputs).__name__}, not a mapping of outputs: it has no outputs",
+        )
+        return {}
     raise StepError(
         mask(
             f"{step.label} returned {type(outputs).__name__}, not a mapping of outputs "

@@ -12,10 +12,18 @@ __all__ = ["RichStepReporter", "StepReporter", "default_reporter"]
 
 
 class StepReporter:
-    """Receives the events of a run of steps; this base shows nothing.
+    """Receives the events of a run of steps; this base shows nothing but notes.
 
     Every text the engine passes has the run's secrets masked already.
     """
+
+    def step_note(self, label: str, text: str) -> None:
+        """Something the user should know about a step (a deprecated name, a warning it raised).
+
+        Shown on standard error by every reporter, this one included.
+        """
+        sys.stderr.write(f"note: {label}: {text}\n")
+        sys.stderr.flush()
 
     def step_started(self, label: str) -> None:
         """A step is about to run."""
@@ -57,6 +65,9 @@ class RichStepReporter(StepReporter):
         self._stop()
         self._status = self.console.status(f"{_escape(label)} ...")
         self._status.start()
+
+    def step_note(self, label: str, text: str) -> None:
+        self.console.print(f"[yellow]![/] {_escape(label)}: {_escape(text)}", highlight=False)
 
     def step_retrying(self, label: str, attempt: int, error: str, delay: float) -> None:
         self.console.print(
