@@ -22,7 +22,7 @@ from codeferry.errors import CodeferryError, EntrypointError, PullError, UserCod
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from codeferry.deployments import DeploymentFile
+    from codeferry.deployments import Deployment, DeploymentFile
     from codeferry.plugins import Plugins
     from codeferry.steps.engine import StepsResult
     from codeferry.steps.progress import StepReporter
@@ -84,11 +84,13 @@ def pull_deployment(
     :param file: the deployment file (default: ``codeferry.yaml`` or ``prefect.yaml`` here).
     :param deployment: whose pull steps to run; default the only deployment, or the file's.
     :param dest: also make this path a link to where the code is.
+    :raises DeploymentFileError: the file has an error in what the pull runs (found before any
+        step runs, by :func:`codeferry.checks.checked_for_run`); errors elsewhere are warnings.
     :raises CodeferryError: the file is malformed, a step is unknown or fails (a failed pull
         leaves the previous checkout as it was).
     """
-    parsed = _load(file)
-    chosen = parsed.select(deployment, "pull")
+    parsed, runs = _checked(file, deployment, ("pull",), plugins, allow_import_steps)
+    chosen = runs["pull"]
     with _working_folder(parsed.directory):
         result = _run(parsed.steps("pull", chosen), allow_import_steps, reporter, plugins)
         directory = _code_directory(result)
@@ -127,8 +129,9 @@ def run_deployment(
     from codeferry.entrypoints import call, load_entrypoint, parse_entrypoint
     from codeferry.steps.context import masking_logs
 
-    parsed = _load(file)
-    chosen = parsed.deployment(deployment)
+    parsed, runs = _checked(file, deployment, ("pull",), plugins, allow_import_steps, named=True)
+    chosen = runs["pull"]
+    assert chosen is not None  # named: a deployment, never the file's own steps
     if not chosen.entrypoint:
         raise EntrypointError(f"deployment {deployment!r} has no entrypoint")
     entrypoint = parse_entrypoint(chosen.entrypoint)
@@ -159,9 +162,8 @@ def push_deployment(
     """Run the build steps, then the push steps (which see the build steps' outputs)."""
     from codeferry.steps.engine import StepsResult
 
-    parsed = _load(file)
-    build_for = parsed.select(deployment, "build")
-    push_for = parsed.select(deployment, "push")
+    parsed, runs = _checked(file, deployment, ("build", "push"), plugins, allow_import_steps)
+    build_for, push_for = runs["build"], runs["push"]
     result = StepsResult()
     with _working_folder(parsed.directory):
         _run(parsed.steps("build", build_for), allow_import_steps, reporter, plugins, result)
@@ -172,10 +174,26 @@ def push_deployment(
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _load(file: str | Path | DeploymentFile | None) -> DeploymentFile:
-    from codeferry.deployments import DeploymentFile, load_deployment_file
+def _checked(
+    file: str | Path | DeploymentFile | None,
+    deployment: str | None,
+    sections: tuple[str, ...],
+    plugins: Plugins | None,
+    allow_import_steps: bool | None,
+    *,
+    named: bool = False,
+) -> tuple[DeploymentFile, dict[str, Deployment | None]]:
+    """The file, checked before any step runs; for each section, whose steps run."""
+    from codeferry.checks import checked_for_run
 
-    return file if isinstance(file, DeploymentFile) else load_deployment_file(file)
+    return checked_for_run(
+        file,
+        deployment,
+        sections,
+        named=named,
+        plugins=plugins,
+        allow_import_steps=allow_import_steps,
+    )
 
 
 def _run(
