@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from codeferry.checks import check_deployment_file
 from codeferry.deployments import Problem, load_deployment_file, parse_deployment_file
 from codeferry.errors import DeploymentFileError
+from codeferry.plugins import Plugins, set_plugins
 from codeferry.positions import load_yaml
 from codeferry.runs import pull_deployment, push_deployment, run_deployment
 from codeferry.store import get_store
@@ -339,6 +340,44 @@ def test_an_id_used_twice_in_one_run_is_an_error(write_file: WriteFile) -> None:
     )
 
 
+def test_a_top_level_section_every_deployment_replaces_is_still_checked(
+    write_file: WriteFile,
+) -> None:
+    text = """
+    pull:
+      - no_such_step: {}
+    deployments:
+      - name: own
+        entrypoint: flows/hello.py:hello
+        pull:
+          - pull_from_directory: {path: src}
+    """
+    assert_points(check(write_file, text), [("error", "unknown-step", "no_such_step")])
+
+
+def test_a_step_relying_on_prefects_working_folder_is_a_warning(write_file: WriteFile) -> None:
+    text = """
+    pull:
+      - pull_from_directory: {id: code, path: src}
+      - run_shell_script: {script: "true", directory: flows}
+      - pip_install_requirements: {}
+      - pip_install_requirements: {directory: "{{ code.directory }}"}
+      - set_working_directory: {directory: "{{ code.directory }}"}
+    """
+    problems = check(write_file, text)
+    assert_points(
+        problems,
+        [
+            ("warning", "working-folder", "flows}"),
+            ("warning", "working-folder", "pip_install_requirements: {}"),
+        ],
+    )
+    assert "reads the folder 'flows' next to the deployment file, not where pull step 1" in (
+        problems[0].message
+    )
+    assert problems[1].message.endswith('give it directory: "{{ code.directory }}"')
+
+
 # -- template references -----------------------------------------------------------------------
 
 
@@ -372,8 +411,10 @@ def test_step_ids_must_be_defined_before_the_step_that_uses_them(write_file: Wri
 def test_a_misspelt_step_id_gets_the_id_meant(write_file: WriteFile) -> None:
     text = "pull:\n  - echo: {id: clone-step}\n  - echo: {x: '{{ clone_step.directory }}'}\n"
     problems = check(write_file, text)
-    assert_points(problems, [("warning", "reference", "{{ clone_step.directory }}")])
+    assert_points(problems, [("error", "reference", "{{ clone_step.directory }}")])
     assert problems[0].message.endswith("did you mean 'clone-step'?")
+    unsure = "pull:\n  - echo: {id: clone-step}\n  - echo: {x: '{{ repo.url }}'}\n"
+    assert_points(check(write_file, unsure), [("warning", "reference", "{{ repo.url }}")])
 
 
 def test_references_in_a_deployments_fields_see_build_and_push_outputs(
@@ -522,6 +563,29 @@ def test_check_command_on_a_missing_file_is_a_one_line_error(tmp_path: Path) -> 
     assert result.exit_code == 1
     missing = tmp_path / "nope.yaml"
     assert result.stderr.strip() == f"Error: deployment file {missing} does not exist"
+
+
+def test_the_documented_example_prints_what_the_docs_show(write_file: WriteFile) -> None:
+    page = (Path(__file__).parents[2] / "docs" / "deployment-file.md").read_text()
+    section = page.split("## Checking a file", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    shown = section.split("```console\n", 1)[1].split("```", 1)[0].splitlines()[1:]
+    path = write_file(example, "prefect.yaml")
+    with_git = Plugins(
+        {name: f"codeferry_{name}.plugin" for name in ("local", "git", "github")},
+        entry_points=False,
+    )
+    previous = set_plugins(with_git)
+    try:
+        result = invoke("deployment", "check", "-f", str(path))
+    finally:
+        set_plugins(previous)
+    printed = sorted(
+        result.stdout.splitlines() + result.stderr.splitlines()[:-1],
+        key=lambda line: int(line.split(":")[1]),
+    )
+    assert [line.replace(str(path), "/srv/etl/prefect.yaml") for line in printed] == shown[:-1]
+    assert result.stderr.splitlines()[-1] == shown[-1]
 
 
 # -- properties --------------------------------------------------------------------------------

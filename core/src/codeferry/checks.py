@@ -247,15 +247,26 @@ class _Checker:
         self._checked: set[int] = set()
 
     def run(self) -> list[Problem]:
-        chains = [self._chain(d) for d in self.parsed.deployments] or [self._chain(None)]
-        for chain in chains:
-            for section in SECTIONS:
-                self._ids(chain, section)
-                for step in chain.sections[section]:
-                    self._step(chain, step)
-            if chain.deployment is not None:
-                self._fields(chain)
+        deployments = self.parsed.deployments
+        for deployment in deployments:
+            self._sections(self._chain(deployment), SECTIONS)
+            self._fields(self._chain(deployment))
+        # The file's own sections are checked through the deployments that use them; one that
+        # every deployment replaces (or a file without deployments) is checked on its own.
+        unused = [
+            section
+            for section in SECTIONS
+            if not any(getattr(d, section) is None for d in deployments)
+        ]
+        if unused:
+            self._sections(self._chain(None), unused)
         return self.problems
+
+    def _sections(self, chain: _Chain, sections: Sequence[str]) -> None:
+        for section in sections:
+            self._ids(chain, section)
+            for step in chain.sections[section]:
+                self._step(chain, step)
 
     def _chain(self, deployment: Deployment | None) -> _Chain:
         return _Chain(
@@ -331,10 +342,51 @@ class _Checker:
         function = self._function(chain, step)
         if function is not None and id(step) not in self._checked:
             _Arguments(self, chain, step, function).check()
+            self._working_folder(chain, step, function)
         self._checked.add(id(step))
         for path, text in _strings(step.arguments, (*step.path, step.name)):
             for reference in _references(text):
                 self._reference(chain, path, reference, chain.visible(step), section=step.section)
+
+    def _working_folder(self, chain: _Chain, step: Step, function: Callable[..., Any]) -> None:
+        """A pull step that works in "the folder the code was pulled into", Prefect-style.
+
+        Prefect's pull steps write into the working folder, so a later step without a
+        ``directory`` (or with the clone's folder name) finds the code there. codeferry's write
+        a new checkout elsewhere and say where in their ``directory`` output.
+        """
+        if step.section != "pull" or _short_name(self.plugins, step) == "set_working_directory":
+            return
+        earlier = list(chain.sections["pull"])
+        earlier = earlier[: earlier.index(step)] if step in earlier else []
+        fetching = [s for s in earlier if _fetches_code(self.plugins, s)]
+        if not fetching:
+            return
+        try:
+            takes_directory = "directory" in inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            return
+        directory = step.arguments.get("directory")
+        if not takes_directory or (isinstance(directory, str) and _references(directory)):
+            return
+        source = fetching[-1]
+        use = f"{{{{ {source.id}.directory }}}}" if source.id else "{{ ID.directory }}"
+        if directory is None:
+            what = "has no directory, so it runs in the deployment file's folder"
+        elif isinstance(directory, str) and not directory.startswith("/"):
+            what = f"reads the folder {directory!r} next to the deployment file"
+        else:
+            return
+        self._add(
+            f"{step.label} {what}, not where {source.label} put the code (Prefect pulls into "
+            f"the working folder, codeferry into a checkout of its own): give it "
+            f'directory: "{use}"',
+            (*step.path, step.name, "directory") if directory is not None else step.path,
+            chain,
+            section=step.section,
+            kind="working-folder",
+            severity="warning",
+        )
 
     def _function(self, chain: _Chain, step: Step) -> Callable[..., Any] | None:
         """The step's function, or ``None`` (with a problem when it cannot run)."""
@@ -434,14 +486,15 @@ class _Checker:
             add(f"{first!r} is the id of {later.label}, which does not run before this")
             return
         suggestion = _closest(str(first), visible)
-        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
         if not visible:
-            add(f"no step with the id {first!r} (or any step) runs before this{hint}")
-        elif len(reference.path) > 1 or suggestion:
+            add(f"no step with the id {first!r} (or any step) runs before this")
+        elif suggestion is not None:  # a misspelt id, almost surely
+            add(f"no step with the id {first!r} runs before this; did you mean {suggestion!r}?")
+        elif len(reference.path) > 1:
             # {{ key.more }} could be an output a step returns without an id: say it is unsure
             add(
                 f"no step with the id {first!r} runs before this; it must be an output an "
-                f"earlier step returns{hint}",
+                "earlier step returns",
                 severity="warning",
             )
 
@@ -675,6 +728,17 @@ def _references(text: str) -> list[Reference]:
     from codeferry.templating import find_references
 
     return find_references(text)
+
+
+def _short_name(plugins: Plugins, step: Step) -> str | None:
+    entry = plugins.steps.get(step.name)
+    return entry.name if entry is not None else None
+
+
+def _fetches_code(plugins: Plugins, step: Step) -> bool:
+    """Whether ``step`` is one of the registered steps that fetch code into a checkout."""
+    name = _short_name(plugins, step)
+    return name is not None and (name == "git_clone" or name.startswith("pull_"))
 
 
 def _owner(path: tuple[Hashable, ...], chain: _Chain) -> str:
