@@ -190,13 +190,13 @@ def test_tab_indentation_error_has_its_position(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("pull:\n  - a: {}\n    b: {}\n", r"codeferry\.yaml:2:5: pull step 1 .*one key"),
-        ("pull:\n  - just-a-name\n", r"codeferry\.yaml: pull step 1 must be a mapping .*text"),
-        ("build:\n  - x: [1, 2]\n", r"codeferry\.yaml:2:5: build step 1 'x': arguments"),
-        ("pull: {a: 1}\n", r"codeferry\.yaml:1:1: pull must be a list of steps"),
+        ("pull:\n  - a: {}\n    b: {}\n", r"codeferry\.yaml:3:5: pull step 1 'a' has a key beside"),
+        ("pull:\n  - just-a-name\n", r"codeferry\.yaml:2:5: pull step 1 must be a mapping .*text"),
+        ("build:\n  - x: [1, 2]\n", r"codeferry\.yaml:2:8: build step 1 'x': arguments"),
+        ("pull: {a: 1}\n", r"codeferry\.yaml:1:7: pull must be a list of steps"),
         ("- a\n- b\n", r"a deployment file is a mapping, not a list"),
         ("deployments: {a: 1}\n", r"deployments must be a list"),
-        ("deployments:\n  - name: [x]\n", r"codeferry\.yaml:2:5: deployment 1 name must be"),
+        ("deployments:\n  - name: [x]\n", r"codeferry\.yaml:2:11: deployment 1 name must be"),
         ("pull:\n  - x: {id: blocks}\n", r"id 'blocks' is reserved"),
         ("pull:\n  - x: {id: 'has space'}\n", r"id 'has space' must be a name"),
         ("pull:\n  - x: {retries: -1}\n", r"retries must be a whole number"),

@@ -89,31 +89,44 @@ def listed_name(deployment: Deployment) -> str | None:
 
 
 def find_deployment(file: DeploymentFile, name: str) -> Deployment:
-    """The deployment of ``file`` whose name, templates resolved, is ``name``.
+    """The deployment of ``file`` whose name, templates resolved, is ``name``; or ``FLOW/NAME``.
+
+    ``FLOW/NAME`` (Prefect's form) picks between deployments that share a name by the function
+    their entrypoint names.
 
     :raises DeploymentFileError: none is, listing the names there are and the names that could
-        not be resolved.
+        not be resolved; or several are, saying where each is and how to choose.
     """
+    from codeferry.deployments import twins_message
+
     context = TemplateContext()
-    known: list[str] = []
+    resolved: list[tuple[Deployment, str]] = []
     unresolved: list[str] = []
     for deployment in file.deployments:
         if deployment.name is None:
             continue
         try:
-            resolved = deployment_name(deployment, context)
+            resolved.append((deployment, str(deployment_name(deployment, context))))
         except TemplateError as error:
             unresolved.append(f"{deployment.name} ({_cause(error)})")
-            continue
-        if resolved == name:
-            return deployment
-        known.append(str(resolved))
-    where = str(file.path) if file.path is not None else "the deployment file"
+    found = [deployment for deployment, resolved_name in resolved if resolved_name == name]
+    if not found and "/" in name:
+        flow, _, short = name.partition("/")
+        found = [
+            deployment
+            for deployment, resolved_name in resolved
+            if resolved_name == short and deployment.flow_name == flow.replace("-", "_")
+        ]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise DeploymentFileError(f"{file.shown}: {twins_message(name, found)}")
+    known = [resolved_name for _, resolved_name in resolved]
     listing = f"; it has: {', '.join(known)}" if known else ""
     if unresolved:
         listing += f"; names that cannot be resolved: {', '.join(unresolved)}"
     listing = listing or "; it has no named deployments"
-    raise DeploymentFileError(f"{where} has no deployment {name!r}{listing}")
+    raise DeploymentFileError(f"{file.shown} has no deployment {name!r}{listing}")
 
 
 def _cause(error: TemplateError) -> str:

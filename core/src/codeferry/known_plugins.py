@@ -15,6 +15,11 @@ __all__ = [
     "distribution_for_step",
 ]
 
+# Every table below is kept true by tests/core/test_known_plugins.py, which loads each plugin under
+# plugins/ through its entry point: each name here is registered (or claimed) by the distribution
+# it names, and each name an in-tree plugin registers is here. So a hint never sends anyone to
+# install a distribution that would not help.
+
 _SCHEMES = {
     "s3": "codeferry-s3",
     "s3a": "codeferry-s3",
@@ -23,7 +28,6 @@ _SCHEMES = {
     "az": "codeferry-azure",
     "abfs": "codeferry-azure",
     "abfss": "codeferry-azure",
-    "adl": "codeferry-azure",
     "docker": "codeferry-docker",
     "oci": "codeferry-docker",
     "git": "codeferry-git",
@@ -41,77 +45,82 @@ _HOSTS = {
 }
 
 _BLOCK_TYPES = {
-    "local-directory": "codeferry-local",
-    "git-repository": "codeferry-git",
-    "git-credentials": "codeferry-git",
-    "ssh-key": "codeferry-git",
-    "github-credentials": "codeferry-github",
-    "github-app-credentials": "codeferry-github",
-    "github-repository": "codeferry-github",
-    "gitlab-credentials": "codeferry-gitlab",
-    "gitlab-repository": "codeferry-gitlab",
-    "bitbucket-credentials": "codeferry-bitbucket",
-    "bitbucket-repository": "codeferry-bitbucket",
-    "aws-credentials": "codeferry-s3",
-    "minio-credentials": "codeferry-s3",
-    "s3-bucket": "codeferry-s3",
-    "azure-blob-storage-credentials": "codeferry-azure",
-    "azure-blob-storage-container": "codeferry-azure",
-    "gcp-credentials": "codeferry-gcs",
-    "gcs-bucket": "codeferry-gcs",
-    "docker-registry-credentials": "codeferry-docker",
-    "docker-host": "codeferry-docker",
+    "codeferry-azure": ("azure-blob-storage-container", "azure-blob-storage-credentials"),
+    "codeferry-bitbucket": ("bitbucket-credentials",),
+    "codeferry-docker": ("docker-registry-credentials", "oci-image"),
+    "codeferry-gcs": ("gcp-credentials", "gcs-bucket"),
+    "codeferry-git": ("git-credentials", "git-repository", "ssh-key"),
+    "codeferry-github": ("github-app-credentials", "github-credentials"),
+    "codeferry-gitlab": ("gitlab-credentials",),
+    "codeferry-local": ("local-directory",),
+    "codeferry-s3": ("aws-credentials", "minio-credentials", "s3-bucket"),
 }
 
-# Module prefixes of steps, longest first wins; Prefect's names included so prefect.yaml files hint.
-_STEP_PREFIXES = {
-    "codeferry_local.": "codeferry-local",
-    "codeferry_git.": "codeferry-git",
-    "codeferry_github.": "codeferry-github",
-    "codeferry_gitlab.": "codeferry-gitlab",
-    "codeferry_bitbucket.": "codeferry-bitbucket",
-    "codeferry_s3.": "codeferry-s3",
-    "codeferry_azure.": "codeferry-azure",
-    "codeferry_gcs.": "codeferry-gcs",
-    "codeferry_docker.": "codeferry-docker",
-    "prefect.deployments.steps.git_clone": "codeferry-git",
-    "prefect.deployments.steps.set_working_directory": "codeferry-local",
-    "prefect.deployments.steps.pull.git_clone": "codeferry-git",
-    "prefect.deployments.steps.pull.set_working_directory": "codeferry-local",
-    "prefect_aws.": "codeferry-s3",
-    "prefect_gcp.": "codeferry-gcs",
-    "prefect_azure.": "codeferry-azure",
-    "prefect_docker.": "codeferry-docker",
-    "prefect_github.": "codeferry-github",
-    "prefect_gitlab.": "codeferry-gitlab",
-    "prefect_bitbucket.": "codeferry-bitbucket",
+# Each step by every name it is registered under: short, fully qualified, and Prefect's aliases.
+_STEPS = {
+    "codeferry-azure": (
+        "pull_from_azure_blob_storage",
+        "push_to_azure_blob_storage",
+        "codeferry_azure.steps.pull_from_azure_blob_storage",
+        "codeferry_azure.steps.push_to_azure_blob_storage",
+        "prefect_azure.deployments.steps.pull_from_azure_blob_storage",
+        "prefect_azure.deployments.steps.push_to_azure_blob_storage",
+    ),
+    "codeferry-docker": (
+        "build_code_layer",
+        "build_docker_image",
+        "pull_from_image",
+        "push_docker_image",
+        "codeferry_docker.steps.build_code_layer",
+        "codeferry_docker.steps.build_docker_image",
+        "codeferry_docker.steps.pull_from_image",
+        "codeferry_docker.steps.push_docker_image",
+        "prefect_docker.deployments.steps.build_docker_image",
+        "prefect_docker.deployments.steps.push_docker_image",
+    ),
+    "codeferry-gcs": (
+        "pull_from_gcs",
+        "push_to_gcs",
+        "codeferry_gcs.steps.pull_from_gcs",
+        "codeferry_gcs.steps.push_to_gcs",
+        "prefect_gcp.deployments.steps.pull_from_gcs",
+        "prefect_gcp.deployments.steps.push_to_gcs",
+    ),
+    "codeferry-git": (
+        "git_clone",
+        "codeferry_git.steps.git_clone",
+        "prefect.deployments.steps.git_clone",
+        "prefect.deployments.steps.pull.git_clone",
+    ),
+    "codeferry-local": (
+        "pull_from_directory",
+        "set_working_directory",
+        "codeferry_local.steps.pull_from_directory",
+        "codeferry_local.steps.set_working_directory",
+        "prefect.deployments.steps.set_working_directory",
+        "prefect.deployments.steps.pull.set_working_directory",
+    ),
+    "codeferry-s3": (
+        "pull_from_s3",
+        "push_to_s3",
+        "codeferry_s3.steps.pull_from_s3",
+        "codeferry_s3.steps.push_to_s3",
+        "prefect_aws.deployments.steps.pull_from_s3",
+        "prefect_aws.deployments.steps.push_to_s3",
+    ),
 }
 
-_SHORT_STEPS = {
-    "git_clone": "codeferry-git",
-    "set_working_directory": "codeferry-local",
-    "pull_from_directory": "codeferry-local",
-    "pull_from_s3": "codeferry-s3",
-    "push_to_s3": "codeferry-s3",
-    "pull_from_gcs": "codeferry-gcs",
-    "push_to_gcs": "codeferry-gcs",
-    "pull_from_azure_blob_storage": "codeferry-azure",
-    "push_to_azure_blob_storage": "codeferry-azure",
-    "build_docker_image": "codeferry-docker",
-    "push_docker_image": "codeferry-docker",
-    "build_code_layer": "codeferry-docker",
-}
-
-# What a step's ``requires:`` names (Prefect's integration packages) -> the codeferry plugin.
+# What a step's ``requires:`` names (Prefect's integration packages) -> the codeferry plugin that
+# provides that package's steps (only packages whose replacement registers steps).
 _REQUIREMENTS = {
     "prefect-aws": "codeferry-s3",
     "prefect-gcp": "codeferry-gcs",
     "prefect-azure": "codeferry-azure",
     "prefect-docker": "codeferry-docker",
-    "prefect-github": "codeferry-github",
-    "prefect-gitlab": "codeferry-gitlab",
-    "prefect-bitbucket": "codeferry-bitbucket",
 }
+
+_BY_BLOCK_TYPE = {slug: dist for dist, slugs in _BLOCK_TYPES.items() for slug in slugs}
+_BY_STEP = {name: dist for dist, names in _STEPS.items() for name in names}
 
 _REQUIREMENT_NAME_RE = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/]*)")
@@ -135,17 +144,12 @@ def distribution_for_source(source: str) -> str | None:
 
 def distribution_for_block_type(slug: str) -> str | None:
     """The distribution that provides the block type ``slug``, if the table knows it."""
-    return _BLOCK_TYPES.get(slug)
+    return _BY_BLOCK_TYPE.get(slug)
 
 
 def distribution_for_step(name: str) -> str | None:
-    """The distribution that provides the step ``name``, if the table knows it."""
-    if name in _SHORT_STEPS:
-        return _SHORT_STEPS[name]
-    for prefix in sorted(_STEP_PREFIXES, key=len, reverse=True):
-        if name.startswith(prefix):
-            return _STEP_PREFIXES[prefix]
-    return None
+    """The distribution that registers a step under ``name``, if the table knows it."""
+    return _BY_STEP.get(name)
 
 
 def distribution_for_requirement(requirement: str) -> str | None:

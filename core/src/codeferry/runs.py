@@ -110,14 +110,18 @@ def pull_deployment(
     :param deployment: whose pull steps to run; default the only deployment, or the file's.
     :param dest: also make this path a link to where the code is.
     :param replace: ``dest`` may link to the code of another checkout: replace it (else refused).
+    :raises DeploymentFileError: the file has an error in what the pull runs (found before any
+        step runs, by :func:`codeferry.checks.checked_for_run`); errors elsewhere are warnings.
     :raises CodeferryError: the file is malformed, a step is unknown or fails (a failed pull
         leaves the previous checkout as it was).
     """
     from codeferry.deployment_templates import listed_name
     from codeferry.push_outputs import RecordedOutputs
 
-    parsed = _load(file)
-    chosen = parsed.select(deployment, "pull")
+    parsed, runs = _checked(
+        file, deployment, ("pull",), plugins, allow_import_steps, fields=("name",)
+    )
+    chosen = runs["pull"]
     recorded = RecordedOutputs(parsed, chosen)
     with _working_folder(parsed.directory):
         result = _run(
@@ -162,8 +166,17 @@ def run_deployment(
     from codeferry.steps.context import masking_logs
     from codeferry.templating import TemplateContext
 
-    parsed = _load(file)
-    found = parsed.deployment(deployment)
+    parsed, runs = _checked(
+        file,
+        deployment,
+        ("pull",),
+        plugins,
+        allow_import_steps,
+        named=True,
+        fields=("name", "entrypoint", "parameters"),
+    )
+    found = runs["pull"]
+    assert found is not None  # named: a deployment, never the file's own steps
     recorded = RecordedOutputs(parsed, found)
     result = StepsResult()
     # Resolved before any step runs, so a bad reference changes nothing; a deployment's fields
@@ -220,9 +233,8 @@ def push_deployment(
     from codeferry.push_outputs import record_push_outputs
     from codeferry.templating import TemplateContext
 
-    parsed = _load(file)
-    build_for = parsed.select(deployment, "build")
-    push_for = parsed.select(deployment, "push")
+    parsed, runs = _checked(file, deployment, ("build", "push"), plugins, allow_import_steps)
+    build_for, push_for = runs["build"], runs["push"]
     chosen = build_for or push_for
     result = DeploymentPush()
     with _working_folder(parsed.directory):
@@ -240,10 +252,28 @@ def push_deployment(
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _load(file: str | Path | DeploymentFile | None) -> DeploymentFile:
-    from codeferry.deployments import DeploymentFile, load_deployment_file
+def _checked(
+    file: str | Path | DeploymentFile | None,
+    deployment: str | None,
+    sections: tuple[str, ...],
+    plugins: Plugins | None,
+    allow_import_steps: bool | None,
+    *,
+    named: bool = False,
+    fields: Sequence[str] | None = None,
+) -> tuple[DeploymentFile, dict[str, Deployment | None]]:
+    """The file, checked before any step runs; for each section, whose steps run."""
+    from codeferry.checks import checked_for_run
 
-    return file if isinstance(file, DeploymentFile) else load_deployment_file(file)
+    return checked_for_run(
+        file,
+        deployment,
+        sections,
+        named=named,
+        fields=fields,
+        plugins=plugins,
+        allow_import_steps=allow_import_steps,
+    )
 
 
 def _run(

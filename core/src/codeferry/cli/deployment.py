@@ -58,6 +58,59 @@ def list_command(
     )
 
 
+@app.command("check")
+def check_command(
+    file: FileOption = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option("--deployment", help="Only this deployment's problems (and the file's)."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    allow_import_steps: Annotated[
+        bool,
+        typer.Option(
+            "--allow-import-steps",
+            help="Steps named by an import path are allowed (they are not imported to check).",
+        ),
+    ] = False,
+) -> None:
+    """Check a deployment file without running it: every problem, with file, line and column.
+
+    Reports YAML errors (merge-conflict markers named as such), malformed steps, step names no
+    installed plugin provides, arguments a step does not take, references to step outputs,
+    blocks and variables that cannot resolve, and deployments with the same name. Errors are
+    printed on standard output, warnings (such as a block not saved on this machine) on
+    standard error. Nothing is run and no server is contacted. Exit status 1 when there are
+    errors.
+    """
+    from codeferry.checks import check_deployment_file
+    from codeferry.cli import output
+
+    problems = check_deployment_file(
+        file,
+        deployment=deployment,
+        allow_import_steps=True if allow_import_steps else None,
+    )
+    errors = sum(problem.severity == "error" for problem in problems)
+    warnings = len(problems) - errors
+    if json_output:
+        output.print_json(
+            {
+                "errors": errors,
+                "warnings": warnings,
+                "problems": [problem.as_dict() for problem in problems],
+            }
+        )
+    else:
+        for problem in problems:
+            typer.echo(output.printable(str(problem)), err=problem.severity != "error")
+        counts = f"{errors} error{'s' if errors != 1 else ''}, "
+        counts += f"{warnings} warning{'s' if warnings != 1 else ''}"
+        output.info(counts if problems else "no problems found")
+    if errors:
+        raise typer.Exit(1)
+
+
 def _reporter(quiet: bool) -> Any:
     from codeferry.steps.progress import default_reporter
 

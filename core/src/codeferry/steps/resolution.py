@@ -53,11 +53,22 @@ _DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 _IMPORT_PATH = re.compile(
     rf"^(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|{_DOTTED}:{_DOTTED}|[^:\s][^:]*\.py:{_DOTTED})$"
 )
-# Prefect 2.10 to 2.13: prefect.projects was the name of prefect.deployments, and 2.10.14 renamed
-# git_clone_project to git_clone (both names stayed importable for a while).
-_RENAMED_MODULES = {"prefect.projects.steps": "prefect.deployments.steps"}
-_RENAMED_STEPS = {"git_clone_project": "git_clone"}
-_PREFECT_STEPS = "prefect.deployments.steps"
+# Prefect 2.10 to 2.13: prefect.projects was the name of prefect.deployments (in the integration
+# packages too), and the steps' names lost their "project" (git_clone_project became git_clone,
+# push_project_to_s3 push_to_s3); both names stayed importable for a while.
+_RENAMED_MODULES = {
+    f"{package}.projects.steps": f"{package}.deployments.steps"
+    for package in ("prefect", "prefect_aws", "prefect_gcp", "prefect_azure", "prefect_docker")
+}
+_RENAMED_STEPS = {
+    "git_clone_project": "git_clone",
+    "push_project_to_s3": "push_to_s3",
+    "pull_project_from_s3": "pull_from_s3",
+    "push_project_to_gcs": "push_to_gcs",
+    "pull_project_from_gcs": "pull_from_gcs",
+    "push_project_to_azure_blob_storage": "push_to_azure_blob_storage",
+    "pull_project_from_azure_blob_storage": "pull_from_azure_blob_storage",
+}
 # Packages whose steps codeferry provides under their names: a name there that no plugin knows
 # is not something to import unless that package is installed.
 _PREFECT_PACKAGES = re.compile(r"^prefect(?:_\w+)?$")
@@ -100,7 +111,7 @@ def current_step_name(name: str) -> str | None:
         if module == old or module.startswith(old + "."):
             current_module = new + module[len(old) :]
     current_function = function
-    if current_module == _PREFECT_STEPS or current_module.startswith(_PREFECT_STEPS + "."):
+    if any(current_module.startswith(new) for new in _RENAMED_MODULES.values()):
         current_function = _RENAMED_STEPS.get(function, function)
     current = f"{current_module}.{current_function}"
     return current if current != name else None
