@@ -170,7 +170,7 @@ def test_same_variables_resolve_alone_inline_and_nested() -> None:
 
 
 def test_same_a_step_with_a_second_key_is_refused() -> None:
-    with pytest.raises(DeploymentFileError, match="has a key beside the step name: .jedi."):
+    with pytest.raises(DeploymentFileError, match=r"has a key beside the step name: .jedi."):
         parse_deployment_file(
             "pull:\n  - run_shell_script: {script: echo}\n    jedi: 0\n", "prefect.yaml"
         )

@@ -535,9 +535,8 @@ class _Checker:
             return  # {{ KEY }}: an output a step without an id returns, as Prefect allows
         if not visible:
             anyone = isinstance(visible, _Seen) and visible.anonymous
-            add(
-                f"no step with the id {first!r}{'' if anyone else ' (or any step)'} runs before this"
-            )
+            which = "" if anyone else " (or any step)"
+            add(f"no step with the id {first!r}{which} runs before this")
         elif suggestion is not None:  # a misspelt id, almost surely
             add(f"no step with the id {first!r} runs before this; did you mean {suggestion!r}?")
         elif len(reference.path) > 1:
