@@ -1,5 +1,8 @@
 """A client of the OCI distribution API: manifests and blobs, Basic and Bearer-token auth.
 
+Requests answered 429 or a passing 5xx are retried within bounds when they can safely be sent
+again (see :mod:`codeferry_docker.retries`).
+
 httpx is used for HTTP: it is typed, streams request and response bodies, and its ``Auth`` flow
 runs the registry's token dance (401 → ask the realm for a token → retry) inside one ``send``.
 """
@@ -12,7 +15,7 @@ import hashlib
 import io
 import re
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +31,7 @@ from codeferry_docker.manifests import (
     parse_manifest,
     sha256_digest,
 )
+from codeferry_docker.retries import RetryPolicy, send_with_retries
 
 if TYPE_CHECKING:
     from codeferry_docker.credentials import DockerRegistryCredentials
@@ -38,6 +42,8 @@ __all__ = ["BlobReader", "RegistryClient", "RegistryError", "Transfer"]
 _CHUNK = 1 << 20
 _REPOSITORY_PATH = re.compile(r"^/v2/(.+?)/(?:manifests|blobs|tags)/")
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]+))')
+# Requests that mean the same sent twice; a POST is retried only where the caller says so.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 
 class RegistryError(CodeferryError):
@@ -211,8 +217,10 @@ class RegistryClient:
         insecure: bool | None = None,
         loopback: bool = False,
         timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.registry = registry
+        self._retry = retry or RetryPolicy()
         plain = insecure if insecure is not None else loopback
         self.base_url = f"{'http' if plain else 'https'}://{registry}"
         self.transfer = Transfer()
@@ -263,13 +271,40 @@ class RegistryClient:
 
     # -- requests --------------------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, what: str, *, retry: bool | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """One request, retried on 429/5xx when ``retry`` (default: for idempotent methods)."""
+        again = method in _IDEMPOTENT if retry is None else retry
+        return self._attempt(what, lambda: self._http.request(method, url, **kwargs), again)
+
+    def _attempt(
+        self, what: str, send: Callable[[], httpx.Response], retry: bool = True
+    ) -> httpx.Response:
+        """``send()``, and again within the retry policy while it is answered 429 or a 5xx.
+
+        :raises RegistryError: when the registry cannot be reached, or still answers 429/5xx.
+        """
         try:
-            return self._http.request(method, url, **kwargs)
+            if not retry:
+                return send()
+            response, gave_up = send_with_retries(send, self._retry)
         except httpx.HTTPError as error:
             raise RegistryError(
                 f"cannot reach registry {self.registry} ({what}): {_brief(error)}"
             ) from None
+        if gave_up:
+            raise self._status_error(response, what, gave_up)
+        return response
+
+    def _status_error(self, response: httpx.Response, what: str, note: str = "") -> RegistryError:
+        with contextlib.suppress(httpx.HTTPError):
+            response.read()
+        detail = _registry_message(response)
+        response.close()
+        return RegistryError(
+            f"registry {self.registry} answered HTTP {response.status_code} to {what}{detail}{note}"
+        )
 
     def _check(self, response: httpx.Response, what: str, repository: str) -> None:
         status = response.status_code
@@ -284,12 +319,12 @@ class RegistryClient:
             raise RegistryError(f"registry {self.registry} refused {what}: {reason}")
         if status == 403:
             raise RegistryError(f"registry {self.registry} denied {what} (HTTP 403)")
-        with contextlib.suppress(httpx.HTTPError):
-            response.read()
-        detail = _registry_message(response)
         if status == 404:
+            with contextlib.suppress(httpx.HTTPError):
+                response.read()
+            detail = _registry_message(response)
             raise RegistryError(f"{what}: not found in {self.registry}/{repository}{detail}")
-        raise RegistryError(f"registry {self.registry} answered HTTP {status} to {what}{detail}")
+        raise self._status_error(response, what)
 
     # -- manifests -------------------------------------------------------------------------------
 
@@ -348,19 +383,24 @@ class RegistryClient:
     def open_blob(self, repository: str, digest: str) -> Iterator[BlobReader]:
         """A blob as a stream; call :meth:`BlobReader.verify` after reading it."""
         what = f"downloading blob {digest[:19]} of {self.registry}/{repository}"
+        url = f"/v2/{repository}/blobs/{digest}"
+        response = self._attempt(
+            what, lambda: self._http.send(self._http.build_request("GET", url), stream=True)
+        )
         try:
-            with self._http.stream("GET", f"/v2/{repository}/blobs/{digest}") as response:
-                self._check(response, what, repository)
-                yield BlobReader(
-                    response.iter_raw(_CHUNK),
-                    digest,
-                    f"{self.registry}/{repository}",
-                    self.transfer,
-                )
+            self._check(response, what, repository)
+            yield BlobReader(
+                response.iter_raw(_CHUNK),
+                digest,
+                f"{self.registry}/{repository}",
+                self.transfer,
+            )
         except httpx.HTTPError as error:
             raise RegistryError(
                 f"cannot reach registry {self.registry} ({what}): {_brief(error)}"
             ) from None
+        finally:
+            response.close()
 
     def mount_blob(self, repository: str, digest: str, source_repository: str) -> str | None:
         """Mount a blob from another repository of this registry.
@@ -372,6 +412,7 @@ class RegistryClient:
             "POST",
             f"/v2/{repository}/blobs/uploads/",
             what,
+            retry=True,  # a mount asked twice mounts once; an unused upload session expires
             params={"mount": digest, "from": source_repository},
         )
         self._check(response, what, repository)
@@ -382,25 +423,34 @@ class RegistryClient:
     def upload_blob(
         self, repository: str, digest: str, content: bytes | Path, *, upload_url: str | None = None
     ) -> None:
-        """Upload a blob in one request (``POST`` then a monolithic ``PUT``)."""
+        """Upload a blob in one request (``POST`` then a monolithic ``PUT``).
+
+        An upload answered 429 or a 5xx is started again from a new session: the old one may be
+        spent, and a blob stored twice under its digest is stored once.
+        """
         what = f"uploading blob {digest[:19]} to {self.registry}/{repository}"
-        if upload_url is None:
-            response = self._send("POST", f"/v2/{repository}/blobs/uploads/", what)
-            self._check(response, what, repository)
-            upload_url = self._location(response, what)
-        url = httpx.URL(upload_url).copy_merge_params({"digest": digest})
         body: bytes | _FileChunks
         if isinstance(content, bytes):
             body, size = content, len(content)
         else:
             body, size = _FileChunks(content, self.transfer), content.stat().st_size
-        response = self._send(
-            "PUT",
-            str(url),
-            what,
-            content=body,
-            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-        )
+        given = [upload_url] if upload_url is not None else []
+
+        def attempt() -> httpx.Response:
+            location = given.pop() if given else None
+            if location is None:
+                start = self._http.request("POST", f"/v2/{repository}/blobs/uploads/")
+                if start.status_code >= 400:
+                    return start
+                location = self._location(start, what)
+            return self._http.request(
+                "PUT",
+                str(httpx.URL(location).copy_merge_params({"digest": digest})),
+                content=body,
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            )
+
+        response = self._attempt(what, attempt)
         self._check(response, what, repository)
         if isinstance(content, bytes):
             self.transfer.uploaded += size
