@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import io
 import re
@@ -24,6 +25,7 @@ import httpx
 
 from codeferry.errors import CodeferryError
 from codeferry_docker import __version__
+from codeferry_docker.docker_config import RegistryLogin, login_for
 from codeferry_docker.manifests import (
     MANIFEST_ACCEPT,
     ImageIndex,
@@ -73,15 +75,17 @@ class _RegistryAuth(httpx.Auth):
     """Basic auth after a Basic challenge; a Bearer token per repository after a Bearer one.
 
     Credentials are sent only after the registry asked for them, and only to the registry host
-    and the token realm it names.
+    and the token realm it names. Without a given login, ``lookup`` (Docker's config file) is
+    asked on the first challenge, so an anonymous pull never runs a credential helper.
     """
 
-    def __init__(self, username: str | None, password: str | None) -> None:
-        self._basic = (
-            "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()
-            if username
-            else None
-        )
+    def __init__(
+        self,
+        login: RegistryLogin | None,
+        lookup: Callable[[], RegistryLogin | None] | None = None,
+    ) -> None:
+        self._login = login
+        self._lookup = lookup
         self._use_basic = False
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -89,43 +93,84 @@ class _RegistryAuth(httpx.Auth):
     def __repr__(self) -> str:
         return "_RegistryAuth(****)"
 
+    @property
+    def login(self) -> RegistryLogin | None:
+        """The login given or found so far (``None`` until a lookup found one)."""
+        return self._login
+
+    def _resolved(self) -> RegistryLogin | None:
+        with self._lock:
+            if self._lookup is not None:
+                self._login = self._lookup()
+                self._lookup = None
+            return self._login
+
+    def _basic(self) -> str | None:
+        login = self._login
+        if login is None or not login.username:
+            return None
+        pair = f"{login.username}:{login.password or ''}"
+        return "Basic " + base64.b64encode(pair.encode()).decode()
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         repository = _repository_of(request.url.path)
         with self._lock:
             token = self._tokens.get(repository) or self._tokens.get("")
         if token:
             request.headers["Authorization"] = f"Bearer {token}"
-        elif self._use_basic and self._basic:
-            request.headers["Authorization"] = self._basic
+        elif self._use_basic and self._basic():
+            request.headers["Authorization"] = str(self._basic())
         response = yield request
         if response.status_code != 401:
             return
         challenge = _challenge(response.headers.get("WWW-Authenticate", ""))
         if challenge is None:
             return
+        login = self._resolved()
+        basic = self._basic()
         scheme, params = challenge
         if scheme == "basic":
-            if self._basic is None or request.headers.get("Authorization") == self._basic:
+            if basic is None or request.headers.get("Authorization") == basic:
                 return
             self._use_basic = True
-            request.headers["Authorization"] = self._basic
+            request.headers["Authorization"] = basic
             yield request
+        elif scheme == "bearer" and login is not None and login.registry_token:
+            bearer = f"Bearer {login.registry_token}"
+            if request.headers.get("Authorization") != bearer:
+                request.headers["Authorization"] = bearer
+                yield request
         elif scheme == "bearer" and params.get("realm"):
             yield from self._token_dance(request, repository, params)
+
+    def _token_request(self, params: dict[str, str], scopes: list[str]) -> httpx.Request:
+        """A token request: OAuth2 with an identity token (as Docker's), else a GET with Basic."""
+        login = self._login
+        if login is not None and login.identity_token:
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": login.identity_token,
+                "client_id": "codeferry",
+                "service": params.get("service", ""),
+                "scope": " ".join(scopes),
+            }
+            return httpx.Request("POST", params["realm"], data=form)
+        query: list[tuple[str, str | int | float | bool | None]] = []
+        if params.get("service"):
+            query.append(("service", params["service"]))
+        query.extend(("scope", scope) for scope in scopes)
+        token_request = httpx.Request("GET", params["realm"], params=query)
+        basic = self._basic()
+        if basic:
+            token_request.headers["Authorization"] = basic
+        return token_request
 
     def _token_dance(
         self, request: httpx.Request, repository: str, params: dict[str, str]
     ) -> Generator[httpx.Request, httpx.Response, None]:
-        """Ask the challenge's realm for a token (with Basic credentials, if any) and retry."""
-        query: list[tuple[str, str | int | float | bool | None]] = []
-        if params.get("service"):
-            query.append(("service", params["service"]))
+        """Ask the challenge's realm for a token (with the login, if any) and retry."""
         scopes = params.get("scope", "").split()
-        query.extend(("scope", scope) for scope in scopes)
-        token_request = httpx.Request("GET", params["realm"], params=query)
-        if self._basic:
-            token_request.headers["Authorization"] = self._basic
-        token_response = yield token_request
+        token_response = yield self._token_request(params, scopes)
         if token_response.status_code != 200:
             return
         token_response.read()
@@ -224,13 +269,17 @@ class RegistryClient:
         plain = insecure if insecure is not None else loopback
         self.base_url = f"{'http' if plain else 'https'}://{registry}"
         self.transfer = Transfer()
-        self._has_credentials = credentials is not None
+        given = (
+            RegistryLogin(credentials.username, credentials.password.get_secret_value())
+            if credentials is not None
+            else None
+        )
+        self._auth = _RegistryAuth(
+            given, None if credentials is not None else functools.partial(login_for, registry)
+        )
         self._http = httpx.Client(
             base_url=self.base_url,
-            auth=_RegistryAuth(
-                credentials.username if credentials else None,
-                credentials.password.get_secret_value() if credentials else None,
-            ),
+            auth=self._auth,
             follow_redirects=True,
             timeout=httpx.Timeout(timeout, connect=10.0),
             headers={"User-Agent": f"codeferry-docker/{__version__}"},
@@ -311,11 +360,16 @@ class RegistryClient:
         if status < 400:
             return
         if status == 401:
-            reason = (
-                "the credentials were refused"
-                if self._has_credentials
-                else "it needs credentials (give a docker-registry-credentials block)"
-            )
+            login = self._auth.login
+            if login is None:
+                reason = (
+                    "it needs credentials (give a docker-registry-credentials block, "
+                    "or log in with docker login)"
+                )
+            elif login.source:
+                reason = f"the credentials from {login.source} were refused"
+            else:
+                reason = "the credentials were refused"
             raise RegistryError(f"registry {self.registry} refused {what}: {reason}")
         if status == 403:
             raise RegistryError(f"registry {self.registry} denied {what} (HTTP 403)")

@@ -45,7 +45,9 @@ class OciImage(CodeStorage, Block):
         default=DEFAULT_PLATFORM, description="The platform picked from a multi-platform image."
     )
     credentials: DockerRegistryCredentials | None = Field(
-        default=None, description="Credentials for the registry, when it needs them."
+        default=None,
+        description="Credentials for the registry, when it needs them (default: the login "
+        "Docker's config file gives for it, as docker login saved it).",
     )
     insecure: bool | None = Field(
         default=None,
