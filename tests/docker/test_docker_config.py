@@ -301,6 +301,20 @@ def test_an_identity_token_from_a_helper_is_exchanged_at_the_token_realm(
     assert pulled(token_image.pull_code(tmp_path / "out").directory) == FILES
 
 
+def test_a_registry_token_in_auths_is_sent_as_the_bearer_token(
+    docker_config: Path,
+    token_registry: tuple[RegistryServer, TokenServer],
+    token_image: OciImage,
+    tmp_path: Path,
+) -> None:
+    registry, tokens = token_registry
+    token = tokens.token(["repository:config/token:pull"])
+    write_config(docker_config, {"auths": {registry.host: {"registrytoken": token}}})
+    issued = len(tokens.issued)
+    assert pulled(token_image.pull_code(tmp_path / "out").directory) == FILES
+    assert len(tokens.issued) == issued  # the realm was never asked
+
+
 def test_a_wrong_identity_token_is_refused_without_being_shown(
     docker_config: Path,
     token_registry: tuple[RegistryServer, TokenServer],

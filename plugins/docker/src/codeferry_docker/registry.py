@@ -116,10 +116,11 @@ class _RegistryAuth(httpx.Auth):
         repository = _repository_of(request.url.path)
         with self._lock:
             token = self._tokens.get(repository) or self._tokens.get("")
+        basic = self._basic() if self._use_basic else None
         if token:
             request.headers["Authorization"] = f"Bearer {token}"
-        elif self._use_basic and self._basic():
-            request.headers["Authorization"] = str(self._basic())
+        elif basic:
+            request.headers["Authorization"] = basic
         response = yield request
         if response.status_code != 401:
             return
