@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,15 @@ from tests.docker.images import RawPusher, busybox_layer, config_for
 from tests.servers.registry import RegistryServer
 
 _names = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty folder as Docker's config folder: the machine's own logins never leak in."""
+    folder = tmp_path / "docker-config"
+    folder.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
+    return folder
 
 
 @pytest.fixture

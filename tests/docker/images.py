@@ -22,6 +22,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -34,10 +35,11 @@ def digest_of(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class Layer:
-    """A gzip-compressed layer and the digest of its uncompressed tar (its diff ID)."""
+    """A compressed layer (gzip unless said) and the digest of its uncompressed tar (diff ID)."""
 
     blob: bytes
     diff_id: str
+    media_type: str = OCI_LAYER
 
     @property
     def digest(self) -> str:
@@ -61,19 +63,42 @@ def member(
     return info
 
 
-def layer(
-    files: Mapping[str, bytes] = {},
-    extra: Iterable[tuple[tarfile.TarInfo, bytes]] = (),
-) -> Layer:
-    """A layer holding ``files`` (image paths without a leading ``/``) and raw ``extra`` members."""
+def plain_tar(
+    files: Mapping[str, bytes] = {}, extra: Iterable[tuple[tarfile.TarInfo, bytes]] = ()
+) -> bytes:
     plain = io.BytesIO()
     with tarfile.open(fileobj=plain, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in files.items():
             tar.addfile(member(name, data), io.BytesIO(data))
         for info, data in extra:
             tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
-    raw = plain.getvalue()
+    return plain.getvalue()
+
+
+def layer(
+    files: Mapping[str, bytes] = {},
+    extra: Iterable[tuple[tarfile.TarInfo, bytes]] = (),
+) -> Layer:
+    """A layer holding ``files`` (image paths without a leading ``/``) and raw ``extra`` members."""
+    raw = plain_tar(files, extra)
     return Layer(gzip.compress(raw, mtime=0), digest_of(raw))
+
+
+def zstd_layer(files: Mapping[str, bytes], *, frames: int = 1, skippable: bool = False) -> Layer:
+    """A zstd layer, its tar cut into ``frames`` frames, a skippable frame last if asked
+    (as zstd:chunked layers are written)."""
+    import struct
+
+    import zstandard
+
+    raw = plain_tar(files)
+    step = -(-len(raw) // frames)
+    compressor = zstandard.ZstdCompressor()
+    blob = b"".join(compressor.compress(raw[i : i + step]) for i in range(0, len(raw), step))
+    if skippable:
+        note = b"codeferry test metadata"
+        blob += struct.pack("<II", 0x184D2A50, len(note)) + note
+    return Layer(blob, digest_of(raw), OCI_LAYER_ZSTD)
 
 
 def busybox_layer() -> Layer:
@@ -175,7 +200,11 @@ class RawPusher:
                     "size": len(config_bytes),
                 },
                 "layers": [
-                    {"mediaType": layer_type, "digest": e.digest, "size": len(e.blob)}
+                    {
+                        "mediaType": layer_type if docker else e.media_type,
+                        "digest": e.digest,
+                        "size": len(e.blob),
+                    }
                     for e in layers
                 ],
             }

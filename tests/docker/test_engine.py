@@ -117,6 +117,38 @@ def test_auto_dockerfile_build_push_and_pull_code_out_of_the_image(
     assert files == ["Dockerfile", "flow.py", "pkg/helpers.py"]
 
 
+def test_a_project_dockerfile_builds_from_a_context_with_dockers_ignore_rules(
+    steps,
+    docker_host: str,
+    engine_base: str,
+    project: Path,
+    oci_registry: RegistryServer,
+    credentials: DockerRegistryCredentials,
+    tmp_path: Path,
+) -> None:
+    (project / "Dockerfile").write_text(f"FROM {engine_base}\nWORKDIR /app\nCOPY . /app/\n")
+    (project / "secret.txt").write_text("top\n")
+    (project / "pkg" / "secret.txt").write_text("nested\n")
+    # The Dockerfile is ignored, yet still sent: the engine needs it to build.
+    (project / ".dockerignore").write_text("secret.txt\nDockerfile\n")
+    steps("build_docker_image")(
+        image_name=f"{oci_registry.host}/engine/own",
+        tag="v1",
+        path=str(project),
+        push=True,
+        credentials=credentials,
+    )
+    pulled = OciImage(
+        image=f"{oci_registry.host}/engine/own:v1", credentials=credentials
+    ).pull_code(tmp_path / "out")
+    files = sorted(
+        p.relative_to(pulled.directory).as_posix()
+        for p in pulled.directory.rglob("*")
+        if p.is_file()
+    )
+    assert files == [".dockerignore", "flow.py", "pkg/helpers.py", "pkg/secret.txt"]
+
+
 def test_the_generated_dockerfile_is_kept_on_request(
     steps, docker_host: str, engine_base: str, project: Path, oci_registry: RegistryServer
 ) -> None:

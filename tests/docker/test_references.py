@@ -64,7 +64,7 @@ def test_credentials_in_a_reference_are_refused_without_being_shown() -> None:
 def test_the_entry_point_module_imports_neither_httpx_nor_docker() -> None:
     code = (
         "import sys, codeferry_docker.plugin; "
-        "print(sorted({'httpx', 'docker', 'pathspec'} & set(sys.modules)))"
+        "print(sorted({'httpx', 'docker', 'pathspec', 'zstandard'} & set(sys.modules)))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -6,7 +6,7 @@ Each client connection carries one request: the proxy reads it, forwards it upst
 ``reset``      send the first ``after`` bytes of the answer, then reset the connection (RST)
 ``truncate``   send the first ``after`` bytes of the answer, then close it cleanly (short body)
 ``corrupt``    send the whole answer with byte ``after`` of its body changed (same length)
-``status``     answer ``status`` (500, 503) without asking the server
+``status``     answer ``status`` (429, 500, 503) without asking the server, with ``headers``
 ``stall``      answer nothing for ``seconds``, then close
 
 ``proxy.plan(kind, times=N, match=...)`` makes the next N matching requests fail (``times=None``:
@@ -20,7 +20,7 @@ import socketserver
 import struct
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
 __all__ = ["Fault", "FaultyProxy", "object_get"]
@@ -45,6 +45,7 @@ class Fault:
     after: int = 0
     status: int = 503
     seconds: float = 30.0
+    headers: dict[str, str] = field(default_factory=dict)
     used: int = 0
 
 
@@ -65,8 +66,9 @@ class _Handler(socketserver.BaseRequestHandler):
         if fault is not None and fault.kind == "status":
             code = "SlowDown" if fault.status == 503 else "InternalError"
             payload = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+            extra = "".join(f"{name}: {value}\r\n" for name, value in fault.headers.items())
             client.sendall(
-                f"HTTP/1.1 {fault.status} Injected\r\nContent-Type: application/xml\r\n"
+                f"HTTP/1.1 {fault.status} Injected\r\nContent-Type: application/xml\r\n{extra}"
                 f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
                 + payload
             )
@@ -120,9 +122,12 @@ class FaultyProxy:
         after: int = 0,
         status: int = 503,
         seconds: float = 30.0,
+        headers: dict[str, str] | None = None,
     ) -> Fault:
         """Fail the next ``times`` requests that ``match`` (all of them for ``None``)."""
-        fault = Fault(kind, times, match, after=after, status=status, seconds=seconds)
+        fault = Fault(
+            kind, times, match, after=after, status=status, seconds=seconds, headers=headers or {}
+        )
         with self._lock:
             self.faults.append(fault)
         return fault

@@ -184,11 +184,16 @@ def open_registry() -> Iterator[RegistryServer]:
 
 @dataclass
 class TokenServer:
-    """Issues registry tokens (JWT, RS256, certificate in ``x5c``) for one user and password."""
+    """Issues registry tokens (JWT, RS256, certificate in ``x5c``) for one user and password.
+
+    Also for one identity (refresh) token, by OAuth2: a form POST with
+    ``grant_type=refresh_token``, as Docker sends it for an ``identitytoken`` login.
+    """
 
     directory: Path
     username: str = "tokenuser"
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
+    refresh_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     service: str = "codeferry-test-registry"
     issuer: str = "codeferry-test-issuer"
     port: int = 0
@@ -283,6 +288,25 @@ def running_token_server(directory: Path) -> Iterator[TokenServer]:
                 server.issued.append(" ".join(query.get("scope", [])))
                 body = json_module.dumps({"token": token, "expires_in": 300}).encode()
                 self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            form = parse_qs(self.rfile.read(length).decode())
+            grant = form.get("grant_type", [""])[0]
+            if grant == "refresh_token" and form.get("refresh_token") == [server.refresh_token]:
+                scopes = form.get("scope", [""])[0].split()
+                server.issued.append(" ".join(scopes))
+                body = json_module.dumps(
+                    {"access_token": server.token(scopes), "expires_in": 300}
+                ).encode()
+                self.send_response(200)
+            else:
+                body = b'{"error": "invalid_grant"}'
+                self.send_response(401)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

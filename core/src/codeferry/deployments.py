@@ -75,7 +75,8 @@ class Problem:
     :param kind: what kind of problem, for programs: ``yaml``, ``merge-conflict``, ``shape``,
         ``step-shape``, ``stray-keys``, ``empty-step``, ``duplicate-key``, ``duplicate-deployment``,
         ``unknown-step``, ``deprecated-step``, ``arguments``, ``argument-type``, ``step-id``,
-        ``reference``, ``block-type``, ``missing-block``, ``missing-variable``, ``missing-env``, ``store``.
+        ``reference``, ``block-type``, ``missing-block``, ``missing-variable``, ``missing-env``,
+        ``store``.
     :param deployment: the 1-based position of the deployment it is in, ``None`` for the
         file's top level.
     :param deployment_name: that deployment's name, when it has one.

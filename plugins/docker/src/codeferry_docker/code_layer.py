@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from codeferry.errors import CodeferryError
 from codeferry.home import OwnFolders, refuse_own_folder
+from codeferry_docker.dockerignore import DockerIgnore
 from codeferry_docker.layers import OPAQUE
 from codeferry_docker.manifests import (
     DOCKER_LAYER_GZIP,
@@ -87,39 +88,15 @@ def project_files(
 ) -> Iterator[str]:
     """The ``/``-separated paths of the project's files and links, sorted, ignored ones left out.
 
-    Patterns come from the ignore files found at the project's top (``.gitignore`` syntax).
-    """
-    import pathspec
+    Patterns come from the ignore files found at the project's top, read with Docker's own
+    ``.dockerignore`` rules (see :mod:`codeferry_docker.dockerignore`).
 
-    lines: list[str] = []
-    for name in ignore_files:
-        candidate = directory / name
-        if candidate.is_file():
-            lines.extend(candidate.read_text(encoding="utf-8", errors="replace").splitlines())
-    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    :raises DockerIgnoreError: naming the file and line of a malformed pattern.
+    """
+    ignore = DockerIgnore.from_files(directory, ignore_files)
     refuse_own_folder(directory)
     own = OwnFolders(directory)  # codeferry's home and checkouts are never shipped
-    found: list[str] = []
-    for root, dirs, files in os.walk(directory):
-        rel_root = Path(root).relative_to(directory).as_posix()
-        prefix = "" if rel_root == "." else f"{rel_root}/"
-        kept = []
-        for name in dirs:
-            path = Path(root, name)
-            if name in SKIPPED_DIRS or spec.match_file(f"{prefix}{name}/"):
-                continue
-            if own.excludes(str(path)):
-                continue
-            if path.is_symlink():
-                files.append(name)  # a link to a folder is stored as a link
-                continue
-            kept.append(name)
-        dirs[:] = kept
-        for name in files:
-            rel = f"{prefix}{name}"
-            if not spec.match_file(rel):
-                found.append(rel)
-    yield from sorted(found)
+    yield from sorted(ignore.walk(directory, SKIPPED_DIRS, skip=own.excludes))
 
 
 def build_layer(

@@ -86,18 +86,34 @@ def auto_dockerfile(project: Path, base_image: str, workdir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _context_archive(project: Path, extra: Mapping[str, bytes], destination: Path) -> None:
-    """A build context as a tar: the project (``.dockerignore`` applied) plus ``extra`` files."""
+def _context_archive(
+    project: Path, extra: Mapping[str, bytes], destination: Path, always: Iterable[str] = ()
+) -> None:
+    """A build context as a tar: the project (``.dockerignore`` applied) plus ``extra`` files.
+
+    The files named in ``always`` (the Dockerfile, the ignore file) go in even when ignored, as
+    ``docker build`` sends them: the engine needs them, and leaves them out of ``COPY`` itself.
+    """
+    names = set(project_files(project, (".dockerignore",)))
+    names.update(name for name in always if (project / name).is_file())
     with tarfile.open(destination, "w") as tar:
-        for rel in project_files(project, (".dockerignore",)):
-            if rel in extra:
-                continue
+        for rel in sorted(names - extra.keys()):
             tar.add(project / rel, arcname=rel, recursive=False)
         for name, data in extra.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
+
+
+def _generated_dockerfile(context: Path, text: bytes) -> dict[str, bytes]:
+    """The files that put a Dockerfile into the context under a name ``COPY`` never copies."""
+    ignore = context / ".dockerignore"
+    ignored = ignore.read_bytes() + b"\n" if ignore.is_file() else b".dockerignore\n"
+    return {
+        GENERATED_DOCKERFILE: text,
+        ".dockerignore": ignored + GENERATED_DOCKERFILE.encode() + b"\n",
+    }
 
 
 def _default_tag() -> str:
@@ -136,49 +152,41 @@ def build_image(
         **({"platform": platform} if platform else {}),
         **extra,
     }
-    with tempfile.TemporaryDirectory(prefix="codeferry-build-") as workspace:
-        if dockerfile == "auto":
-            version = f"{sys.version_info.major}.{sys.version_info.minor}"
-            text = auto_dockerfile(
-                context,
-                base_image or f"python:{version}-slim",
-                f"/opt/prefect/{context.resolve().name}",
-            )
-            if persist_dockerfile:
-                kept = context / dockerfile_output_path
-                if kept.exists() and kept.resolve() == (context / "Dockerfile").resolve():
-                    raise CodeferryError(
-                        "build_docker_image: dockerfile_output_path would overwrite the project's "
-                        "own Dockerfile; choose another name"
-                    )
-                kept.write_text(text)
-            archive = Path(workspace) / "context.tar"
-            ignore = context / ".dockerignore"
-            # The generated files are in the context but must not be copied into the image.
-            ignored = ignore.read_bytes() + b"\n" if ignore.is_file() else b".dockerignore\n"
-            generated = {
-                GENERATED_DOCKERFILE: text.encode(),
-                ".dockerignore": ignored + GENERATED_DOCKERFILE.encode() + b"\n",
-            }
-            _context_archive(context, generated, archive)
-            with archive.open("rb") as fileobj:
-                output = _run_build(
-                    client,
-                    image,
-                    dict(
-                        options,
-                        fileobj=fileobj,
-                        custom_context=True,
-                        dockerfile=GENERATED_DOCKERFILE,
-                    ),
+    # Every context is packed here, not by the SDK, so .dockerignore has Docker's own rules.
+    name = GENERATED_DOCKERFILE
+    if dockerfile == "auto":
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        text = auto_dockerfile(
+            context,
+            base_image or f"python:{version}-slim",
+            f"/opt/prefect/{context.resolve().name}",
+        )
+        if persist_dockerfile:
+            kept = context / dockerfile_output_path
+            if kept.exists() and kept.resolve() == (context / "Dockerfile").resolve():
+                raise CodeferryError(
+                    "build_docker_image: dockerfile_output_path would overwrite the project's "
+                    "own Dockerfile; choose another name"
                 )
-        else:
-            if not (context / dockerfile).is_file():
-                raise CodeferryError(f"build_docker_image: no Dockerfile at {context / dockerfile}")
-            output = _run_build(
-                client, image, dict(options, path=str(context), dockerfile=dockerfile)
+            kept.write_text(text)
+        added = _generated_dockerfile(context, text.encode())
+    else:
+        given = context / dockerfile
+        if not given.is_file():
+            raise CodeferryError(f"build_docker_image: no Dockerfile at {given}")
+        if given.resolve().is_relative_to(context.resolve()):
+            name, added = given.resolve().relative_to(context.resolve()).as_posix(), {}
+        else:  # a Dockerfile outside the context travels inside it under another name
+            added = _generated_dockerfile(context, given.read_bytes())
+    with tempfile.TemporaryDirectory(prefix="codeferry-build-") as workspace:
+        archive = Path(workspace) / "context.tar"
+        _context_archive(context, added, archive, always=(name, ".dockerignore"))
+        with archive.open("rb") as fileobj:
+            _run_build(
+                client,
+                image,
+                dict(options, fileobj=fileobj, custom_context=True, dockerfile=name),
             )
-        del output
     image_id = str(client.images.get(image).id)
     extra_tags = list(additional_tags)
     for each in extra_tags:

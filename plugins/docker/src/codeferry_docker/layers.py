@@ -12,23 +12,60 @@ symbolic links leaving the folder, and writes through symbolic links are refused
 from __future__ import annotations
 
 import hashlib
+import io
 import posixpath
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from codeferry.errors import UnsafePathError
 
 if TYPE_CHECKING:
     from codeferry.storage import PullContext
 
-__all__ = ["FolderUnpacker", "member_parts"]
+__all__ = ["FolderUnpacker", "member_parts", "tar_stream"]
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 _CHUNK = 1 << 20
 _IN_MEMORY = 1 << 20
+_READ_BUFFER = 1 << 20
+
+
+def tar_stream(blob: io.RawIOBase, compression: str) -> IO[bytes]:
+    """A layer blob as a stream :meth:`FolderUnpacker.apply` reads: zstd is decompressed here.
+
+    tarfile finds gzip (and plain tar) by itself. A zstd layer may hold several frames (as
+    zstd:chunked layers do, with skippable ones): all of them are read.
+    """
+    if compression != "zstd":
+        return io.BufferedReader(blob, _READ_BUFFER)
+    import zstandard  # only for the images that need it
+
+    reader = zstandard.ZstdDecompressor().stream_reader(
+        io.BufferedReader(blob, _READ_BUFFER), read_across_frames=True
+    )
+    return io.BufferedReader(_Decompressed(reader, zstandard.ZstdError), _READ_BUFFER)
+
+
+class _Decompressed(io.RawIOBase):
+    """A decompressing reader whose errors are tar read errors, as gzip's are."""
+
+    def __init__(self, reader: IO[bytes], error: type[Exception]) -> None:
+        self._reader = reader
+        self._error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._reader.read(len(buffer))
+        except self._error as error:
+            raise tarfile.ReadError(f"invalid zstd data: {error}") from None
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def member_parts(name: str, where: str) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ __all__ = [
     "OCI_CONFIG",
     "OCI_INDEX",
     "OCI_LAYER_GZIP",
+    "OCI_LAYER_ZSTD",
     "OCI_MANIFEST",
     "Descriptor",
     "ImageIndex",
@@ -32,6 +33,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -46,6 +48,10 @@ _GZIP_LAYERS = {
     DOCKER_LAYER_GZIP,
     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+}
+_ZSTD_LAYERS = {
+    OCI_LAYER_ZSTD,
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
 }
 _PLAIN_LAYERS = {
     "application/vnd.oci.image.layer.v1.tar",
@@ -186,15 +192,17 @@ def parse_manifest(raw: bytes, content_type: str, where: str) -> ImageManifest |
 
 
 def layer_compression(layer: Descriptor, where: str) -> str:
-    """``"gzip"`` or ``""`` (plain tar) for a layer's media type.
+    """``"gzip"``, ``"zstd"`` or ``""`` (plain tar) for a layer's media type.
 
-    :raises UnsupportedManifestError: for zstd and unknown layer types.
+    :raises UnsupportedManifestError: for unknown layer types.
     """
     if layer.media_type in _GZIP_LAYERS:
         return "gzip"
+    if layer.media_type in _ZSTD_LAYERS:
+        return "zstd"
     if layer.media_type in _PLAIN_LAYERS:
         return ""
     raise UnsupportedManifestError(
         f"{where} has a layer of unsupported type {layer.media_type!r} "
-        "(gzip-compressed or plain tar layers are supported)"
+        "(plain tar layers and gzip- or zstd-compressed ones are supported)"
     )

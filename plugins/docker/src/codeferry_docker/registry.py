@@ -1,5 +1,8 @@
 """A client of the OCI distribution API: manifests and blobs, Basic and Bearer-token auth.
 
+Requests answered 429 or a passing 5xx are retried within bounds when they can safely be sent
+again (see :mod:`codeferry_docker.retries`).
+
 httpx is used for HTTP: it is typed, streams request and response bodies, and its ``Auth`` flow
 runs the registry's token dance (401 → ask the realm for a token → retry) inside one ``send``.
 """
@@ -8,11 +11,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import io
 import re
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +27,7 @@ from codeferry.errors import CodeferryError
 from codeferry.secrets import remember
 from codeferry.timeouts import NetworkTimeouts, is_timeout, network_timeouts
 from codeferry_docker import __version__
+from codeferry_docker.docker_config import RegistryLogin, login_for
 from codeferry_docker.manifests import (
     MANIFEST_ACCEPT,
     ImageIndex,
@@ -30,6 +35,7 @@ from codeferry_docker.manifests import (
     parse_manifest,
     sha256_digest,
 )
+from codeferry_docker.retries import RetryPolicy, send_with_retries
 
 if TYPE_CHECKING:
     from codeferry_docker.credentials import DockerRegistryCredentials
@@ -40,6 +46,8 @@ __all__ = ["BlobReader", "RegistryClient", "RegistryError", "Transfer"]
 _CHUNK = 1 << 20
 _REPOSITORY_PATH = re.compile(r"^/v2/(.+?)/(?:manifests|blobs|tags)/")
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]+))')
+# Requests that mean the same sent twice; a POST is retried only where the caller says so.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 
 class RegistryError(CodeferryError):
@@ -69,15 +77,17 @@ class _RegistryAuth(httpx.Auth):
     """Basic auth after a Basic challenge; a Bearer token per repository after a Bearer one.
 
     Credentials are sent only after the registry asked for them, and only to the registry host
-    and the token realm it names.
+    and the token realm it names. Without a given login, ``lookup`` (Docker's config file) is
+    asked on the first challenge, so an anonymous pull never runs a credential helper.
     """
 
-    def __init__(self, username: str | None, password: str | None) -> None:
-        self._basic = (
-            "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()
-            if username
-            else None
-        )
+    def __init__(
+        self,
+        login: RegistryLogin | None,
+        lookup: Callable[[], RegistryLogin | None] | None = None,
+    ) -> None:
+        self._login = login
+        self._lookup = lookup
         self._use_basic = False
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -85,43 +95,85 @@ class _RegistryAuth(httpx.Auth):
     def __repr__(self) -> str:
         return "_RegistryAuth(****)"
 
+    @property
+    def login(self) -> RegistryLogin | None:
+        """The login given or found so far (``None`` until a lookup found one)."""
+        return self._login
+
+    def _resolved(self) -> RegistryLogin | None:
+        with self._lock:
+            if self._lookup is not None:
+                self._login = self._lookup()
+                self._lookup = None
+            return self._login
+
+    def _basic(self) -> str | None:
+        login = self._login
+        if login is None or not login.username:
+            return None
+        pair = f"{login.username}:{login.password or ''}"
+        return "Basic " + base64.b64encode(pair.encode()).decode()
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         repository = _repository_of(request.url.path)
         with self._lock:
             token = self._tokens.get(repository) or self._tokens.get("")
+        basic = self._basic() if self._use_basic else None
         if token:
             request.headers["Authorization"] = f"Bearer {token}"
-        elif self._use_basic and self._basic:
-            request.headers["Authorization"] = self._basic
+        elif basic:
+            request.headers["Authorization"] = basic
         response = yield request
         if response.status_code != 401:
             return
         challenge = _challenge(response.headers.get("WWW-Authenticate", ""))
         if challenge is None:
             return
+        login = self._resolved()
+        basic = self._basic()
         scheme, params = challenge
         if scheme == "basic":
-            if self._basic is None or request.headers.get("Authorization") == self._basic:
+            if basic is None or request.headers.get("Authorization") == basic:
                 return
             self._use_basic = True
-            request.headers["Authorization"] = self._basic
+            request.headers["Authorization"] = basic
             yield request
+        elif scheme == "bearer" and login is not None and login.registry_token:
+            bearer = f"Bearer {login.registry_token}"
+            if request.headers.get("Authorization") != bearer:
+                request.headers["Authorization"] = bearer
+                yield request
         elif scheme == "bearer" and params.get("realm"):
             yield from self._token_dance(request, repository, params)
+
+    def _token_request(self, params: dict[str, str], scopes: list[str]) -> httpx.Request:
+        """A token request: OAuth2 with an identity token (as Docker's), else a GET with Basic."""
+        login = self._login
+        if login is not None and login.identity_token:
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": login.identity_token,
+                "client_id": "codeferry",
+                "service": params.get("service", ""),
+                "scope": " ".join(scopes),
+            }
+            return httpx.Request("POST", params["realm"], data=form)
+        query: list[tuple[str, str | int | float | bool | None]] = []
+        if params.get("service"):
+            query.append(("service", params["service"]))
+        query.extend(("scope", scope) for scope in scopes)
+        token_request = httpx.Request("GET", params["realm"], params=query)
+        basic = self._basic()
+        if basic:
+            token_request.headers["Authorization"] = basic
+        return token_request
 
     def _token_dance(
         self, request: httpx.Request, repository: str, params: dict[str, str]
     ) -> Generator[httpx.Request, httpx.Response, None]:
-        """Ask the challenge's realm for a token (with Basic credentials, if any) and retry."""
-        query: list[tuple[str, str | int | float | bool | None]] = []
-        if params.get("service"):
-            query.append(("service", params["service"]))
+        """Ask the challenge's realm for a token (with the login, if any) and retry."""
         scopes = params.get("scope", "").split()
-        query.extend(("scope", scope) for scope in scopes)
-        token_request = httpx.Request("GET", params["realm"], params=query)
-        if self._basic:
-            token_request.headers["Authorization"] = self._basic
-        token_response = yield token_request
+        token_response = yield self._token_request(params, scopes)
         if token_response.status_code != 200:
             return
         token_response.read()
@@ -214,19 +266,25 @@ class RegistryClient:
         insecure: bool | None = None,
         loopback: bool = False,
         timeouts: NetworkTimeouts | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.registry = registry
         self.timeouts = timeouts or network_timeouts()
+        self._retry = retry or RetryPolicy()
         plain = insecure if insecure is not None else loopback
         self.base_url = f"{'http' if plain else 'https'}://{registry}"
         self.transfer = Transfer()
-        self._has_credentials = credentials is not None
+        given = (
+            RegistryLogin(credentials.username, credentials.password.get_secret_value())
+            if credentials is not None
+            else None
+        )
+        self._auth = _RegistryAuth(
+            given, None if credentials is not None else functools.partial(login_for, registry)
+        )
         self._http = httpx.Client(
             base_url=self.base_url,
-            auth=_RegistryAuth(
-                credentials.username if credentials else None,
-                credentials.password.get_secret_value() if credentials else None,
-            ),
+            auth=self._auth,
             follow_redirects=True,
             timeout=httpx.Timeout(self.timeouts.read, connect=self.timeouts.connect),
             headers={"User-Agent": f"codeferry-docker/{__version__}"},
@@ -267,11 +325,29 @@ class RegistryClient:
 
     # -- requests --------------------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, what: str, *, retry: bool | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """One request, retried on 429/5xx when ``retry`` (default: for idempotent methods)."""
+        again = method in _IDEMPOTENT if retry is None else retry
+        return self._attempt(what, lambda: self._http.request(method, url, **kwargs), again)
+
+    def _attempt(
+        self, what: str, send: Callable[[], httpx.Response], retry: bool = True
+    ) -> httpx.Response:
+        """``send()``, and again within the retry policy while it is answered 429 or a 5xx.
+
+        :raises RegistryError: when the registry cannot be reached, or still answers 429/5xx.
+        """
         try:
-            return self._http.request(method, url, **kwargs)
+            if not retry:
+                return send()
+            response, gave_up = send_with_retries(send, self._retry)
         except httpx.HTTPError as error:
             raise self._unreachable(what, error) from None
+        if gave_up:
+            raise self._status_error(response, what, gave_up)
+        return response
 
     def _unreachable(self, what: str, error: httpx.HTTPError) -> RegistryError:
         if is_timeout(error):
@@ -279,25 +355,39 @@ class RegistryClient:
             return RegistryError(f"{silent} ({what})")
         return RegistryError(f"cannot reach registry {self.registry} ({what}): {_brief(error)}")
 
+    def _status_error(self, response: httpx.Response, what: str, note: str = "") -> RegistryError:
+        with contextlib.suppress(httpx.HTTPError):
+            response.read()
+        detail = _registry_message(response)
+        response.close()
+        return RegistryError(
+            f"registry {self.registry} answered HTTP {response.status_code} to {what}{detail}{note}"
+        )
+
     def _check(self, response: httpx.Response, what: str, repository: str) -> None:
         status = response.status_code
         if status < 400:
             return
         if status == 401:
-            reason = (
-                "the credentials were refused"
-                if self._has_credentials
-                else "it needs credentials (give a docker-registry-credentials block)"
-            )
+            login = self._auth.login
+            if login is None:
+                reason = (
+                    "it needs credentials (give a docker-registry-credentials block, "
+                    "or log in with docker login)"
+                )
+            elif login.source:
+                reason = f"the credentials from {login.source} were refused"
+            else:
+                reason = "the credentials were refused"
             raise RegistryError(f"registry {self.registry} refused {what}: {reason}")
         if status == 403:
             raise RegistryError(f"registry {self.registry} denied {what} (HTTP 403)")
-        with contextlib.suppress(httpx.HTTPError):
-            response.read()
-        detail = _registry_message(response)
         if status == 404:
+            with contextlib.suppress(httpx.HTTPError):
+                response.read()
+            detail = _registry_message(response)
             raise RegistryError(f"{what}: not found in {self.registry}/{repository}{detail}")
-        raise RegistryError(f"registry {self.registry} answered HTTP {status} to {what}{detail}")
+        raise self._status_error(response, what)
 
     # -- manifests -------------------------------------------------------------------------------
 
@@ -356,17 +446,22 @@ class RegistryClient:
     def open_blob(self, repository: str, digest: str) -> Iterator[BlobReader]:
         """A blob as a stream; call :meth:`BlobReader.verify` after reading it."""
         what = f"downloading blob {digest[:19]} of {self.registry}/{repository}"
+        url = f"/v2/{repository}/blobs/{digest}"
+        response = self._attempt(
+            what, lambda: self._http.send(self._http.build_request("GET", url), stream=True)
+        )
         try:
-            with self._http.stream("GET", f"/v2/{repository}/blobs/{digest}") as response:
-                self._check(response, what, repository)
-                yield BlobReader(
-                    response.iter_raw(_CHUNK),
-                    digest,
-                    f"{self.registry}/{repository}",
-                    self.transfer,
-                )
+            self._check(response, what, repository)
+            yield BlobReader(
+                response.iter_raw(_CHUNK),
+                digest,
+                f"{self.registry}/{repository}",
+                self.transfer,
+            )
         except httpx.HTTPError as error:
             raise self._unreachable(what, error) from None
+        finally:
+            response.close()
 
     def mount_blob(self, repository: str, digest: str, source_repository: str) -> str | None:
         """Mount a blob from another repository of this registry.
@@ -378,6 +473,7 @@ class RegistryClient:
             "POST",
             f"/v2/{repository}/blobs/uploads/",
             what,
+            retry=True,  # a mount asked twice mounts once; an unused upload session expires
             params={"mount": digest, "from": source_repository},
         )
         self._check(response, what, repository)
@@ -388,25 +484,34 @@ class RegistryClient:
     def upload_blob(
         self, repository: str, digest: str, content: bytes | Path, *, upload_url: str | None = None
     ) -> None:
-        """Upload a blob in one request (``POST`` then a monolithic ``PUT``)."""
+        """Upload a blob in one request (``POST`` then a monolithic ``PUT``).
+
+        An upload answered 429 or a 5xx is started again from a new session: the old one may be
+        spent, and a blob stored twice under its digest is stored once.
+        """
         what = f"uploading blob {digest[:19]} to {self.registry}/{repository}"
-        if upload_url is None:
-            response = self._send("POST", f"/v2/{repository}/blobs/uploads/", what)
-            self._check(response, what, repository)
-            upload_url = self._location(response, what)
-        url = httpx.URL(upload_url).copy_merge_params({"digest": digest})
         body: bytes | _FileChunks
         if isinstance(content, bytes):
             body, size = content, len(content)
         else:
             body, size = _FileChunks(content, self.transfer), content.stat().st_size
-        response = self._send(
-            "PUT",
-            str(url),
-            what,
-            content=body,
-            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-        )
+        given = [upload_url] if upload_url is not None else []
+
+        def attempt() -> httpx.Response:
+            location = given.pop() if given else None
+            if location is None:
+                start = self._http.request("POST", f"/v2/{repository}/blobs/uploads/")
+                if start.status_code >= 400:
+                    return start
+                location = self._location(start, what)
+            return self._http.request(
+                "PUT",
+                str(httpx.URL(location).copy_merge_params({"digest": digest})),
+                content=body,
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            )
+
+        response = self._attempt(what, attempt)
         self._check(response, what, repository)
         if isinstance(content, bytes):
             self.transfer.uploaded += size

@@ -67,6 +67,7 @@ def build_code_layer(
     config gets ``WorkingDir`` and ``env``. Only the new layer, config and manifest are uploaded
     when the registry has the base layers or can mount them. Without ``tag``, the tag is derived
     from the project's content (``code-<12 hex>``), so an unchanged project keeps its tag.
+    ``ignore_files`` (default: ``.dockerignore``) leave files out by Docker's own rules.
 
     Outputs: ``image_name``, ``tag``, ``image`` (``name:tag``), ``digest``,
     ``image_with_digest``, and what was moved (``bytes_uploaded``, ``blobs_uploaded``,

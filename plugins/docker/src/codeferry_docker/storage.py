@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -15,7 +14,7 @@ from codeferry.blocks import Block
 from codeferry.errors import CodeferryError, PullError, UnsafePathError
 from codeferry.storage import CodeStorage, FetchResult, PullContext
 from codeferry_docker.credentials import DockerRegistryCredentials  # noqa: TC001 - a field type
-from codeferry_docker.layers import FolderUnpacker, member_parts
+from codeferry_docker.layers import FolderUnpacker, member_parts, tar_stream
 from codeferry_docker.manifests import ImageIndex, ImageManifest, layer_compression
 from codeferry_docker.references import ImageReference, parse_reference
 
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PLATFORM", "OciImage", "image_folder"]
 
 DEFAULT_PLATFORM = "linux/amd64"
-_READ_BUFFER = 1 << 20
 
 
 class OciImage(CodeStorage, Block):
@@ -47,7 +45,9 @@ class OciImage(CodeStorage, Block):
         default=DEFAULT_PLATFORM, description="The platform picked from a multi-platform image."
     )
     credentials: DockerRegistryCredentials | None = Field(
-        default=None, description="Credentials for the registry, when it needs them."
+        default=None,
+        description="Credentials for the registry, when it needs them (default: the login "
+        "Docker's config file gives for it, as docker login saved it).",
     )
     insecure: bool | None = Field(
         default=None,
@@ -156,10 +156,9 @@ class OciImage(CodeStorage, Block):
             for layer in reversed(manifest.layers):
                 if cache.irrelevant(layer.digest):
                     continue
-                layer_compression(layer, where)  # refuses zstd and unknown layer types
+                compression = layer_compression(layer, where)  # refuses unknown layer types
                 with client.open_blob(reference.repository, layer.digest) as blob:
-                    stream = io.BufferedReader(blob, _READ_BUFFER)
-                    touched = unpacker.apply(stream)
+                    touched = unpacker.apply(tar_stream(blob, compression))
                     blob.verify()
                 layers_read += 1
                 if not touched:
