@@ -16,6 +16,7 @@ from codeferry.plugins import Plugins, set_plugins
 pytest_plugins = [
     "tests.servers.postgres",
     "tests.servers.git_http",
+    "tests.servers.nginx_git",
     "tests.servers.sshd",
     "tests.servers.moto_s3",
     "tests.servers.azurite",
