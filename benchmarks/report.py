@@ -27,6 +27,7 @@ FAMILIES = {
     "azure": "Azure Blob Storage",
     "gcs": "Google Cloud Storage",
     "docker": "Docker images",
+    "scale": "Scale",
 }
 ROLES = {"ours": "codeferry", "raw": "raw baseline", "prefect": "Prefect"}
 COLOURS = {"ours": "#1f77b4", "raw": "#7f7f7f", "prefect": "#ff7f0e", "other": "#9edae5"}
@@ -220,7 +221,96 @@ def table(family: str, result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def legend(result: dict[str, Any]) -> list[str]:
+def _operations(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The scale family's cases by operation, in the order measured, smallest size first."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for case in result["cases"]:
+        found.setdefault(case["operation"], []).append(case)
+    return {name: sorted(cases, key=lambda case: case["files"]) for name, cases in found.items()}
+
+
+def scale_table(result: dict[str, Any]) -> list[str]:
+    """Per operation and size: codeferry, its baseline, the ratio and the cost per 1,000 files."""
+    lines = [
+        "| Operation | Files | codeferry | Baseline | Baseline time | codeferry ÷ baseline"
+        " | codeferry per 1,000 files | CPU (codeferry / baseline)"
+        " | peak RSS (codeferry / baseline) |",
+        "|---|--:|--:|---|--:|--:|--:|--:|--:|",
+    ]
+    for operation, cases in _operations(result).items():
+        for case in cases:
+            ours, raw = case["ours"], case["raw"]
+            per_thousand = ours["median"] / case["files"] * 1000
+            lines.append(
+                f"| {operation} | {case['files']:,} | {seconds(ours['median'])} | {raw['label']}"
+                f" | {seconds(raw['median'])} | {ratio(case['ratio_to_raw'])}"
+                f" | {seconds(per_thousand)} | {seconds(ours.get('cpu_median'))} /"
+                f" {seconds(raw.get('cpu_median'))} | {megabytes(ours['peak_rss_mb'])} /"
+                f" {megabytes(raw['peak_rss_mb'])} |"
+            )
+    return lines
+
+
+def scale_chart(result: dict[str, Any]) -> Path:
+    """One panel per operation: seconds against files, codeferry and its baseline (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    operations = _operations(result)
+    in_seconds = FuncFormatter(
+        lambda value, _: f"{value * 1000:g} ms" if value < 1 else f"{value:g} s"
+    )
+    columns = min(3, len(operations))
+    rows = -(-len(operations) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows + 0.6), squeeze=False)
+    for ax, (operation, cases) in zip(axes.flat, operations.items(), strict=False):
+        files = [case["files"] for case in cases]
+        for role, style in (("ours", "-"), ("raw", "--")):
+            medians = [case[role]["median"] for case in cases]
+            spread = [
+                [m - case[role]["min"] for m, case in zip(medians, cases, strict=True)],
+                [case[role]["max"] - m for m, case in zip(medians, cases, strict=True)],
+            ]
+            ax.errorbar(
+                files,
+                medians,
+                yerr=spread,
+                fmt=f"o{style}",
+                color=COLOURS[role],
+                capsize=2,
+                label="codeferry" if role == "ours" else "baseline (git CLI / raw SDK)",
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(files)
+        ax.set_xlim(min(files) / 1.6, max(files) * 1.6)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        low, high = ax.get_ylim()
+        ax.set_ylim(min(low, high / 4), high * 1.3)  # a decade at least: growth, not noise
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(in_seconds)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(operation, fontsize=9)
+        ax.set_xlabel("files", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(operations) :]:
+        ax.set_visible(False)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=8, loc="lower center", ncol=2, frameon=False)
+    fig.suptitle("Scale: median seconds against files (min-max bars, log-log)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.4 / fig.get_figheight(), 1, 1))
+    CHARTS.mkdir(parents=True, exist_ok=True)
+    target = CHARTS / "scale.png"
+    fig.savefig(target, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return target
+
+
+def legend(result: dict[str, Any], cpu_lines: bool = True) -> list[str]:
     """What each column measured, and the extra tools measured beside them."""
     lines = []
     for role, heading in ROLES.items():
@@ -242,7 +332,7 @@ def legend(result: dict[str, Any]) -> list[str]:
             (case["prefect"] or {}).get("process_median"),
         )
         cpu = [(case[role] or {}).get("cpu_median") for role in ("ours", "raw")]
-        if all(cpu):
+        if cpu_lines and all(cpu):
             lines.append(
                 f"- *{case['title']}*, CPU time (user + system, child processes included):"
                 f" codeferry {seconds(cpu[0])}, raw {seconds(cpu[1])}."
@@ -290,20 +380,26 @@ def family_section(family: str, title: str, result: dict[str, Any] | None) -> li
             f"`{result['not_measured']}`.",
             "",
         ]
-    chart(family, result)
+    versus = "the git CLI and the raw baselines" if family == "scale" else "raw and Prefect"
+    if family == "scale":
+        scale_chart(result)
+        body = scale_table(result)
+    else:
+        chart(family, result)
+        body = table(family, result)
     server = [f"**Server**: {result['server']}.", ""] if result.get("server") else []
     notes = [line for note in result["notes"] for line in (note, "")]
     return [
         *lines,
         *server,
         *notes,
-        *table(family, result),
+        *body,
         "",
-        *legend(result),
+        *legend(result, cpu_lines=family != "scale"),
         "",
         samples_line(result),
         "",
-        f"![{title}: medians of codeferry, raw and Prefect](benchmarks/{family}.png)",
+        f"![{title}: medians of codeferry, {versus}](benchmarks/{family}.png)",
         "",
     ]
 
