@@ -33,6 +33,11 @@ DEBIAN_PACKAGES = {
     "/usr/bin/umoci": "umoci",
     "/usr/bin/podman": "podman",
     "/usr/bin/npm": "npm",
+    # git smart HTTP as hosts serve it (tests/servers/nginx_git.py, the git benchmarks)
+    "/usr/sbin/nginx": "nginx",
+    "/usr/sbin/fcgiwrap": "fcgiwrap",
+    # GNU time: the benchmarks' peak RSS of a whole process (benchmarks/timing.py)
+    "/usr/bin/time": "time",
 }
 
 
@@ -118,6 +123,9 @@ def bench(session: nox.Session) -> None:
     ``benchmarks/report.py`` writes ``docs/benchmarks.md`` and its charts from every results file.
     ``nox -s bench -- startup`` runs only ``benchmarks/startup_bench.py`` (and the report).
     A family that fails is reported as not measured, and the session fails after the report.
+    The scale family measures git at 5,000 and 20,000 files and S3 at 2,000 by default (about
+    2 minutes); ``python benchmarks/scale_bench.py --large`` adds git at 50,000 files and S3 at
+    20,000 (about 30 minutes more, most of it moto serving 20,000 objects).
     """
     from nox.command import CommandFailed
 

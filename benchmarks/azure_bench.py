@@ -245,6 +245,7 @@ def main(rounds: int) -> None:
         measured,
         rounds,
         NOTE,
+        server="Azurite (npm `azurite`, tests/servers/node) on 127.0.0.1",
         prefect=PREFECT,
         prefect_python=prefect,
     )

@@ -25,16 +25,19 @@ SHAPES = {
 }
 
 
-def make_tree(shape: str, seed: int = 5) -> dict[str, bytes]:
-    """The files of ``shape``: nested folders, sizes drawn from the shape's range."""
+def make_tree(shape: str, seed: int = 5, files: int | None = None) -> dict[str, bytes]:
+    """The files of ``shape``: nested folders, sizes drawn from the shape's range.
+
+    ``files`` overrides the shape's count (the scale benchmark: 20,000 files of 1-20 KB).
+    """
     spec = SHAPES[shape]
     rng = random.Random(seed)
-    files: dict[str, bytes] = {}
-    for number in range(spec["files"]):
+    tree: dict[str, bytes] = {}
+    for number in range(spec["files"] if files is None else files):
         size = rng.randint(spec["min"], spec["max"])
         folder = f"pkg{number % 10}/sub{number % 7}/deep{number % 3}"
-        files[f"{folder}/module_{number}.py"] = rng.randbytes(size)
-    return files
+        tree[f"{folder}/module_{number}.py"] = rng.randbytes(size)
+    return tree
 
 
 def changed_subset(
@@ -125,13 +128,15 @@ def record_shapes(
     shapes: dict[str, dict[str, Samples]],
     rounds: int,
     note: str,
+    server: str,
     prefect: str | None = None,
     prefect_python: Path | None = None,
 ) -> None:
     """Write the family's results: per shape, cold vs raw, then the two warm re-pulls.
 
-    ``prefect`` names the results' Prefect samples (a full download each time), set beside every
-    case; ``prefect_python`` is its interpreter, for the versions.
+    ``server`` names what served them; ``prefect`` names the results' Prefect samples (a full
+    download each time), set beside every case; ``prefect_python`` is its interpreter, for the
+    versions.
     """
     from recording import case, series, write_family
 
@@ -170,7 +175,15 @@ def record_shapes(
                 note="The raw baseline has no incremental mode: its number is the cold download.",
             ),
         ]
-    write_family(family, title, cases, rounds=rounds, prefect_python=prefect_python, notes=[note])
+    write_family(
+        family,
+        title,
+        cases,
+        rounds=rounds,
+        prefect_python=prefect_python,
+        server=server,
+        notes=[note],
+    )
 
 
 def timed(function: Callable[[], object]) -> float:

@@ -347,6 +347,7 @@ def main(rounds: int) -> None:
                     cases,
                     rounds=rounds,
                     prefect_python=prefect,
+                    server="Debian docker-registry on 127.0.0.1; Podman as the engine",
                     notes=[
                         "Debian's docker-registry on 127.0.0.1, Podman's Docker-compatible"
                         " service as the engine (the way Prefect's docker steps work), a project"

@@ -236,6 +236,7 @@ def main(rounds: int) -> None:
         measured,
         rounds,
         NOTE,
+        server="gcp-storage-emulator (single-threaded) on 127.0.0.1",
         prefect=PREFECT,
         prefect_python=prefect,
     )

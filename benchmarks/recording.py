@@ -35,14 +35,17 @@ class Measured(Protocol):
 def series(samples: Measured, label: str | None = None) -> dict[str, Any]:
     """One tool's numbers for a case: samples in seconds, median, min, max, peak RSS."""
     wall: list[float] = list(getattr(samples, "wall", []))
+    cpu: list[float] = [value for value in getattr(samples, "cpu_seconds", []) if value]
+    peaks = [value for value in samples.peak_rss_mb if value]
     return {
         "label": label or samples.name,
         "samples": list(samples.seconds),
         "median": statistics.median(samples.seconds),
         "min": min(samples.seconds),
         "max": max(samples.seconds),
-        "peak_rss_mb": max(samples.peak_rss_mb) if samples.peak_rss_mb else None,
+        "peak_rss_mb": max(peaks) if peaks else None,
         "process_median": statistics.median(wall) if wall else None,
+        "cpu_median": statistics.median(cpu) if cpu else None,
     }
 
 
@@ -130,9 +133,15 @@ def write_family(
     *,
     rounds: int,
     prefect_python: Path | None = None,
+    server: str,
     notes: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``results/<family>.json`` with ``cases`` and what they were measured with."""
+    """Write ``results/<family>.json`` with ``cases`` and what they were measured with.
+
+    ``server`` names what served the transfers (``"none"`` when nothing did); ``extra`` adds
+    family-specific fields for the report.
+    """
     path = _write(
         family,
         {
@@ -143,8 +152,10 @@ def write_family(
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "versions": versions(prefect_python),
             "machine": machine(),
+            "server": server,
             "notes": list(notes),
             "cases": list(cases),
+            **(extra or {}),
         },
     )
     print(f"results written to {path}")

@@ -295,6 +295,7 @@ def main(rounds: int) -> None:
         cases,
         rounds=rounds,
         prefect_python=prefect,
+        server="moto_server on 127.0.0.1",
         notes=[
             "One moto server on 127.0.0.1. Raw is 64 concurrent GETs with aiobotocore, streamed"
             " to disk; Prefect is `prefect_aws.deployments.steps.pull_from_s3`. Times are the pull"

@@ -75,6 +75,7 @@ def main() -> None:
         cases,
         rounds=options.rounds,
         prefect_python=python,
+        server="none: no transfer",
         notes=[
             "Each command is a separate process, rounds alternated; every codeferry plugin of"
             " this repository is installed. Raw is the interpreter floor: `python -c pass`."

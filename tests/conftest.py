@@ -17,6 +17,7 @@ from codeferry.secrets import forget
 pytest_plugins = [
     "tests.servers.postgres",
     "tests.servers.git_http",
+    "tests.servers.nginx_git",
     "tests.servers.sshd",
     "tests.servers.moto_s3",
     "tests.servers.azurite",
