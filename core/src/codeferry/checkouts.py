@@ -101,6 +101,29 @@ class Checkout:
         meta = json.loads(directory.with_name(directory.name + ".json").read_text())
         return CheckoutVersion(directory.name, directory, meta["version"], meta.get("state", {}))
 
+    def versions(self) -> list[CheckoutVersion]:
+        """Every version this checkout still holds, newest first (the current one among them).
+
+        For tools that run code on a version chosen earlier (an Airflow task on the bundle version
+        its DAG run started with): hold the one picked with :meth:`use` before reading it, since
+        cleanup may remove a version that is not in use.
+        """
+        if not self.versions_dir.is_dir():
+            return []
+        found = []
+        for directory in sorted(self.versions_dir.iterdir(), reverse=True):
+            meta = directory.with_name(directory.name + ".json")
+            if not directory.is_dir():
+                continue
+            try:
+                data = json.loads(meta.read_text())
+            except (FileNotFoundError, ValueError):
+                continue  # removed, or being removed, by a concurrent cleanup
+            found.append(
+                CheckoutVersion(directory.name, directory, data["version"], data.get("state", {}))
+            )
+        return found
+
     def pull(self, storage: CodeStorage) -> PullResult:
         """Pull ``storage`` into a new version and switch to it, or keep the current one."""
         self._check_link()
