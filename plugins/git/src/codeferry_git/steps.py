@@ -18,18 +18,22 @@ def git_clone(  # noqa: PLR0917 - Prefect's git_clone takes these positionally
     credentials: Any = None,
     directories: list[str] | None = None,
     destination: str | None = None,
+    clone_directory_name: str | None = None,
 ) -> dict[str, Any]:
     """Clone or update ``repository`` into a versioned checkout (shallow, incremental, atomic).
 
     ``credentials`` is a credentials block, a mapping in Prefect's style (``{"access_token":
     ...}``) or a token; ``access_token`` a token or :class:`~codeferry.Secret` block.
     ``destination`` (not in Prefect's step) is a folder to link to the checkout.
+    ``clone_directory_name`` (Prefect's folder under the working folder) is accepted so Prefect's
+    files run unchanged; the code is in a versioned checkout, and ``directory`` says where.
 
     Outputs: ``directory`` (the version's folder, which never changes under a running flow),
     ``commit_sha``, and ``version``, ``files``, ``bytes``, ``changed``, ``source``.
     """
     from codeferry_git.repository import GitRepository
 
+    del clone_directory_name  # see the docstring: ``directory`` is where the code is
     if access_token is not None and credentials is not None:
         raise ValueError("git_clone: give either access_token or credentials, not both")
     storage = GitRepository(
