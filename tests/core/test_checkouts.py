@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from codeferry.checkouts import Checkout
+from codeferry.checkouts import Checkout, link_version
 from codeferry.errors import PullError, UnsafePathError
 from codeferry.storage import CodeStorage, FetchResult, PullContext
 
@@ -168,6 +168,24 @@ def test_versions_skips_a_version_whose_record_is_gone() -> None:
     assert [v.version for v in Checkout.for_storage(storage).versions()] == [
         json.dumps({"a.py": "1"})
     ]
+
+
+def test_link_version_copies_a_version_with_hard_links(tmp_path: Path) -> None:
+    pulled = DictStorage({"a.py": "A", "pkg/b.py": "B"}).pull_code()
+    target = tmp_path / "copy"
+    target.mkdir()
+    (target / "a.py").write_text("stale")
+    assert link_version(pulled.directory, target) == target
+    assert tree(target) == {"a.py": "A", "pkg/b.py": "B"}
+    assert (target / "pkg/b.py").stat().st_ino == (pulled.directory / "pkg/b.py").stat().st_ino
+
+
+def test_removing_a_linked_copy_leaves_the_version_whole(tmp_path: Path) -> None:
+    import shutil
+
+    pulled = DictStorage({"a.py": "A", "pkg/b.py": "B"}).pull_code()
+    shutil.rmtree(link_version(pulled.directory, tmp_path / "copy"))
+    assert tree(pulled.directory) == {"a.py": "A", "pkg/b.py": "B"}
 
 
 def test_version_in_use_is_never_cleaned_up() -> None:

@@ -20,6 +20,7 @@ import contextlib
 import glob
 import hashlib
 import json
+import os
 import re
 import shutil
 import threading
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
     from codeferry.storage import CodeStorage
 
-__all__ = ["Checkout", "CheckoutVersion", "hold_version"]
+__all__ = ["Checkout", "CheckoutVersion", "hold_version", "link_version"]
 
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -281,3 +282,28 @@ def hold_version(path: str | Path) -> Iterator[Path]:
                 yield Path(path)
             return
     yield Path(path)
+
+
+def link_version(directory: str | Path, target: str | Path) -> Path:
+    """Copy the checkout version in ``directory`` to ``target`` with hard links; ``target``.
+
+    For tools that keep their own copy of a version (Airflow's per-task bundle folders, Prefect's
+    ``get_directory``): a version's files are never changed in place (a pull writes new files
+    and links the unchanged ones), so links copy it at once and take no space. Files are copied
+    where links cannot be made (another file system). ``target`` may exist: what it holds under
+    the same names is replaced. The version is held (see :func:`hold_version`) while it is read.
+    """
+    destination = Path(target)
+    with hold_version(directory) as source:
+        shutil.copytree(
+            source, destination, symlinks=True, dirs_exist_ok=True, copy_function=_link_or_copy
+        )
+    return destination
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    Path(destination).unlink(missing_ok=True)
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)

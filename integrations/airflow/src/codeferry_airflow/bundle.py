@@ -20,7 +20,6 @@ cleanup removes it later, under Airflow's own tracking locks, as it does for its
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.dag_processing.bundles.base import BaseDagBundle
 from airflow.exceptions import AirflowException
 
-from codeferry.checkouts import Checkout
+from codeferry.checkouts import Checkout, link_version
 from codeferry.paths import safe_join
 
 if TYPE_CHECKING:
@@ -141,8 +140,7 @@ class CodeferryDagBundle(BaseDagBundle):
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
         try:
-            with self.checkout.use(retained.directory) as directory:
-                shutil.copytree(directory, staging, symlinks=True, copy_function=_link_or_copy)
+            link_version(retained.directory, staging)
             staging.rename(target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -153,14 +151,6 @@ class CodeferryDagBundle(BaseDagBundle):
             if candidate.version == version:
                 return candidate
         return None
-
-
-def _link_or_copy(source: str, destination: str) -> None:
-    """Hard-link a file of a version (never changed in place), copying across file systems."""
-    try:
-        os.link(source, destination)
-    except OSError:
-        shutil.copy2(source, destination)
 
 
 def _bundle_version(version: str) -> Any:
