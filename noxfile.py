@@ -87,6 +87,37 @@ def reliability(session: nox.Session) -> None:
     session.run("pytest", "tests/reliability", "-m", "reliability", *session.posargs, env=env)
 
 
+# The orchestrators the integrations are proven in, pinned: each in an environment of its own.
+ORCHESTRATORS = {
+    "prefect": ["prefect==3.9.1", "prefect-aws==0.7.12"],
+    "airflow": ["apache-airflow==3.3.2"],
+}
+
+
+@nox.session(python="3.11")
+@nox.parametrize("orchestrator", sorted(ORCHESTRATORS))
+def integration(session: nox.Session, orchestrator: str) -> None:
+    """codeferry inside a real Prefect (server, process worker) or Airflow 3 (DAG processor).
+
+    ``integrations/<orchestrator>/tests`` run in an environment holding that orchestrator, core,
+    every plugin and ``codeferry-<orchestrator>``, against the test servers (git smart HTTP with
+    auth, moto's S3). ``nox -s integration`` runs both; ``-- -k NAME`` picks tests.
+    """
+    _install_debian_packages(session)
+    session.install("-U", "pip")
+    plugins = [f"{p}[test]" if p == "plugins/s3" else p for p in PLUGINS]
+    editable = [arg for path in ["core", *plugins] for arg in ("-e", path)]
+    session.install(
+        *editable, "-e", f"integrations/{orchestrator}", *ORCHESTRATORS[orchestrator], "pytest"
+    )
+    session.run(
+        "pytest",
+        f"integrations/{orchestrator}/tests",
+        *(session.posargs or ["-q"]),
+        env={"CI": os.environ.get("CI", "")},
+    )
+
+
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) over everything, mypy (strict) over core and the plugins."""
