@@ -334,3 +334,91 @@ def test_from_source_loads_and_runs_a_flow_and_deploys_it_for_a_worker(
     assert "codeferry_s3.steps.pull_from_s3" in output
     worker_runs_one("pool-source", "hello/from-source", env)
     assert marker.read_text() == "from_source\nfrom_source\n"
+
+
+# -- codeferry's block types on a Prefect server --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def registered_blocks(prefect_server: str) -> str:
+    """``prefect block register -m codeferry_prefect.blocks`` run once; its output."""
+    return prefect("block", "register", "-m", "codeferry_prefect.blocks")
+
+
+def test_prefect_registers_codeferrys_own_block_types_and_leaves_its_integrations_alone(
+    registered_blocks: str,
+) -> None:
+    listed = prefect("block", "type", "ls")
+    for slug in ("git-repository", "git-credentials", "ssh-key", "local-directory"):
+        assert slug in listed
+    for name in ("Git Repository", "Git Credentials", "Local Directory"):
+        assert name in registered_blocks
+    for name in ("AWS Credentials", "S3 Bucket", "Secret"):  # prefect-aws's and Prefect's own
+        assert name not in registered_blocks, registered_blocks
+
+
+def test_a_codeferry_block_saved_in_prefect_converts_to_codeferrys(registered_blocks: str) -> None:
+    from codeferry_git.repository import GitRepository as CodeferryGitRepository
+    from codeferry_prefect.blocks import GitCredentials, GitRepository
+
+    credentials = GitCredentials(username="ci", token="kept-secret-3456")
+    credentials.save("convert-ci", overwrite=True)
+    GitRepository(url="https://git.example.com/flows.git", credentials=credentials).save(
+        "convert", overwrite=True
+    )
+    loaded = GitRepository.load("convert").to_codeferry()
+    assert isinstance(loaded, CodeferryGitRepository)
+    assert loaded.url == "https://git.example.com/flows.git"
+    assert loaded.credentials.git_credentials(loaded.url) == ("ci", "kept-secret-3456")
+
+
+def test_prefect_gives_codeferry_git_a_codeferry_git_credentials_block_as_a_dict(
+    registered_blocks: str, git_http_server: GitHttpServer, git_repos: GitRepos
+) -> None:
+    from codeferry_prefect.blocks import GitCredentials
+
+    git_repos.bare("blocks.git")
+    git_repos.commit(git_repos.worktree("blocks.git"), {"hello.py": flow_file("block").encode()})
+    git_http_server.allow("blocks-user", "blocks-token-7890")
+    GitCredentials(username="blocks-user", token="blocks-token-7890").save("engine", overwrite=True)
+    outputs = run_prefect_steps(
+        [
+            {
+                "codeferry_git.steps.git_clone": {
+                    "repository": git_http_server.url("blocks.git"),
+                    "credentials": "{{ prefect.blocks.git-credentials.engine }}",
+                }
+            }
+        ]
+    )
+    assert "block" in (Path(outputs["directory"]) / "hello.py").read_text()
+
+
+def test_worker_pulls_a_codeferry_git_repository_block_with_prefects_pull_with_block(
+    registered_blocks: str, git_http_server: GitHttpServer, git_repos: GitRepos, tmp_path: Path
+) -> None:
+    from codeferry_prefect.blocks import GitCredentials, GitRepository
+
+    git_repos.bare("with-block.git")
+    project = write_folder(tmp_path / "project", "with_block")
+    git_repos.commit(
+        git_repos.worktree("with-block.git"), {"hello.py": (project / "hello.py").read_bytes()}
+    )
+    git_http_server.allow("block-user", "block-token-2468")
+    credentials = GitCredentials(username="block-user", token="block-token-2468")
+    credentials.save("worker", overwrite=True)
+    GitRepository(url=git_http_server.url("with-block.git"), credentials=credentials).save(
+        "worker", overwrite=True
+    )
+    step = {
+        "prefect.deployments.steps.pull_with_block": {
+            "block_type_slug": "git-repository",
+            "block_document_name": "worker",
+        }
+    }
+    marker = tmp_path / "marker"
+    env = {**os.environ, "MARKER_FILE": str(marker)}
+    deploy_prefect_yaml(project, step, "pool-block", env)
+    output = worker_runs_one("pool-block", "hello/pool-block", env)
+    assert marker.read_text() == "with_block\n"
+    assert "block-token-2468" not in output
