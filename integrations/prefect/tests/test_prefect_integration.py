@@ -422,3 +422,55 @@ def test_worker_pulls_a_codeferry_git_repository_block_with_prefects_pull_with_b
     output = worker_runs_one("pool-block", "hello/pool-block", env)
     assert marker.read_text() == "with_block\n"
     assert "block-token-2468" not in output
+
+
+def test_a_serving_runner_pulls_a_codeferry_source_and_runs_the_flow_from_it(
+    prefect_server: str, tmp_path: Path
+) -> None:
+    source = write_folder(tmp_path / "src", "served")
+    marker = tmp_path / "marker"
+    env = {**os.environ, "MARKER_FILE": str(marker)}
+    # What flow.from_source(...).serve() does, with a runner that stops after one poll.
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+
+        from prefect import flow
+        from prefect.client.orchestration import get_client
+        from prefect.runner import Runner
+
+        from codeferry_prefect import CodeferrySource
+
+
+        async def main():
+            loaded = await flow.from_source(
+                CodeferrySource({str(source)!r}, pull_interval=5), "hello.py:hello"
+            )
+            runner = Runner(name="codeferry-serve")
+            deployment_id = await runner.aadd_deployment(await loaded.ato_deployment("served"))
+            async with get_client() as client:
+                run = await client.create_flow_run_from_deployment(deployment_id)
+            await runner.start(run_once=True)
+            async with get_client() as client:
+                state = (await client.read_flow_run(run.id)).state
+            print("state", state.type.value)
+
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "state COMPLETED" in output, output[-4000:]
+    # The runner pulled into its own folder (its base path), through codeferry's checkout.
+    assert "Downloading flow code from storage at '/tmp/runner_storage/" in output, output[-4000:]
+    assert list((tmp_path / "codeferry-home" / "checkouts").glob("*/versions/*/hello.py"))
+    assert marker.read_text() == "served\n"
