@@ -27,6 +27,8 @@ FAMILIES = {
     "azure": "Azure Blob Storage",
     "gcs": "Google Cloud Storage",
     "docker": "Docker images",
+    "prefect-steps": "Prefect workers: pull steps per flow run",
+    "airflow-bundle": "Airflow DAG bundles: refresh",
 }
 ROLES = {"ours": "codeferry", "raw": "raw baseline", "prefect": "Prefect"}
 COLOURS = {"ours": "#1f77b4", "raw": "#7f7f7f", "prefect": "#ff7f0e", "other": "#9edae5"}
@@ -217,8 +219,12 @@ def legend(result: dict[str, Any]) -> list[str]:
             lines.append(f"- **{heading}**: {'; '.join(labels)}.")
     for case in result["cases"]:
         for other in case["others"]:
-            raw = case["raw"]
-            versus = f", {other['median'] / raw['median']:.2f}x raw" if raw else ""
+            raw, ours = case["raw"], case["ours"]
+            versus = (
+                f", {other['median'] / raw['median']:.2f}x raw"
+                if raw
+                else f", {other['median'] / ours['median']:.1f}x codeferry's time"
+            )
             lines.append(
                 f"- Also measured for *{case['title']}*: {other['label']}, "
                 f"{seconds(other['median'])}{versus}."
