@@ -116,6 +116,19 @@ def test_refresh_brings_a_change_and_a_new_version(
     assert "VERSION = 2" in (bundle.path / "helpers.py").read_text()  # type: ignore[attr-defined]
 
 
+def test_initialize_brings_the_latest_as_airflows_own_bundles_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "src"
+    write_source(source, 1)
+    configure(monkeypatch, source=str(source))
+    bundle_for().initialize()  # type: ignore[attr-defined]
+    write_source(source, 2)
+    restarted = bundle_for()  # a DAG processor started again, or `airflow dags test`
+    restarted.initialize()  # type: ignore[attr-defined]
+    assert "VERSION = 2" in (restarted.path / "helpers.py").read_text()  # type: ignore[attr-defined]
+
+
 def test_task_runs_on_the_version_its_dag_run_started_with(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -90,7 +90,7 @@ class CodeferryDagBundle(BaseDagBundle):
         with self.lock():
             if self.version:
                 self._materialize(self.version)
-            elif self.checkout.current is None or not self.tracking_dir.exists():
+            else:  # as Airflow's own bundles do: the latest (an incremental pull)
                 self._pull()
         super().initialize()
 
