@@ -29,6 +29,7 @@ import abc
 import asyncio
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -180,8 +181,16 @@ def mirrored_block_types() -> dict[str, type[PrefectBlock]]:
     codeferry_types = {slug: entry.block_type for slug, entry in get_plugins().block_types.items()}
     mirrors = _Mirrors(codeferry_types)
     for slug in sorted(codeferry_types):
-        if mirrors.wanted(slug):
+        if not mirrors.wanted(slug):
+            continue
+        try:
             mirrors.build(slug)
+        except Exception as error:  # one plugin's odd field must not hide every other type
+            warnings.warn(
+                f"codeferry block type {slug!r} cannot be offered to Prefect: "
+                f"{type(error).__name__}: {error}",
+                stacklevel=2,
+            )
     return dict(mirrors.built)
 
 
