@@ -1,4 +1,4 @@
-"""Development sessions: ``nox`` runs the tests, the linters and the docs build.
+"""Development sessions: ``nox`` runs the tests, the linters, the docs build and the integrations.
 
 ``nox -s tests`` installs everything the tests need: the distributions in this repository with
 their test extras, Debian packages for the test servers (when run as root), and npm packages.
