@@ -87,11 +87,14 @@ def main(rounds: int) -> None:
     import subprocess
 
     from blob_shapes import Samples, make_tree
-    from prefect_env import airflow_python
+    from prefect_env import AIRFLOW, airflow_python
     from recording import case, series, write_family
 
     from tests.servers.moto_s3 import running_moto
 
+    # Airflow first, then codeferry into it: resolved together, pip backtracks for long through
+    # the boto versions s3fs and the Amazon provider each accept.
+    airflow_python()
     editable = [f"--editable={ROOT / p}" for p in ("core", "plugins/s3", "integrations/airflow")]
     python = airflow_python(*editable)
     work = Path(tempfile.mkdtemp(prefix="airflow-bundle-bench-"))
@@ -163,8 +166,8 @@ def main(rounds: int) -> None:
         cases,
         rounds=rounds,
         notes=[
-            "Each bundle lives in a fresh process of Airflow's interpreter (Airflow 3.3,"
-            " apache-airflow-providers-amazon's S3DagBundle) and is timed inside it.",
+            "Each bundle lives in a fresh process of Airflow's interpreter"
+            f" ({', '.join(AIRFLOW)}: the provider's S3DagBundle) and is timed inside it.",
             f"Server on 127.0.0.1: {SERVER}.",
         ],
     )
