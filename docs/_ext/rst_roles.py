@@ -39,7 +39,8 @@ def _link(body: str, obj: griffe.Object) -> str:
     target = target.lstrip("~.")
     title = explicit["title"] if explicit else target.rsplit(".", 1)[-1] if short else target
     identifier = _canonical(target, obj)
-    return f'<autoref identifier="{escape(identifier)}" optional><code>{escape(title)}</code></autoref>'
+    code = f"<code>{escape(title)}</code>"
+    return f'<autoref identifier="{escape(identifier)}" optional>{code}</autoref>'
 
 
 def _canonical(target: str, obj: griffe.Object) -> str:
