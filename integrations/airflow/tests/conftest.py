@@ -23,6 +23,9 @@ _AIRFLOW_ENV = {
     "AIRFLOW_HOME": str(_SESSION_HOME / "airflow"),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    # Else the DAG processor skips writing a DAG it wrote less than 30 s before: a test that
+    # changes its source and parses again within 30 s would see the old DAG version.
+    "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
     "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(_SESSION_HOME / "bundles"),
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
 }
