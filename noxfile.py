@@ -1,4 +1,4 @@
-"""Development sessions: ``nox`` runs the tests, the linters and the docs build.
+"""Development sessions: ``nox`` runs the tests, the linters, the docs build and the integrations.
 
 ``nox -s tests`` installs everything the tests need: the distributions in this repository with
 their test extras, Debian packages for the test servers (when run as root), and npm packages.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "docs"]
+nox.options.sessions = ["tests", "lint", "docs", "integration"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
@@ -90,6 +90,38 @@ def reliability(session: nox.Session) -> None:
         "CODEFERRY_RELIABILITY_TRIALS": os.environ.get("CODEFERRY_RELIABILITY_TRIALS", "50"),
     }
     session.run("pytest", "tests/reliability", "-m", "reliability", *session.posargs, env=env)
+
+
+# The orchestrators the integrations are proven in, pinned: each in an environment of its own.
+ORCHESTRATORS = {
+    "prefect": ["prefect==3.9.1", "prefect-aws==0.7.12"],
+    "airflow": ["apache-airflow==3.3.2"],
+}
+
+
+@nox.session(python="3.11")
+@nox.parametrize("orchestrator", sorted(ORCHESTRATORS))
+def integration(session: nox.Session, orchestrator: str) -> None:
+    """codeferry inside a real Prefect (server, process worker) or Airflow 3 (DAG processor).
+
+    ``integrations/<orchestrator>/tests`` run in an environment holding that orchestrator, core,
+    every plugin and ``codeferry-<orchestrator>``, against the test servers (git smart HTTP with
+    auth, moto's S3). ``nox -s integration`` runs both; ``-- -k NAME`` picks tests. Both, from
+    new environments: 25 minutes on 2 shared, busy CPUs (load average 11), installs included.
+    """
+    _install_debian_packages(session)
+    session.install("-U", "pip")
+    plugins = [f"{p}[test]" if p == "plugins/s3" else p for p in PLUGINS]
+    editable = [arg for path in ["core", *plugins] for arg in ("-e", path)]
+    session.install(
+        *editable, "-e", f"integrations/{orchestrator}", *ORCHESTRATORS[orchestrator], "pytest"
+    )
+    session.run(
+        "pytest",
+        f"integrations/{orchestrator}/tests",
+        *(session.posargs or ["-q"]),
+        env={"CI": os.environ.get("CI", "")},
+    )
 
 
 @nox.session(python="3.11")

@@ -1,7 +1,8 @@
-"""A virtual environment with Prefect and its integrations, for side-by-side benchmarks.
+"""Virtual environments with Prefect (and its integrations) or Airflow, for side-by-side benchmarks.
 
-Prefect is never installed into codeferry's own environment: the benchmarks create this one
-(once, then reuse it) and run Prefect's commands and steps in it as separate processes.
+Neither is ever installed into codeferry's own environment: the benchmarks create these (once,
+then reuse them) and run the orchestrators' commands, steps and bundles in them as separate
+processes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ INTEGRATIONS = (
     "prefect-gcp[cloud_storage]",
     "prefect-docker",
 )
+# Airflow 3 (DAG bundles) and the provider of its own S3 bundle, as the integration tests pin it.
+AIRFLOW = ("apache-airflow==3.3.2", "apache-airflow-providers-amazon==9.39.0")
 
 
 def prefect_python(*packages: str, root: Path = DEFAULT_DIR) -> Path:
@@ -29,9 +32,18 @@ def prefect_python(*packages: str, root: Path = DEFAULT_DIR) -> Path:
 
     Created when missing; packages are installed only when the venv's marker lacks one of them.
     """
-    venv = root / "prefect-venv"
+    return venv_python("prefect-venv", [PREFECT, *INTEGRATIONS, *packages], root=root)
+
+
+def airflow_python(*packages: str, root: Path = DEFAULT_DIR) -> Path:
+    """The interpreter of a venv holding Airflow 3, its Amazon provider and ``packages``."""
+    return venv_python("airflow-venv", [*AIRFLOW, *packages], root=root)
+
+
+def venv_python(name: str, wanted: list[str], *, root: Path = DEFAULT_DIR) -> Path:
+    """The interpreter of venv ``root/name`` holding ``wanted`` (pip requirements or options)."""
+    venv = root / name
     python = venv / "bin" / "python"
-    wanted = [PREFECT, *INTEGRATIONS, *packages]
     marker = venv / ".installed"
     if marker.exists() and set(marker.read_text().split()) >= set(wanted):
         return python

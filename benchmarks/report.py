@@ -28,6 +28,8 @@ FAMILIES = {
     "gcs": "Google Cloud Storage",
     "docker": "Docker images",
     "scale": "Scale",
+    "prefect-steps": "Prefect workers: pull steps per flow run",
+    "airflow-bundle": "Airflow DAG bundles: refresh",
 }
 ROLES = {"ours": "codeferry", "raw": "raw baseline", "prefect": "Prefect"}
 COLOURS = {"ours": "#1f77b4", "raw": "#7f7f7f", "prefect": "#ff7f0e", "other": "#9edae5"}
@@ -319,8 +321,12 @@ def legend(result: dict[str, Any], cpu_lines: bool = True) -> list[str]:
             lines.append(f"- **{heading}**: {'; '.join(labels)}.")
     for case in result["cases"]:
         for other in case["others"]:
-            raw = case["raw"]
-            versus = f", {other['median'] / raw['median']:.2f}x raw" if raw else ""
+            raw, ours = case["raw"], case["ours"]
+            versus = (
+                f", {other['median'] / raw['median']:.2f}x raw"
+                if raw
+                else f", {other['median'] / ours['median']:.1f}x codeferry's time"
+            )
             lines.append(
                 f"- Also measured for *{case['title']}*: {other['label']}, "
                 f"{seconds(other['median'])}{versus}."

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from codeferry.checkouts import Checkout
+from codeferry.checkouts import Checkout, link_version
 from codeferry.errors import PullError, UnsafePathError
 from codeferry.storage import CodeStorage, FetchResult, PullContext
 
@@ -297,6 +297,51 @@ def test_old_versions_are_cleaned_up_keeping_the_newest(tmp_path: Path) -> None:
     checkout = Checkout.for_storage(storage)
     versions = sorted(p for p in checkout.versions_dir.iterdir() if p.is_dir())
     assert [tree(v) for v in versions] == [{"a.py": "3"}, {"a.py": "4"}]
+
+
+def test_versions_lists_the_retained_versions_newest_first() -> None:
+    storage = DictStorage({"a.py": "0"})
+    for n in range(4):
+        storage.files = {"a.py": str(n)}
+        storage.pull_code(keep=3)
+    checkout = Checkout.for_storage(storage)
+    versions = checkout.versions()
+    assert [tree(v.directory) for v in versions] == [{"a.py": "3"}, {"a.py": "2"}, {"a.py": "1"}]
+    assert versions[0] == checkout.current
+    assert [v.version for v in versions] == [json.dumps({"a.py": str(n)}) for n in (3, 2, 1)]
+
+
+def test_versions_of_a_checkout_never_pulled_is_empty(tmp_path: Path) -> None:
+    assert Checkout(tmp_path / "never").versions() == []
+
+
+def test_versions_skips_a_version_whose_record_is_gone() -> None:
+    storage = DictStorage({"a.py": "0"})
+    first = storage.pull_code()
+    storage.files = {"a.py": "1"}
+    storage.pull_code()
+    first.directory.with_name(first.directory.name + ".json").unlink()  # a cleanup half-way
+    assert [v.version for v in Checkout.for_storage(storage).versions()] == [
+        json.dumps({"a.py": "1"})
+    ]
+
+
+def test_link_version_copies_a_version_with_hard_links(tmp_path: Path) -> None:
+    pulled = DictStorage({"a.py": "A", "pkg/b.py": "B"}).pull_code()
+    target = tmp_path / "copy"
+    target.mkdir()
+    (target / "a.py").write_text("stale")
+    assert link_version(pulled.directory, target) == target
+    assert tree(target) == {"a.py": "A", "pkg/b.py": "B"}
+    assert (target / "pkg/b.py").stat().st_ino == (pulled.directory / "pkg/b.py").stat().st_ino
+
+
+def test_removing_a_linked_copy_leaves_the_version_whole(tmp_path: Path) -> None:
+    import shutil
+
+    pulled = DictStorage({"a.py": "A", "pkg/b.py": "B"}).pull_code()
+    shutil.rmtree(link_version(pulled.directory, tmp_path / "copy"))
+    assert tree(pulled.directory) == {"a.py": "A", "pkg/b.py": "B"}
 
 
 def test_version_in_use_is_never_cleaned_up() -> None:

@@ -311,3 +311,12 @@ def test_redact_url_hides_an_unencoded_password(secret: str, port: str) -> None:
         "user",
         secret,
     )
+
+
+def test_the_login_of_an_ssh_url_is_not_taken_for_a_token() -> None:
+    from codeferry.secrets import forget, mask, remember
+
+    forget()
+    remember({"url": "ssh://git@example.com/flows.git"}, "https://tok3n-value@example.com/x")
+    assert mask("git server") == "git server"
+    assert mask("tok3n-value") == "********"

@@ -54,6 +54,37 @@ def test_git_clone_step_with_an_access_token(served: Served, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
+    "resolved",
+    [
+        {"token": "tok-1234", "url": None},  # prefect-gitlab's gitlab-credentials
+        {"token": "tok-1234", "url": "https://gitlab.internal"},
+        {"token": None, "username": None, "password": "tok-1234", "url": None},  # prefect-bitbucket
+        {"username": None, "token": "tok-1234", "ssh_key": None},  # codeferry's git-credentials
+    ],
+)
+def test_git_clone_takes_credentials_blocks_as_prefect_resolves_them(
+    served: Served, resolved: dict[str, object]
+) -> None:
+    from codeferry_git.steps import git_clone
+
+    served.server.allow("x-access-token", "tok-1234")
+    outputs = git_clone(repository=served.url("app.git"), credentials=resolved)
+    assert outputs["commit_sha"] == served.commits["app"][-1]
+
+
+def test_git_clone_takes_prefects_clone_directory_name_and_says_where_the_code_is(
+    served: Served,
+) -> None:
+    from codeferry_git.steps import git_clone
+
+    served.server.allow("x-access-token", "tok-1234")
+    outputs = git_clone(
+        repository=served.url("app.git"), access_token="tok-1234", clone_directory_name="app"
+    )
+    assert (Path(outputs["directory"]) / "flow.py").exists()
+
+
+@pytest.mark.parametrize(
     "source",
     [
         "https://example.com/org/repo.git",

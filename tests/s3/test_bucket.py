@@ -283,3 +283,44 @@ def test_minio_dictionaries_become_minio_credentials() -> None:
         "secret": "p",
         "endpoint_url": "http://m:9000",
     }
+
+
+def test_a_prefect_aws_credentials_block_as_prefect_resolves_it_is_accepted() -> None:
+    from codeferry_s3.credentials import credentials_from_step_argument
+
+    # What {{ prefect.blocks.aws-credentials.NAME }} gives with prefect-aws 0.7: every field,
+    # unset ones as None, and the assume-role settings as a mapping of Nones.
+    resolved = {
+        "aws_access_key_id": "AKIATEST",
+        "aws_secret_access_key": "s3cr3t",
+        "aws_session_token": None,
+        "profile_name": None,
+        "region_name": "us-east-1",
+        "aws_client_parameters": {
+            "api_version": None,
+            "use_ssl": True,
+            "verify": True,
+            "verify_cert_path": None,
+            "endpoint_url": "http://127.0.0.1:9000",
+            "config": None,
+        },
+        "assume_role_arn": None,
+        "assume_role_kwargs": {"RoleSessionName": None, "DurationSeconds": None, "Tags": None},
+    }
+    made = credentials_from_step_argument(resolved)
+    assert made.storage_options() == {
+        "key": "AKIATEST",
+        "secret": "s3cr3t",
+        "endpoint_url": "http://127.0.0.1:9000",
+        "client_kwargs": {"region_name": "us-east-1"},
+    }
+
+
+def test_a_prefect_aws_credentials_block_with_a_role_to_assume_is_refused_by_name() -> None:
+    from codeferry_s3.credentials import credentials_from_step_argument
+
+    with pytest.raises(CodeferryError, match="assume_role_arn") as caught:
+        credentials_from_step_argument(
+            {"aws_access_key_id": "A", "aws_secret_access_key": "hidden-1", "assume_role_arn": "r"}
+        )
+    assert "hidden-1" not in str(caught.value)

@@ -51,7 +51,14 @@ if TYPE_CHECKING:
 
     from codeferry.storage import CodeStorage
 
-__all__ = ["Checkout", "CheckoutVersion", "destination_path", "hold_version", "link_target"]
+__all__ = [
+    "Checkout",
+    "CheckoutVersion",
+    "destination_path",
+    "hold_version",
+    "link_target",
+    "link_version",
+]
 
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -160,15 +167,28 @@ class Checkout:
             return None
         directory = (self.root / target).resolve()
         meta = json.loads(directory.with_name(directory.name + ".json").read_text())
-        return CheckoutVersion(
-            directory.name,
-            directory,
-            meta["version"],
-            meta.get("state", {}),
-            meta.get("source", ""),
-            meta.get("key"),
-            meta.get("stamps"),
-        )
+        return _version(directory, meta)
+
+    def versions(self) -> list[CheckoutVersion]:
+        """Every version this checkout still holds, newest first (the current one among them).
+
+        For tools that run code on a version chosen earlier (an Airflow task on the bundle version
+        its DAG run started with): hold the one picked with :meth:`use` before reading it, since
+        cleanup may remove a version that is not in use.
+        """
+        if not self.versions_dir.is_dir():
+            return []
+        found = []
+        for directory in sorted(self.versions_dir.iterdir(), reverse=True):
+            meta = directory.with_name(directory.name + ".json")
+            if not directory.is_dir():
+                continue
+            try:
+                data = json.loads(meta.read_text())
+            except (FileNotFoundError, ValueError):
+                continue  # removed, or being removed, by a concurrent cleanup
+            found.append(_version(directory, data))
+        return found
 
     def pull(self, storage: CodeStorage, *, replace: bool = False) -> PullResult:
         """Pull ``storage`` into a new version and switch to it, or keep the current one.
@@ -393,6 +413,19 @@ def _fetch(storage: CodeStorage, context: PullContext) -> FetchResult:
     return result
 
 
+def _version(directory: Path, meta: dict[str, Any]) -> CheckoutVersion:
+    """The version in ``directory``, from what its ``.json`` records."""
+    return CheckoutVersion(
+        directory.name,
+        directory,
+        meta["version"],
+        meta.get("state", {}),
+        meta.get("source", ""),
+        meta.get("key"),
+        meta.get("stamps"),
+    )
+
+
 @contextlib.contextmanager
 def hold_version(path: str | Path) -> Iterator[Path]:
     """Hold the checkout version ``path`` is in (if it is in one) while the block runs.
@@ -410,3 +443,28 @@ def hold_version(path: str | Path) -> Iterator[Path]:
                 yield Path(path)
             return
     yield Path(path)
+
+
+def link_version(directory: str | Path, target: str | Path) -> Path:
+    """Copy the checkout version in ``directory`` to ``target`` with hard links; ``target``.
+
+    For tools that keep their own copy of a version (Airflow's per-task bundle folders, Prefect's
+    ``get_directory``): a version's files are never changed in place (a pull writes new files
+    and links the unchanged ones), so links copy it at once and take no space. Files are copied
+    where links cannot be made (another file system). ``target`` may exist: what it holds under
+    the same names is replaced. The version is held (see :func:`hold_version`) while it is read.
+    """
+    destination = Path(target)
+    with hold_version(directory) as source:
+        shutil.copytree(
+            source, destination, symlinks=True, dirs_exist_ok=True, copy_function=_link_or_copy
+        )
+    return destination
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    Path(destination).unlink(missing_ok=True)
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)

@@ -228,7 +228,8 @@ def _credential_parts(text: str) -> list[str]:
             _, user, password = split_url_credentials(url)
             if password:
                 parts.append(urllib.parse.unquote(password))
-            elif user:  # https://TOKEN@host carries a bare token as the user
+            elif user and url.lower().startswith(("http://", "https://")):
+                # https://TOKEN@host carries a bare token as the user; ssh://git@host a login
                 parts.append(urllib.parse.unquote(user))
     return parts
 

@@ -121,11 +121,17 @@ def credentials_from_value(value: Any) -> Any:
     if isinstance(value, str):
         return SecretStr(value) if value else None
     if isinstance(value, Mapping):
-        data = dict(value)
+        # A block resolved by Prefect's templating lists its unset fields as None, and the
+        # self-hosted server's address (``url``) of GitLab's and Bitbucket's: the repository URL
+        # already says where to connect.
+        data = {k: v for k, v in value.items() if v is not None and k != "url"}
+        if isinstance(data.get("ssh_key"), Mapping):
+            data["ssh_key"] = SshKey.model_validate(data["ssh_key"])
         if "private_key" in data:
             return SshKey.model_validate(data)
         token = data.pop("access_token", None) or data.pop("token", None)
         token = token or data.pop("password", None)
+        ssh_key = data.pop("ssh_key", None)
         unknown = set(data) - {"username"}
         if unknown:
             names = ", ".join(sorted(unknown))
@@ -134,7 +140,7 @@ def credentials_from_value(value: Any) -> Any:
             token = token.get_secret_value()
         if isinstance(token, Secret):
             token = token.get()
-        return GitCredentials(username=data.get("username"), token=token)
+        return GitCredentials(username=data.get("username"), token=token, ssh_key=ssh_key)
     raise CodeferryError(f"git credentials of type {type(value).__name__} are not understood")
 
 

@@ -19,6 +19,7 @@ def git_clone(  # noqa: PLR0917 - Prefect's git_clone takes these positionally
     directories: list[str] | None = None,
     destination: str | None = None,
     replace: bool = False,
+    clone_directory_name: str | None = None,
 ) -> dict[str, Any]:
     """Clone or update ``repository`` into a versioned checkout (shallow, incremental, atomic).
 
@@ -26,6 +27,9 @@ def git_clone(  # noqa: PLR0917 - Prefect's git_clone takes these positionally
     ...}``) or a token; ``access_token`` a token or :class:`~codeferry.Secret` block.
     ``destination`` (not in Prefect's step) is a folder to link to the checkout; one that holds
     the checkout of another repository is refused unless ``replace`` is true.
+    ``clone_directory_name`` (Prefect's folder under the working folder) becomes that folder, a
+    link to the versioned checkout, when ``destination`` is not given, so later steps that name
+    the folder find the code there, as in Prefect.
 
     Outputs: ``directory`` (the version's folder, which never changes under a running flow),
     ``commit_sha``, and ``version``, ``files``, ``bytes``, ``changed``, ``source``.
@@ -44,5 +48,6 @@ def git_clone(  # noqa: PLR0917 - Prefect's git_clone takes these positionally
         ),
         directories=directories,
     )
-    result = storage.pull_code(destination, replace=replace)
+    link = destination if destination is not None else clone_directory_name
+    result = storage.pull_code(link, replace=replace)
     return {**result.as_dict(), "commit_sha": result.version}

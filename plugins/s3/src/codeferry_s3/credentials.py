@@ -227,7 +227,7 @@ def credentials_from_step_argument(
         raise CodeferryError(
             f"credentials must be a mapping or an aws-credentials block, not {type(value).__name__}"
         )
-    fields = {key: item for key, item in value.items() if item is not None}
+    fields = _without_unset(value)
     if client_parameters:
         merged = dict(fields.get("aws_client_parameters") or {})
         merged.update({k: v for k, v in client_parameters.items() if v is not None})
@@ -239,6 +239,20 @@ def credentials_from_step_argument(
         return kind.model_validate(fields)
     except pydantic.ValidationError as error:
         raise CodeferryError(f"invalid {kind.block_type_slug}: {_problems(error)}") from None
+
+
+def _without_unset(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` without ``None`` entries, nested ones too, nor mappings left empty by that.
+
+    A ``prefect-aws`` block resolved by Prefect's templating lists every field it has, unset ones
+    as ``None`` (``assume_role_kwargs`` is a mapping of them): what is unset is not given.
+    """
+    fields: dict[str, Any] = {}
+    for key, item in value.items():
+        kept = _without_unset(item) if isinstance(item, Mapping) else item
+        if kept is not None and kept != {}:
+            fields[key] = kept
+    return fields
 
 
 def _problems(error: pydantic.ValidationError) -> str:
