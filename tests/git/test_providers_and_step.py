@@ -72,16 +72,21 @@ def test_git_clone_takes_credentials_blocks_as_prefect_resolves_them(
     assert outputs["commit_sha"] == served.commits["app"][-1]
 
 
-def test_git_clone_takes_prefects_clone_directory_name_and_says_where_the_code_is(
-    served: Served,
+def test_git_clone_makes_prefects_clone_directory_name_a_link_to_the_code(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from codeferry_git.steps import git_clone
 
+    monkeypatch.chdir(tmp_path)
     served.server.allow("x-access-token", "tok-1234")
     outputs = git_clone(
         repository=served.url("app.git"), access_token="tok-1234", clone_directory_name="app"
     )
     assert (Path(outputs["directory"]) / "flow.py").exists()
+    # as in Prefect, later steps find the code under the folder name, in the working folder
+    assert (tmp_path / "app" / "flow.py").read_bytes() == (
+        Path(outputs["directory"]) / "flow.py"
+    ).read_bytes()
 
 
 @pytest.mark.parametrize(

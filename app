@@ -1,1 +1,0 @@
-/tmp/pytest-of-root/pytest-266/test_git_clone_takes_prefects_0/codeferry-home/checkouts/dest-app-25da7afbabe24091/current
