@@ -225,6 +225,7 @@ def _prepare_git(
 ) -> Prepared:
     from codeferry.blocks import Secret
     from codeferry_github.credentials import GitHubCredentials
+    from codeferry_github.repository import GitHubRepository
 
     server = request.getfixturevalue("git_http_server")
     repos = request.getfixturevalue("git_repos")
@@ -241,6 +242,11 @@ def _prepare_git(
         if not private:
             server.public.add(name)
         text = text.replace(url, server.url(name))
+    for name in _blocks(text, "github-repository"):
+        served = f"corpus-{secrets.token_hex(4)}.git"
+        repos.bare(served)
+        repos.commit(repos.worktree(served), _code_files(entrypoint_file))
+        GitHubRepository(repository_url=server.url(served), reference="main").save(name)
     for name in _blocks(text, "github-credentials"):
         GitHubCredentials(token=TOKEN).save(name, overwrite=True)
     for name in _blocks(text, "secret"):

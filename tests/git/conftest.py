@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -38,6 +39,22 @@ def git_plugins() -> Iterator[Plugins]:
     registry = Plugins(
         {"local": "codeferry_local.plugin", "git": "codeferry_git.plugin"}, entry_points=False
     )
+    previous = set_plugins(registry)
+    yield registry
+    set_plugins(previous)
+
+
+def host_plugins(*hosts: str, **more: ModuleType | str) -> Plugins:
+    """Core, codeferry-git and the named git-host plugins (and ``more`` modules), nothing else."""
+    modules: dict[str, ModuleType | str] = {"git": "codeferry_git.plugin"}
+    modules.update({host: f"codeferry_{host}.plugin" for host in hosts})
+    return Plugins({**modules, **more}, entry_points=False)
+
+
+@pytest.fixture
+def hosts() -> Iterator[Plugins]:
+    """codeferry-git and the GitHub, GitLab and Bitbucket plugins, as the plugins in use."""
+    registry = host_plugins("github", "gitlab", "bitbucket")
     previous = set_plugins(registry)
     yield registry
     set_plugins(previous)

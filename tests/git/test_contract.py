@@ -1,18 +1,24 @@
-"""GitRepository passes the storage contract every plugin passes, against the smart-HTTP server.
+"""Git storages pass the storage contract every plugin passes, against the smart-HTTP server.
 
-Each test gets a repository of its own. The kit's ``write`` commits exactly the files given as the
-new tip of ``main``, built with git's plumbing (``hash-object``, ``mktree``), so hostile names
-such as ``..``, ``.git`` or an empty name reach the pull as real tree entries.
+GitRepository, and a host's repository block (Bitbucket's) pulled by the same engine. Each test
+gets a repository of its own. The kit's ``write`` commits exactly the files given as the new tip
+of ``main``, built with git's plumbing (``hash-object``, ``mktree``), so hostile names such as
+``..``, ``.git`` or an empty name reach the pull as real tree entries.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
+from codeferry.blocks import Block
+from codeferry.storage import CodeStorage
 from codeferry.testing import StorageContract, StoreHandle
+from codeferry_bitbucket.credentials import BitBucketCredentials
+from codeferry_bitbucket.repository import BitBucketRepository
 from codeferry_git.credentials import GitCredentials
 from codeferry_git.repository import GitRepository
 from tests.servers.git_http import GitHttpServer, GitRepos
@@ -37,22 +43,43 @@ def tip_writer(repos: GitRepos, name: str) -> Callable[[Mapping[str, bytes]], No
     return write
 
 
+# The storages pulled from a private repository: the user the server takes with the token, the
+# credentials block holding the token, and the storage made from a URL and that block.
+PRIVATE: dict[str, tuple[str, Callable[[str], Block], Callable[[str, Any], CodeStorage]]] = {
+    "git-repository": (
+        "contract-user",
+        lambda token: GitCredentials(username="contract-user", token=token),
+        lambda url, credentials: GitRepository(url=url, credentials=credentials),
+    ),
+    "bitbucket-repository": (
+        "x-token-auth",  # Bitbucket Cloud's user for an access token
+        lambda token: BitBucketCredentials(token=token),
+        lambda url, credentials: BitBucketRepository(
+            repository=url, bitbucket_credentials=credentials
+        ),
+    ),
+}
+
+
 class TestPrivateGitRepository(StorageContract):
     """Basic auth with a token from a saved credentials block, as a deployment names it."""
 
-    @pytest.fixture
-    def store(self, git_http_server: GitHttpServer, git_repos: GitRepos) -> StoreHandle:
+    @pytest.fixture(params=sorted(PRIVATE))
+    def store(
+        self, request: pytest.FixtureRequest, git_http_server: GitHttpServer, git_repos: GitRepos
+    ) -> StoreHandle:
+        user, credentials, storage = PRIVATE[request.param]
         name = new_repository(git_repos, "contract")
         token = f"contract-{secrets.token_hex(12)}"
-        git_http_server.allow("contract-user", token)
-        credentials = GitCredentials(username="contract-user", token=token)
-        credentials.save("contract")
+        git_http_server.allow(user, token)
+        saved = credentials(token)
+        saved.save("contract")
         missing = git_http_server.url(f"missing-{secrets.token_hex(4)}.git")
         return StoreHandle(
-            GitRepository(url=git_http_server.url(name), credentials=credentials),
+            storage(git_http_server.url(name), saved),
             write=tip_writer(git_repos, name),
             secrets=[token],
-            failing=lambda: GitRepository(url=missing, credentials=credentials),
+            failing=lambda: storage(missing, saved),
         )
 
 

@@ -43,15 +43,20 @@ _HOSTS = {
     "gitlab.com": "codeferry-gitlab",
     "bitbucket.org": "codeferry-bitbucket",
 }
+# A host plugin claims repositories only (owner/repo; on GitLab group/subgroup/.../repo), not the
+# archives, release assets, raw files and pages under them, so it is hinted for repositories only.
+_NESTED_GROUP_HOSTS = frozenset({"gitlab.com"})
+_RESERVED_SEGMENTS = frozenset({"-", "blob", "raw", "tree"})
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip", ".whl")
 
 _BLOCK_TYPES = {
     "codeferry-azure": ("azure-blob-storage-container", "azure-blob-storage-credentials"),
-    "codeferry-bitbucket": ("bitbucket-credentials",),
+    "codeferry-bitbucket": ("bitbucket-credentials", "bitbucket-repository"),
     "codeferry-docker": ("docker-registry-credentials", "oci-image"),
     "codeferry-gcs": ("gcp-credentials", "gcs-bucket"),
     "codeferry-git": ("git-credentials", "git-repository", "ssh-key"),
-    "codeferry-github": ("github-app-credentials", "github-credentials"),
-    "codeferry-gitlab": ("gitlab-credentials",),
+    "codeferry-github": ("github-app-credentials", "github-credentials", "github-repository"),
+    "codeferry-gitlab": ("gitlab-credentials", "gitlab-repository"),
     "codeferry-local": ("local-directory",),
     "codeferry-s3": ("aws-credentials", "minio-credentials", "s3-bucket"),
 }
@@ -123,7 +128,7 @@ _BY_BLOCK_TYPE = {slug: dist for dist, slugs in _BLOCK_TYPES.items() for slug in
 _BY_STEP = {name: dist for dist, names in _STEPS.items() for name in names}
 
 _REQUIREMENT_NAME_RE = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
-_SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/]*)")
+_SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#]*)([^?#]*)")
 _SCP_LIKE_RE = re.compile(r"^[\w.-]+@[\w.-]+:")
 
 
@@ -133,13 +138,22 @@ def distribution_for_source(source: str) -> str | None:
     if match:
         scheme, host = match.group(1).lower(), match.group(2).rsplit("@", 1)[-1].lower()
         if scheme in {"http", "https"}:
-            if host in _HOSTS:
+            if host in _HOSTS and _is_repository_path(match.group(3), host in _NESTED_GROUP_HOSTS):
                 return _HOSTS[host]
             return "codeferry-git" if source.rstrip("/").endswith(".git") else None
         return _SCHEMES.get(scheme)
     if _SCP_LIKE_RE.match(source) or source.rstrip("/").endswith(".git"):
         return "codeferry-git"
     return None
+
+
+def _is_repository_path(path: str, nested: bool) -> bool:
+    segments = path.strip("/").split("/")
+    if segments[-1].lower().endswith(_ARCHIVE_SUFFIXES) or not all(segments):
+        return False
+    if nested:
+        return len(segments) >= 2 and not _RESERVED_SEGMENTS.intersection(segments[1:])
+    return len(segments) == 2
 
 
 def distribution_for_block_type(slug: str) -> str | None:

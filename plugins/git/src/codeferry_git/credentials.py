@@ -2,8 +2,10 @@
 
 Any block with a ``git_credentials(url)`` method returning ``(username, password)`` works as the
 credentials of a :class:`~codeferry_git.repository.GitRepository` or of the ``git_clone`` step.
-Provider plugins (codeferry-github, -gitlab, -bitbucket) implement it with each host's rules for
-putting a token on the wire; codeferry-git itself never guesses a provider from a host name.
+Host plugins (codeferry-github, -gitlab, -bitbucket) declare each host's rule for putting a token
+on the wire (:class:`~codeferry_git.hosts.GitHost`); a token given without such a block (a
+``git-credentials`` block, a ``secret``, Prefect's ``access_token``) follows the rule of the
+installed host plugin serving the URL's host, if any. codeferry-git itself knows no host by name.
 
 Values are handed to the transport in memory at pull time and asked for again on every pull, so a
 rotated or freshly minted token simply works.
@@ -31,10 +33,11 @@ __all__ = [
     "credentials_from_value",
     "http_auth_for",
     "ssh_key_for",
+    "token_credentials",
 ]
 
-# A token with no user name goes on the wire as this user: GitHub takes any name with a token,
-# GitLab any non-empty one with a personal/project/group access token.
+# A token with no user name goes on the wire as this user on a host no host plugin serves: GitHub
+# takes any name with a token, GitLab any non-empty one with a personal/project/group access token.
 DEFAULT_TOKEN_USERNAME = "x-access-token"  # noqa: S105 - a user name, not a password
 
 
@@ -79,6 +82,7 @@ class SshKey(Block):
     """
 
     block_type_slug: ClassVar[str] = "ssh-key"
+    block_type_name: ClassVar[str] = "SSH Key"
     private_key: SecretStr
     passphrase: SecretStr | None = None
     username: str = "git"
@@ -92,10 +96,13 @@ class SshKey(Block):
 class GitCredentials(Block):
     """A user name and a token or password for any git host over HTTPS, or an SSH key.
 
-    With no ``username`` the token is sent as the password of ``x-access-token``.
+    With no ``username`` the token is sent the way the host plugin serving the URL sends one
+    (``oauth2`` on GitLab, ``x-token-auth`` on Bitbucket), else as the password of
+    ``x-access-token``; a ``user:token`` pair in ``token`` is sent as that pair.
     """
 
     block_type_slug: ClassVar[str] = "git-credentials"
+    block_type_name: ClassVar[str] = "Git Credentials"
     username: str | None = None
     token: SecretStr | None = None
     ssh_key: SshKey | None = None
@@ -103,7 +110,7 @@ class GitCredentials(Block):
     def git_credentials(self, url: str) -> tuple[str, str]:
         if self.token is None:
             raise CodeferryError(f"the git credentials for {url} hold no token")
-        return self.username or DEFAULT_TOKEN_USERNAME, self.token.get_secret_value()
+        return _for_host(url, self.token.get_secret_value(), self.username)
 
     def git_ssh_key(self, url: str) -> SshKey | None:
         return self.ssh_key
@@ -129,19 +136,51 @@ def credentials_from_value(value: Any) -> Any:
             data["ssh_key"] = SshKey.model_validate(data["ssh_key"])
         if "private_key" in data:
             return SshKey.model_validate(data)
-        token = data.pop("access_token", None) or data.pop("token", None)
-        token = token or data.pop("password", None)
+        # Prefect's order: an access token, else a token, else a password.
+        given = [data.pop(key, None) for key in ("access_token", "token", "password")]
+        token = next((t for t in given if t), None)
         ssh_key = data.pop("ssh_key", None)
         unknown = set(data) - {"username"}
         if unknown:
             names = ", ".join(sorted(unknown))
             raise CodeferryError(f"git credentials given as a mapping have unknown keys: {names}")
+        if data.get("username") and token is None and ssh_key is None:
+            raise CodeferryError(
+                "git credentials with a username need an access_token, token or password too"
+            )
         if isinstance(token, SecretStr):
             token = token.get_secret_value()
         if isinstance(token, Secret):
             token = token.get()
         return GitCredentials(username=data.get("username"), token=token, ssh_key=ssh_key)
     raise CodeferryError(f"git credentials of type {type(value).__name__} are not understood")
+
+
+def token_credentials(
+    token: str, username: str | None = None, *, token_username: str = DEFAULT_TOKEN_USERNAME
+) -> tuple[str, str]:
+    """The user name and password that send ``token`` over HTTPS, its prefix sent once.
+
+    A token that already names its user (``oauth2:...``, ``x-token-auth:...``, a GitLab deploy
+    token ``user:token``) is split into that pair; ``username``, when given, is the user (and
+    left out of the token if the token repeats it); otherwise the user is ``token_username``.
+    """
+    if username:
+        return username, token.removeprefix(f"{username}:")
+    user, colon, password = token.partition(":")
+    if colon and user and password:
+        return user, password
+    return token_username, token
+
+
+def _for_host(url: str, token: str, username: str | None = None) -> tuple[str, str]:
+    """``token`` sent to ``url`` the way the installed plugin of its git host sends one."""
+    from codeferry_git.hosts import git_host_for
+
+    host = git_host_for(url) if not username else None  # a user given is the user sent
+    if host is None:
+        return token_credentials(token, username)
+    return host.http_auth(token, username)
 
 
 def http_auth_for(credentials: Any, url: str) -> HttpAuth | None:
@@ -152,20 +191,30 @@ def http_auth_for(credentials: Any, url: str) -> HttpAuth | None:
     if credentials is None:
         return None
     if isinstance(credentials, SecretStr):
-        return HttpAuth(DEFAULT_TOKEN_USERNAME, credentials.get_secret_value())
+        return HttpAuth(*_for_host(url, credentials.get_secret_value()))
     if isinstance(credentials, Secret):
         value = credentials.get()
         if not isinstance(value, str):
             raise CodeferryError(f"the secret used as a token for {url} is not a string")
-        return HttpAuth(DEFAULT_TOKEN_USERNAME, value)
+        return HttpAuth(*_for_host(url, value))
     if isinstance(credentials, GitCredentialsProvider):
         username, password = credentials.git_credentials(url)
         return HttpAuth(username, password)
     if isinstance(credentials, SshKey):
         raise CodeferryError(f"an SSH key cannot authenticate to {url}; use an ssh:// URL")
+    fields = set(type(credentials).model_fields) if isinstance(credentials, Block) else set()
+    if fields & _TOKEN_FIELDS:
+        # Any block holding a token, as Prefect takes one: its token fields, read as a mapping.
+        assert isinstance(credentials, Block)
+        given = {name: getattr(credentials, name) for name in fields & _PREFECT_FIELDS}
+        return http_auth_for(credentials_from_value(given), url)
     raise CodeferryError(
         f"{type(credentials).__name__} has no git_credentials(url) method to authenticate to {url}"
     )
+
+
+_TOKEN_FIELDS = frozenset({"access_token", "token", "password"})
+_PREFECT_FIELDS = _TOKEN_FIELDS | {"username"}
 
 
 def ssh_key_for(credentials: Any, url: str) -> SshKey | None:

@@ -16,9 +16,7 @@ from codeferry.secrets import redact_url, split_url_credentials
 __all__ = [
     "GitUrl",
     "InvalidGitInputError",
-    "hosts_from_environment",
     "is_git_source",
-    "is_url_on_hosts",
     "parse_git_url",
     "same_origin",
     "validate_commit_sha",
@@ -176,20 +174,3 @@ def validate_commit_sha(sha: str) -> str:
             f"commit {sha!r} is not a full commit id (40 hexadecimal digits)"
         )
     return lowered
-
-
-def hosts_from_environment(default: str, variable: str) -> set[str]:
-    """``default`` plus the comma-separated host names in environment ``variable`` (lowercase)."""
-    import os
-
-    extra = os.environ.get(variable, "")
-    return {default, *(h.strip().lower() for h in extra.split(",") if h.strip())}
-
-
-def is_url_on_hosts(source: str, hosts: set[str]) -> bool:
-    """Whether ``source`` is an http(s) or ssh remote on one of ``hosts`` (``.git`` optional)."""
-    try:
-        parsed = parse_git_url(source)
-    except InvalidGitInputError:
-        return False
-    return parsed.host in hosts

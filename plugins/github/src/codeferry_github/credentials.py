@@ -4,26 +4,31 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import PrivateAttr, SecretStr
 
 from codeferry.blocks import Block
+from codeferry_git.host_blocks import HostCredentials
+from codeferry_github.plugin import GITHUB
+
+if TYPE_CHECKING:
+    from codeferry_git.hosts import GitHost
 
 __all__ = ["GitHubAppCredentials", "GitHubCredentials"]
 
-_TOKEN_USER = "x-access-token"  # noqa: S105 - a user name, not a password
 _REFRESH_MARGIN = 300.0  # renew a minted token five minutes before GitHub says it expires
 
 
-class GitHubCredentials(Block):
-    """A GitHub token (classic, fine-grained, or an installation token), github.com or GHES."""
+class GitHubCredentials(HostCredentials):
+    """A GitHub token (classic, fine-grained, or an installation token), github.com or GHES.
+
+    Sent as the password of ``x-access-token``, which GitHub takes for every kind of token.
+    """
 
     block_type_slug: ClassVar[str] = "github-credentials"
-    token: SecretStr
-
-    def git_credentials(self, url: str) -> tuple[str, str]:
-        return _TOKEN_USER, self.token.get_secret_value()
+    block_type_name: ClassVar[str] = "GitHub Credentials"
+    git_host: ClassVar[GitHost] = GITHUB
 
 
 class GitHubAppCredentials(Block):
@@ -35,6 +40,8 @@ class GitHubAppCredentials(Block):
     """
 
     block_type_slug: ClassVar[str] = "github-app-credentials"
+    block_type_name: ClassVar[str] = "GitHub App Credentials"
+    git_host: ClassVar[GitHost] = GITHUB
     app_id: str
     private_key: SecretStr
     installation_id: int
@@ -47,7 +54,7 @@ class GitHubAppCredentials(Block):
         with self._lock:
             if self._token is None or self._token[1] - _REFRESH_MARGIN <= time.time():
                 self._token = self._mint()
-            return _TOKEN_USER, self._token[0]
+            return GITHUB.token_username, self._token[0]
 
     def app_jwt(self, now: float | None = None) -> str:
         """The app's JSON Web Token (RS256), valid for nine minutes."""

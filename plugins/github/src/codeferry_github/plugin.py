@@ -1,41 +1,22 @@
-"""The hooks of codeferry-github (entry-point module; nothing heavy imported)."""
+"""codeferry-github's hooks, made from its declaration (entry-point module; nothing heavy imported).
+
+What GitHub has beyond the declaration is its App credentials, which mint a token at pull time.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from codeferry_git.hosts import GitHost
 
-from codeferry import hookimpl
+GITHUB = GitHost(
+    name="github",
+    host="github.com",
+    token_username="x-access-token",  # noqa: S106 - a user name
+    credentials=(
+        "codeferry_github.credentials:GitHubCredentials",
+        "codeferry_github.credentials:GitHubAppCredentials",
+    ),
+    repository="codeferry_github.repository:GitHubRepository",
+    description="a repository on github.com or a GitHub Enterprise Server host",
+)
 
-if TYPE_CHECKING:
-    from codeferry.hookspecs import RegisterBlockType, RegisterSourceKind
-    from codeferry.storage import CodeStorage
-
-
-@hookimpl
-def register_block_types(register: RegisterBlockType) -> None:
-    from codeferry_github.credentials import GitHubAppCredentials, GitHubCredentials
-
-    register(GitHubCredentials)
-    register(GitHubAppCredentials)
-
-
-@hookimpl
-def register_source_kinds(register: RegisterSourceKind) -> None:
-    register(
-        "github",
-        description="a repository on github.com or a GitHub Enterprise Server host",
-        examples=["https://github.com/org/repo", "git@github.com:org/repo.git"],
-    )
-
-
-@hookimpl(tryfirst=True)  # a claim on one host is more specific than codeferry-git's
-def storage_from_source(source: object) -> CodeStorage | None:
-    """Claim github.com URLs and hosts listed in ``CODEFERRY_GITHUB_HOSTS``."""
-    from codeferry_git.urls import hosts_from_environment, is_url_on_hosts
-
-    hosts = hosts_from_environment("github.com", "CODEFERRY_GITHUB_HOSTS")
-    if not isinstance(source, str) or not is_url_on_hosts(source, hosts):
-        return None
-    from codeferry_git.repository import GitRepository
-
-    return GitRepository(url=source)
+register_block_types, register_source_kinds, storage_from_source = GITHUB.hooks()

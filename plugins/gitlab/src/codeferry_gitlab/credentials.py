@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import SecretStr  # noqa: TC002 - pydantic reads field types at run time
+from codeferry_git.host_blocks import HostCredentials
+from codeferry_gitlab.plugin import GITLAB
 
-from codeferry.blocks import Block
+if TYPE_CHECKING:
+    from codeferry_git.hosts import GitHost
 
 __all__ = ["GitLabCredentials"]
 
 
-class GitLabCredentials(Block):
+class GitLabCredentials(HostCredentials):
     """A GitLab personal, project or group access token, or a deploy token with its user name.
 
-    Access tokens go on the wire as ``oauth2:<token>``; a deploy token (``username`` set, such as
-    ``gitlab+deploy-token-42``) as ``<username>:<token>``. ``url`` is the instance, for
-    self-managed GitLab (informational; the repository URL decides where to connect).
+    Access tokens go on the wire as ``oauth2:<token>``; a deploy token as ``<username>:<token>``
+    (``username`` such as ``gitlab+deploy-token-42``, or the pair given as the token, as Prefect
+    takes it). ``url`` is the instance, for self-managed GitLab (informational; the repository URL
+    decides where to connect).
     """
 
     block_type_slug: ClassVar[str] = "gitlab-credentials"
-    token: SecretStr
-    username: str | None = None
-    url: str | None = None
+    block_type_name: ClassVar[str] = "GitLab Credentials"
+    git_host: ClassVar[GitHost] = GITLAB
 
-    def git_credentials(self, url: str) -> tuple[str, str]:
-        return self.username or "oauth2", self.token.get_secret_value()
+    url: str | None = None

@@ -1,40 +1,17 @@
-"""The hooks of codeferry-gitlab (entry-point module; nothing heavy imported)."""
+"""codeferry-gitlab's hooks, made from its declaration (entry-point module; nothing heavy)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from codeferry_git.hosts import GitHost
 
-from codeferry import hookimpl
+GITLAB = GitHost(
+    name="gitlab",
+    host="gitlab.com",
+    nested_groups=True,  # group/subgroup/repo
+    token_username="oauth2",  # noqa: S106 - a user name
+    credentials=("codeferry_gitlab.credentials:GitLabCredentials",),
+    repository="codeferry_gitlab.repository:GitLabRepository",
+    description="a repository on gitlab.com or a self-managed host",
+)
 
-if TYPE_CHECKING:
-    from codeferry.hookspecs import RegisterBlockType, RegisterSourceKind
-    from codeferry.storage import CodeStorage
-
-
-@hookimpl
-def register_block_types(register: RegisterBlockType) -> None:
-    from codeferry_gitlab.credentials import GitLabCredentials
-
-    register(GitLabCredentials)
-
-
-@hookimpl
-def register_source_kinds(register: RegisterSourceKind) -> None:
-    register(
-        "gitlab",
-        description="a repository on gitlab.com or a self-managed host",
-        examples=["https://gitlab.com/org/repo", "git@gitlab.com:org/repo.git"],
-    )
-
-
-@hookimpl(tryfirst=True)  # a claim on one host is more specific than codeferry-git's
-def storage_from_source(source: object) -> CodeStorage | None:
-    """Claim gitlab.com URLs and hosts listed in ``CODEFERRY_GITLAB_HOSTS``."""
-    from codeferry_git.urls import hosts_from_environment, is_url_on_hosts
-
-    hosts = hosts_from_environment("gitlab.com", "CODEFERRY_GITLAB_HOSTS")
-    if not isinstance(source, str) or not is_url_on_hosts(source, hosts):
-        return None
-    from codeferry_git.repository import GitRepository
-
-    return GitRepository(url=source)
+register_block_types, register_source_kinds, storage_from_source = GITLAB.hooks()
