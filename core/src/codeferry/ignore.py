@@ -4,8 +4,9 @@ Every push (the local plugin's, the remote engine's for S3, GCS, Azure and any f
 its files through :func:`files_to_push`: the walk is :func:`codeferry.walk.walk_files`, so tooling
 folders (:data:`codeferry.walk.TOOLING_FOLDERS`) and codeferry's own folders are never sent, and
 the patterns of the ignore files are applied in gitignore syntax (through the ``pathspec``
-library): ``.codeferryignore`` and Prefect's ``.prefectignore`` at the top of the folder, and the
-file a step names with ``ignore_file``.
+library, white space around each pattern dropped as Prefect does): ``.codeferryignore`` and
+Prefect's ``.prefectignore`` at the top of the folder, and the file a step names with
+``ignore_file``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ class IgnoreRules:
     def __init__(self, lines: Iterable[str] = ()) -> None:
         import pathspec
 
-        self.spec: pathspec.GitIgnoreSpec = pathspec.GitIgnoreSpec.from_lines(list(lines))
+        # White space around a pattern is dropped, as Prefect reads .prefectignore (its own
+        # files indent their patterns), where git would keep leading spaces.
+        patterns = [line.strip() for line in lines]
+        self.spec: pathspec.GitIgnoreSpec = pathspec.GitIgnoreSpec.from_lines(patterns)
 
     @classmethod
     def for_folder(cls, root: Path, extra_files: Iterable[str] = ()) -> IgnoreRules:
