@@ -14,6 +14,7 @@ from codeferry.testing import StorageContract, StoreHandle
 from codeferry_azure.container import AzureBlobStorageContainer
 from codeferry_azure.credentials import AzureBlobStorageCredentials
 from tests.azure.conftest import Blobs, tree
+from tests.conftest import write_tree
 from tests.servers.azurite import AzuriteServer
 
 CODE = {
@@ -280,16 +281,16 @@ def test_a_file_larger_than_one_range_arrives_whole(
 def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
     azure_plugins: Plugins, blobs: Blobs, azurite_server: AzuriteServer, tmp_path: Path
 ) -> None:
-    source = tmp_path / "project"
-    for path, text in {
-        "flow.py": "x",
-        "secrets.env": "TOKEN=1",
-        ".nox/lint/log": "tooling",
-        ".pytest_cache/v/cache": "tooling",
-        "deploy.ignore": "*.env\n",
-    }.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_text(text)
+    source = write_tree(
+        tmp_path / "project",
+        {
+            "flow.py": "x",
+            "secrets.env": "TOKEN=1",
+            ".nox/lint/log": "tooling",
+            ".pytest_cache/v/cache": "tooling",
+            "deploy.ignore": "*.env\n",
+        },
+    )
     push = azure_plugins.step("prefect_azure.deployments.steps.push_to_azure_blob_storage")
     push.function(
         container=blobs.container,

@@ -16,17 +16,18 @@ from codeferry.errors import CodeferryError
 from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME
 from tests.azure.conftest import Blobs, tree
+from tests.conftest import write_tree
 from tests.servers.azurite import AzuriteServer
 
 
 @pytest.fixture
 def tmp_files(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    for name in ("testfile1.txt", "testfile2.txt", "testdir1/testfile4.txt"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text("Sample text")
-    (root / ".prefectignore").write_text("testdir1/*\n.prefectignore\n")
-    return root
+    """prefect-azure's project, its .prefectignore leaving out testdir1 and itself."""
+    text = "Sample text"
+    files = {"testfile1.txt": text, "testfile2.txt": text, "testdir1/testfile4.txt": text}
+    return write_tree(
+        tmp_path / "project", {**files, ".prefectignore": "testdir1/*\n.prefectignore"}
+    )
 
 
 def push(plugins: Plugins) -> Any:

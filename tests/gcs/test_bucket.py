@@ -13,6 +13,7 @@ from codeferry.remote import MANIFEST_NAME
 from codeferry.testing import StorageContract, StoreHandle
 from codeferry_gcs.bucket import GcsBucket
 from codeferry_gcs.credentials import GcpCredentials
+from tests.conftest import write_tree
 from tests.gcs.conftest import Objects, TokenServer, service_account_info, tree
 from tests.servers.gcs import GcsEmulator
 
@@ -235,16 +236,16 @@ def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
-    source = tmp_path / "project"
-    for path, text in {
-        "flow.py": "x",
-        "secrets.env": "TOKEN=1",
-        ".tox/py311/log": "tooling",
-        ".mypy_cache/x.json": "tooling",
-        "deploy.ignore": "*.env\n",
-    }.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_text(text)
+    source = write_tree(
+        tmp_path / "project",
+        {
+            "flow.py": "x",
+            "secrets.env": "TOKEN=1",
+            ".tox/py311/log": "tooling",
+            ".mypy_cache/x.json": "tooling",
+            "deploy.ignore": "*.env\n",
+        },
+    )
     push = gcs_plugins.step("prefect_gcp.deployments.steps.push_to_gcs").function
     push(bucket=objects.bucket, folder="code", ignore_file="deploy.ignore", source=str(source))
     assert sorted(name for name in objects.names() if not name.endswith(MANIFEST_NAME)) == [

@@ -16,6 +16,7 @@ import pytest
 from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME
 from codeferry_gcs.bucket import GcsBucket
+from tests.conftest import write_tree
 from tests.gcs.conftest import Objects, TokenServer, service_account_info, tree
 from tests.servers.gcs import GcsEmulator
 
@@ -28,27 +29,34 @@ def emulator(monkeypatch: pytest.MonkeyPatch, gcs_emulator: GcsEmulator) -> GcsE
 
 @pytest.fixture
 def tmp_files(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    for name in ("testfile1.txt", "testfile2.txt", "testdir1/testfile4.txt", "testdir2/x.txt"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text("Sample text")
-    (root / ".prefectignore").write_text("testdir1/*\n.prefectignore\n")
-    return root
+    """prefect-gcp's project, with a .prefectignore leaving out testdir1 and itself."""
+    names = ("testfile1.txt", "testfile2.txt", "testdir1/testfile4.txt", "testdir2/x.txt")
+    files = dict.fromkeys(names, "Sample text")
+    return write_tree(
+        tmp_path / "project", {**files, ".prefectignore": "testdir1/*\n.prefectignore"}
+    )
 
 
-def push(plugins: Plugins) -> Any:
-    return plugins.step("prefect_gcp.deployments.steps.push_to_gcs").function
+PREFECT = "prefect_gcp.deployments.steps"
 
 
-def pull(plugins: Plugins) -> Any:
-    return plugins.step("prefect_gcp.deployments.steps.pull_from_gcs").function
+@pytest.fixture
+def push(gcs_plugins: Plugins) -> Any:
+    """Prefect's push_to_gcs, as codeferry runs it."""
+    return gcs_plugins.step(f"{PREFECT}.push_to_gcs").function
+
+
+@pytest.fixture
+def pull(gcs_plugins: Plugins) -> Any:
+    """Prefect's pull_from_gcs, as codeferry runs it."""
+    return gcs_plugins.step(f"{PREFECT}.pull_from_gcs").function
 
 
 def test_push_sends_the_working_folder_but_what_is_ignored_and_pull_brings_it_back(
-    gcs_plugins: Plugins, objects: Objects, tmp_files: Path, monkeypatch: pytest.MonkeyPatch
+    push: Any, pull: Any, objects: Objects, tmp_files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_files)
-    outputs = push(gcs_plugins)(objects.bucket, "my-folder")
+    outputs = push(objects.bucket, "my-folder")
     assert (outputs["bucket"], outputs["folder"]) == (objects.bucket, "my-folder")
     assert objects.names("my-folder/") == [
         f"my-folder/{MANIFEST_NAME}",
@@ -56,7 +64,7 @@ def test_push_sends_the_working_folder_but_what_is_ignored_and_pull_brings_it_ba
         "my-folder/testfile1.txt",
         "my-folder/testfile2.txt",
     ]
-    pulled = pull(gcs_plugins)(objects.bucket, "my-folder")
+    pulled = pull(objects.bucket, "my-folder")
     assert set(tree(Path(pulled["directory"]))) == {
         "testdir2/x.txt",
         "testfile1.txt",
@@ -65,7 +73,8 @@ def test_push_sends_the_working_folder_but_what_is_ignored_and_pull_brings_it_ba
 
 
 def test_service_account_info_signs_push_and_pull(
-    gcs_plugins: Plugins,
+    push: Any,
+    pull: Any,
     objects: Objects,
     token_server: TokenServer,
     tmp_files: Path,
@@ -73,19 +82,19 @@ def test_service_account_info_signs_push_and_pull(
 ) -> None:
     credentials = {"service_account_info": service_account_info(token_server.url)}
     monkeypatch.chdir(tmp_files)
-    push(gcs_plugins)(objects.bucket, "my-folder", credentials=credentials)
-    pull(gcs_plugins)(objects.bucket, "my-folder", credentials=credentials)
+    push(objects.bucket, "my-folder", credentials=credentials)
+    pull(objects.bucket, "my-folder", credentials=credentials)
     assert len(token_server.assertions) >= 1  # the key's signed assertion was exchanged
 
 
 def test_service_account_file_is_read(
-    gcs_plugins: Plugins, objects: Objects, token_server: TokenServer, tmp_path: Path
+    pull: Any, objects: Objects, token_server: TokenServer, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "key.json"
     key_file.write_text(json.dumps(service_account_info(token_server.url)))
     objects.put("my-folder/flow.py", b"x")
     credentials = {"service_account_file": str(key_file), "project": "my-project"}
-    pulled = pull(gcs_plugins)(objects.bucket, "my-folder", credentials=credentials)
+    pulled = pull(objects.bucket, "my-folder", credentials=credentials)
     assert tree(Path(pulled["directory"])) == {"flow.py": b"x"}
     assert token_server.assertions
 

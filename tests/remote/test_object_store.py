@@ -16,19 +16,18 @@ import fsspec
 import pytest
 
 from codeferry.errors import CodeferryError
-from codeferry.plugins import Plugins, set_plugins
+from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME, ObjectStore, ObjectStoreFolder, RemoteStorage
 from codeferry.testing import StorageContract, StoreHandle
+from tests.conftest import use_plugins, write_tree
 from tests.remote.conftest import MemoryFolder, tree
 from tests.remote.memory_store import Memory, MemoryBucket, MemoryToken
 
 
 @pytest.fixture
-def memory_plugins() -> Iterator[Plugins]:
-    registry = Plugins({"memory": "tests.remote.memory_store"}, entry_points=False)
-    previous = set_plugins(registry)
-    yield registry
-    set_plugins(previous)
+def memory_plugins() -> Plugins:
+    """Core and the memory plugin."""
+    return use_plugins(memory="tests.remote.memory_store")
 
 
 @pytest.fixture
@@ -46,17 +45,13 @@ def keys(bucket: str) -> list[str]:
     return sorted(name.removeprefix(prefix) for name in fs.find(f"/{bucket}"))
 
 
-def project(root: Path) -> Path:
-    for path, text in {
-        "flow.py": "x",
-        "pkg/lib.py": "lib",
-        "notes.txt": "private",
-        ".tox/log": "tooling",
-        "deploy.ignore": "notes.txt\n",
-    }.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text)
-    return root
+PROJECT = {
+    "flow.py": "x",
+    "pkg/lib.py": "lib",
+    "notes.txt": "private",
+    ".tox/log": "tooling",
+    "deploy.ignore": "notes.txt\n",
+}
 
 
 class TestMemoryBucket(StorageContract):
@@ -110,7 +105,7 @@ def test_the_steps_take_prefects_arguments_in_prefects_order() -> None:
 def test_push_then_pull_through_the_steps(
     memory_plugins: Plugins, bucket: str, tmp_path: Path
 ) -> None:
-    source = project(tmp_path / "src")
+    source = write_tree(tmp_path / "src", PROJECT)
     push = memory_plugins.step("prefect_memory.deployments.steps.push_to_memory").function
     pushed = push(bucket=bucket, folder="code", source=str(source), ignore_file="deploy.ignore")
     assert (pushed["bucket"], pushed["folder"], pushed["files"]) == (bucket, "code", 3)

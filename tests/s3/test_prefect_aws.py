@@ -20,6 +20,7 @@ from codeferry.remote import MANIFEST_NAME
 from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsClientParameters, AwsCredentials
 from codeferry_s3.roles import assumed_role_options
+from tests.conftest import write_tree
 from tests.s3.conftest import Objects, tree
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET, MotoServer
 
@@ -37,18 +38,12 @@ def aws_keys(monkeypatch: pytest.MonkeyPatch, s3_server: MotoServer) -> None:
 @pytest.fixture
 def tmp_files(tmp_path: Path) -> Path:
     """prefect-aws's project: five files, two folders, a .prefectignore."""
-    root = tmp_path / "project"
-    for name in (
-        "testfile1.txt",
-        "testfile2.txt",
-        "testfile3.txt",
-        "testdir1/testfile4.txt",
-        "testdir2/testfile5.txt",
-    ):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text("Sample text")
-    (root / ".prefectignore").write_text("\n    testdir1/*\n    .prefectignore\n    ")
-    return root
+    names = ["testfile1.txt", "testfile2.txt", "testfile3.txt"]
+    names += ["testdir1/testfile4.txt", "testdir2/testfile5.txt"]
+    ignored = "\n    testdir1/*\n    .prefectignore\n    "  # indented, as prefect-aws writes it
+    return write_tree(
+        tmp_path / "project", {**dict.fromkeys(names, "Sample text"), ".prefectignore": ignored}
+    )
 
 
 def steps(plugins: Plugins) -> tuple[Any, Any]:
