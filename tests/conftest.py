@@ -6,7 +6,7 @@ registry from explicit modules, and the environment's plugin switches are cleare
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -57,10 +57,26 @@ def _reset_store() -> None:
     set_store(None)
 
 
+def write_tree(root: Path, files: Mapping[str, str]) -> Path:
+    """Write ``files`` (``/``-separated path: text) under ``root``, folders made; ``root``."""
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    return root
+
+
+def use_plugins(**modules: str) -> Plugins:
+    """Make the process's plugins core and exactly ``modules`` (name: module) for this test.
+
+    Nothing installed on the machine is loaded; ``codeferry_home`` puts the previous plugins
+    back after the test.
+    """
+    registry = Plugins(modules, entry_points=False)
+    set_plugins(registry)
+    return registry
+
+
 @pytest.fixture
-def plugins() -> Iterator[Plugins]:
+def plugins() -> Plugins:
     """Core plus the in-tree local plugin, and nothing else installed on the machine."""
-    registry = Plugins({"local": "codeferry_local.plugin"}, entry_points=False)
-    previous = set_plugins(registry)
-    yield registry
-    set_plugins(previous)
+    return use_plugins(local="codeferry_local.plugin")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from codeferry.plugins import Plugins, set_plugins
+from codeferry.plugins import Plugins
 from codeferry_azure.credentials import AzureBlobStorageCredentials
+from tests.conftest import use_plugins
 from tests.servers.azurite import AzuriteServer
 
 
@@ -80,15 +81,9 @@ def credentials(azurite_server: AzuriteServer) -> AzureBlobStorageCredentials:
 
 
 @pytest.fixture
-def azure_plugins() -> Iterator[Plugins]:
+def azure_plugins() -> Plugins:
     """Core, local and the Azure plugin, and nothing else installed on the machine."""
-    registry = Plugins(
-        {"local": "codeferry_local.plugin", "azure": "codeferry_azure.plugin"},
-        entry_points=False,
-    )
-    previous = set_plugins(registry)
-    yield registry
-    set_plugins(previous)
+    return use_plugins(local="codeferry_local.plugin", azure="codeferry_azure.plugin")
 
 
 def tree(directory: Path) -> dict[str, bytes]:

@@ -9,10 +9,12 @@ import pytest
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError, UnsafePathError
 from codeferry.plugins import Plugins
+from codeferry.remote import MANIFEST_NAME
 from codeferry.testing import StorageContract, StoreHandle
 from codeferry_azure.container import AzureBlobStorageContainer
 from codeferry_azure.credentials import AzureBlobStorageCredentials
 from tests.azure.conftest import Blobs, tree
+from tests.conftest import write_tree
 from tests.servers.azurite import AzuriteServer
 
 CODE = {
@@ -274,3 +276,30 @@ def test_a_file_larger_than_one_range_arrives_whole(
     blobs.replace("code", {**CODE, "data/model.bin": big})
     result = container.pull_code(tmp_path / "checkout")
     assert (result.directory / "data" / "model.bin").read_bytes() == big
+
+
+def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
+    azure_plugins: Plugins, blobs: Blobs, azurite_server: AzuriteServer, tmp_path: Path
+) -> None:
+    source = write_tree(
+        tmp_path / "project",
+        {
+            "flow.py": "x",
+            "secrets.env": "TOKEN=1",
+            ".nox/lint/log": "tooling",
+            ".pytest_cache/v/cache": "tooling",
+            "deploy.ignore": "*.env\n",
+        },
+    )
+    push = azure_plugins.step("prefect_azure.deployments.steps.push_to_azure_blob_storage")
+    push.function(
+        container=blobs.container,
+        folder="code",
+        credentials={"connection_string": azurite_server.connection_string()},
+        ignore_file="deploy.ignore",
+        source=str(source),
+    )
+    assert sorted(name for name in blobs.names() if not name.endswith(MANIFEST_NAME)) == [
+        "code/deploy.ignore",
+        "code/flow.py",
+    ]

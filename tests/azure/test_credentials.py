@@ -102,7 +102,7 @@ def test_bad_combinations_are_refused_without_echoing_secrets(
         AzureBlobStorageCredentials(**fields)
     assert problem in str(caught.value)
     assert KEY not in str(caught.value)
-    with pytest.raises(CodeferryError, match="invalid Azure credentials") as from_step:
+    with pytest.raises(CodeferryError, match="invalid azure-blob-storage-credentials") as from_step:
         AzureBlobStorageCredentials.from_step_argument(fields)
     assert KEY not in str(from_step.value)
 

@@ -11,7 +11,7 @@ import pytest
 
 from codeferry import settings
 from codeferry.errors import CodeferryError
-from codeferry.remote import RemoteStorage
+from codeferry.remote import MANIFEST_NAME, RemoteStorage
 from codeferry.store import BlockStore
 from codeferry.store.records import BlockDocument
 from codeferry_local.storage import LocalDirectory
@@ -98,7 +98,7 @@ def test_a_home_inside_the_pushed_folder_is_never_pushed_nor_removed(
 ) -> None:
     target = tmp_path / "target"
     LocalDirectory(path=str(target)).push_code(project)
-    assert files(target) == CODE
+    assert files(target) == {*CODE, MANIFEST_NAME}
     # A home inside the folder pushed to is left alone too.
     monkeypatch.setenv("CODEFERRY_HOME", str(target / ".codeferry"))
     use_the_store(target / ".codeferry")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from codeferry.plugins import Plugins, set_plugins
+from codeferry.plugins import Plugins
+from tests.conftest import use_plugins
 from tests.servers.gcs import GcsEmulator
 
 BUCKET = "codeferry-flows"
@@ -85,14 +86,9 @@ def objects(gcs_emulator: GcsEmulator) -> Objects:
 
 
 @pytest.fixture
-def gcs_plugins() -> Iterator[Plugins]:
+def gcs_plugins() -> Plugins:
     """Core, local and the GCS plugin, and nothing else installed on the machine."""
-    registry = Plugins(
-        {"local": "codeferry_local.plugin", "gcs": "codeferry_gcs.plugin"}, entry_points=False
-    )
-    previous = set_plugins(registry)
-    yield registry
-    set_plugins(previous)
+    return use_plugins(local="codeferry_local.plugin", gcs="codeferry_gcs.plugin")
 
 
 @dataclass

@@ -9,9 +9,11 @@ import pytest
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError
 from codeferry.plugins import Plugins
+from codeferry.remote import MANIFEST_NAME
 from codeferry.testing import StorageContract, StoreHandle
 from codeferry_gcs.bucket import GcsBucket
 from codeferry_gcs.credentials import GcpCredentials
+from tests.conftest import write_tree
 from tests.gcs.conftest import Objects, TokenServer, service_account_info, tree
 from tests.servers.gcs import GcsEmulator
 
@@ -224,3 +226,29 @@ def test_a_url_with_credentials_in_it_is_refused_without_showing_them(
     with pytest.raises(CodeferryError, match="must not carry credentials") as caught:
         gcs_plugins.storage_from_source("gs://oauth2:ya29.secret@flows/prod")
     assert "ya29.secret" not in str(caught.value)
+
+
+def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
+    gcs_plugins: Plugins,
+    objects: Objects,
+    gcs_emulator: GcsEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
+    source = write_tree(
+        tmp_path / "project",
+        {
+            "flow.py": "x",
+            "secrets.env": "TOKEN=1",
+            ".tox/py311/log": "tooling",
+            ".mypy_cache/x.json": "tooling",
+            "deploy.ignore": "*.env\n",
+        },
+    )
+    push = gcs_plugins.step("prefect_gcp.deployments.steps.push_to_gcs").function
+    push(bucket=objects.bucket, folder="code", ignore_file="deploy.ignore", source=str(source))
+    assert sorted(name for name in objects.names() if not name.endswith(MANIFEST_NAME)) == [
+        "code/deploy.ignore",
+        "code/flow.py",
+    ]

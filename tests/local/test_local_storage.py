@@ -9,6 +9,7 @@ import pytest
 
 from codeferry.errors import CodeferryError, PullError
 from codeferry.plugins import Plugins
+from codeferry.remote import MANIFEST_NAME, Manifest, ManifestEntry
 from codeferry_local.storage import LocalDirectory
 
 
@@ -104,7 +105,78 @@ def test_push_mirrors_a_folder(project: Path, tmp_path: Path) -> None:
     assert target.push_code(project).files == 0
     (project / "flow.py").unlink()
     target.push_code(project)
-    assert files(tmp_path / "published") == {"pkg/__init__.py", "pkg/helpers.py"}
+    assert files(tmp_path / "published") == {"pkg/__init__.py", "pkg/helpers.py", MANIFEST_NAME}
+
+
+def test_push_keeps_a_file_someone_else_put_in_the_target(project: Path, tmp_path: Path) -> None:
+    published = tmp_path / "published"
+    (published / "pkg").mkdir(parents=True)
+    (published / "README.ops").write_text("kept by the operators")
+    (published / "pkg" / "local_settings.py").write_text("DEBUG = False")
+    target = LocalDirectory(path=str(published))
+    target.push_code(project)
+    (project / "pkg" / "helpers.py").unlink()
+    target.push_code(project)
+    assert files(published) == {
+        "README.ops",
+        "flow.py",
+        "pkg/__init__.py",
+        "pkg/local_settings.py",
+        MANIFEST_NAME,
+    }
+
+
+def test_push_removes_the_folders_it_emptied(project: Path, tmp_path: Path) -> None:
+    (project / "old" / "deep").mkdir(parents=True)
+    (project / "old" / "deep" / "gone.py").write_text("x")
+    published = tmp_path / "published"
+    target = LocalDirectory(path=str(published))
+    target.push_code(project)
+    (project / "old" / "deep" / "gone.py").unlink()
+    target.push_code(project)
+    assert not (published / "old").exists()
+
+
+@pytest.mark.parametrize("tooling", [".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"])
+def test_push_leaves_tooling_folders_out(project: Path, tmp_path: Path, tooling: str) -> None:
+    (project / "pkg" / tooling).mkdir()
+    (project / "pkg" / tooling / "state").write_text("x")
+    published = tmp_path / "published"
+    LocalDirectory(path=str(published)).push_code(project)
+    assert not (published / "pkg" / tooling).exists()
+
+
+def test_push_reads_the_ignore_files(project: Path, tmp_path: Path) -> None:
+    (project / ".prefectignore").write_text("pkg/helpers.py\n")
+    (project / "extra.ignore").write_text("flow.py\n")
+    published = tmp_path / "published"
+    LocalDirectory(path=str(published)).push_code(project, ignore_file="extra.ignore")
+    assert files(published) == {
+        ".prefectignore",
+        "extra.ignore",
+        "pkg/__init__.py",
+        MANIFEST_NAME,
+    }
+
+
+def test_a_pushed_folder_pulls_without_the_manifest(project: Path, tmp_path: Path) -> None:
+    published = tmp_path / "published"
+    LocalDirectory(path=str(published)).push_code(project)
+    pulled = LocalDirectory(path=str(published)).pull_code(tmp_path / "out")
+    assert files(pulled.directory) == {"flow.py", "pkg/__init__.py", "pkg/helpers.py"}
+
+
+def test_a_manifest_naming_paths_outside_the_target_deletes_nothing_there(
+    project: Path, tmp_path: Path
+) -> None:
+    forged = Manifest({"../outside.py": ManifestEntry(4, "0" * 64)})
+    (tmp_path / "published").mkdir()
+    (tmp_path / "published" / MANIFEST_NAME).write_bytes(forged.to_bytes())
+    outside = tmp_path / "outside.py"
+    outside.write_text("mine")
+    published = tmp_path / "published"
+    LocalDirectory(path=str(published)).push_code(project)
+    assert outside.read_text() == "mine"
 
 
 def test_set_working_directory_changes_directory(

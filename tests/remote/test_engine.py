@@ -77,6 +77,18 @@ def test_push_sends_only_changed_files_and_skips_tooling_and_ignored(
     assert third.version != first.version
 
 
+def test_push_leaves_out_every_tooling_folder_the_other_pushes_leave_out(
+    memory_folder: MemoryFolder, tmp_path: Path
+) -> None:
+    from codeferry.walk import TOOLING_FOLDERS
+
+    files = {f"pkg/{name}/state": "x" for name in TOOLING_FOLDERS}
+    source = write(tmp_path / "src", {"flow.py": "x", **files})
+    RemoteStorage(memory_folder.url).push_code(source)
+    assert memory_folder.paths() == [MANIFEST_NAME, "flow.py"]
+    assert {".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"} <= TOOLING_FOLDERS
+
+
 def test_push_deletes_what_it_pushed_before_but_nothing_else(
     memory_folder: MemoryFolder, tmp_path: Path
 ) -> None:

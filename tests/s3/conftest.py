@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from codeferry.plugins import Plugins, set_plugins
+from codeferry.plugins import Plugins
 from codeferry_s3.credentials import AwsCredentials
+from tests.conftest import use_plugins
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET, MotoServer, moto_server, s3_server
 
 __all__ = ["moto_server", "s3_server"]  # fixtures, re-exported for pytest
@@ -92,14 +93,9 @@ def credentials(s3_server: MotoServer) -> AwsCredentials:
 
 
 @pytest.fixture
-def s3_plugins() -> Iterator[Plugins]:
+def s3_plugins() -> Plugins:
     """Core, local and the S3 plugin, and nothing else installed on the machine."""
-    registry = Plugins(
-        {"local": "codeferry_local.plugin", "s3": "codeferry_s3.plugin"}, entry_points=False
-    )
-    previous = set_plugins(registry)
-    yield registry
-    set_plugins(previous)
+    return use_plugins(local="codeferry_local.plugin", s3="codeferry_s3.plugin")
 
 
 def tree(directory: Path) -> dict[str, bytes]:

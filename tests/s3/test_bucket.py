@@ -316,11 +316,19 @@ def test_a_prefect_aws_credentials_block_as_prefect_resolves_it_is_accepted() ->
     }
 
 
-def test_a_prefect_aws_credentials_block_with_a_role_to_assume_is_refused_by_name() -> None:
+def test_a_prefect_aws_credentials_block_with_a_role_to_assume_keeps_it() -> None:
     from codeferry_s3.credentials import credentials_from_step_argument
 
-    with pytest.raises(CodeferryError, match="assume_role_arn") as caught:
-        credentials_from_step_argument(
-            {"aws_access_key_id": "A", "aws_secret_access_key": "hidden-1", "assume_role_arn": "r"}
-        )
-    assert "hidden-1" not in str(caught.value)
+    # Assumed for real through STS when the bucket is opened (see test_prefect_aws.py).
+    made = credentials_from_step_argument(
+        {
+            "aws_access_key_id": "A",
+            "aws_secret_access_key": "hidden-1",
+            "assume_role_arn": "arn:aws:iam::123456789012:role/r",
+            "assume_role_kwargs": {"ExternalId": "ext-1", "Tags": None},
+        }
+    )
+    assert isinstance(made, AwsCredentials)
+    assert made.assume_role_arn == "arn:aws:iam::123456789012:role/r"
+    assert made.assume_role_kwargs.given() == {"ExternalId": "ext-1"}
+    assert "hidden-1" not in repr(made)

@@ -85,3 +85,50 @@ def test_the_loader_reads_models_from_the_sessions_data_path(
     loader = aio_session().get_component("data_loader")
     assert isinstance(loader, ServiceLoader)
     assert loader.load_service_model("madeup", "service-2") == {"metadata": {"made": "up"}}
+
+
+def test_the_installed_botocore_has_every_internal_the_session_uses() -> None:
+    from codeferry_s3.session import problems
+
+    assert problems() == []
+
+
+def test_a_botocore_internal_that_is_gone_is_named_with_its_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib import metadata
+
+    from codeferry_s3.session import problems
+
+    monkeypatch.delattr(Loader, "list_api_versions")
+    (problem,) = problems()
+    assert problem.startswith(f"botocore {metadata.version('botocore')}: ")
+    assert "Loader.list_api_versions is gone" in problem
+
+
+def test_a_session_whose_components_changed_falls_back_to_a_plain_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aiobotocore.session import AioSession
+
+    from codeferry_s3.session import problems
+
+    def gone(*args: object, **kwargs: object) -> None:
+        raise AttributeError("lazy_register_component")
+
+    monkeypatch.setattr(AioSession, "lazy_register_component", gone)
+    session = aio_session("dev")
+    assert isinstance(session, AioSession)
+    assert session.profile == "dev"
+    assert any("the session no longer takes its data loader" in p for p in problems())
+
+
+def test_a_botocore_config_gives_the_settings_it_was_made_with() -> None:
+    from botocore.config import Config
+
+    from codeferry_s3.credentials import AwsClientParameters
+
+    made = AwsClientParameters(config=Config(connect_timeout=5, s3={"addressing_style": "path"}))
+    assert made.config == {"connect_timeout": 5, "s3": {"addressing_style": "path"}}
+    with pytest.raises(ValueError, match="config must be a mapping of botocore settings"):
+        AwsClientParameters(config=["not", "settings"])  # type: ignore[arg-type]

@@ -78,19 +78,49 @@ class MotoServer:
 
         :returns: the user's access key ID and secret; every other key is refused from now on.
         """
+        key, secret, _ = self.create_user("ci", "s3:*")
+        self.enforce_auth()
+        return key, secret
+
+    def create_user(self, name: str, action: str) -> tuple[str, str, str]:
+        """An IAM user allowed ``action`` (``"s3:*"``, ``"sts:AssumeRole"``) on everything.
+
+        :returns: its access key ID, its secret and its ARN.
+        """
         iam = self.client(service="iam")
-        iam.create_user(UserName="ci")
-        policy = {
+        arn = iam.create_user(UserName=name)["User"]["Arn"]
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=_allow(action))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return key["AccessKeyId"], key["SecretAccessKey"], arn
+
+    def create_role(self, name: str, trusted: str, action: str) -> str:
+        """An IAM role the principal ``trusted`` (an ARN) may assume, allowed ``action``.
+
+        :returns: the role's ARN.
+        """
+        iam = self.client(service="iam")
+        trust = {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}
+            ],
         }
-        iam.put_user_policy(UserName="ci", PolicyName="s3", PolicyDocument=json.dumps(policy))
-        key = iam.create_access_key(UserName="ci")["AccessKey"]
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=_allow(action))
+        arn: str = role["Role"]["Arn"]
+        return arn
+
+    def enforce_auth(self) -> None:
+        """Switch IAM enforcement on: from now on every request is checked against IAM."""
         self._post("/moto-api/reset-auth", b"0")
-        return key["AccessKeyId"], key["SecretAccessKey"]
 
     def disable_auth(self) -> None:
         self._post("/moto-api/reset-auth", b"inf")
+
+
+def _allow(action: str) -> str:
+    statement = {"Effect": "Allow", "Action": action, "Resource": "*"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
 def _answers(url: str) -> bool:

@@ -29,6 +29,7 @@ import json
 import re
 import sys
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -53,6 +54,7 @@ from codeferry.errors import (
     BlockNotFoundError,
     BlockSchemaError,
     BlockTypeNotFoundError,
+    CodeferryError,
 )
 from codeferry.known_plugins import distribution_for_block_type
 
@@ -65,6 +67,7 @@ __all__ = [
     "Secret",
     "block_types",
     "check_secret_fields",
+    "describe_validation_error",
     "get_block_type",
     "load_block",
     "parse_block_reference",
@@ -77,6 +80,20 @@ _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 def _kebab(name: str) -> str:
     return _CAMEL_BOUNDARY.sub("-", name).lower()
+
+
+def describe_validation_error(error: pydantic.ValidationError) -> str:
+    """What is wrong, field by field (``field 'a.b': message; ...``), never the values given.
+
+    The one way every message about input that does not fit a block or a step's argument is
+    written: the values may be secrets, so they are never quoted.
+    """
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        message = item["msg"].removeprefix("Value error, ")
+        where = ".".join(str(part) for part in item["loc"])
+        problems.append(f"field '{where}': {message}" if where else message)
+    return "; ".join(problems)
 
 
 class Block(BaseModel):
@@ -220,6 +237,31 @@ class Block(BaseModel):
 
         documents = (store or get_store()).list_documents(cls.block_type_slug)
         return sorted(document.name for document in documents)
+
+    @classmethod
+    def from_step_argument(cls, value: Self | Mapping[str, Any] | None) -> Self | None:
+        """This block type from what a deployment-file step was given for it.
+
+        A block of this type is returned as it is, and ``None`` (nothing given) as ``None``. A
+        mapping is what ``prefect.yaml`` passes (a ``{{ prefect.blocks.SLUG.NAME }}`` reference
+        resolved by Prefect lists every field, unset ones as ``None``): its ``None`` entries,
+        nested ones too, are left out and the rest validated.
+
+        :raises CodeferryError: naming each field that does not fit, never the values.
+        """
+        if value is None or isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise CodeferryError(
+                f"credentials must be a mapping or a {cls.block_type_slug} block, "
+                f"not {type(value).__name__}"
+            )
+        try:
+            return cls.model_validate(_without_unset(value))
+        except pydantic.ValidationError as error:
+            raise CodeferryError(
+                f"invalid {cls.block_type_slug}: {describe_validation_error(error)}"
+            ) from None
 
     def public_dict(self, *, show_secrets: bool = False) -> dict[str, Any]:
         """The fields as JSON-ready values, secrets masked unless ``show_secrets``."""
@@ -455,10 +497,7 @@ def _build(block_type: type[Block], document: BlockDocument, store: BlockStore) 
     try:
         block = block_type.model_validate(data)
     except pydantic.ValidationError as error:
-        problems = "; ".join(
-            f"field '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}"
-            for e in error.errors(include_input=False, include_url=False)
-        )
+        problems = describe_validation_error(error)
         saved_under = document.schema_checksum
         note = (
             f" (saved under an older schema {saved_under[:19]})"
@@ -510,6 +549,16 @@ def _load_reference(slug: str, name: str, store: BlockStore, annotation: Any) ->
         raise BlockNotFoundError(
             f"block {slug}/{name} is used by another block but was deleted"
         ) from None
+
+
+def _without_unset(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` without ``None`` entries, nested ones too, nor mappings left empty by that."""
+    fields: dict[str, Any] = {}
+    for key, item in value.items():
+        kept = _without_unset(item) if isinstance(item, Mapping) else item
+        if kept is not None and kept != {}:
+            fields[key] = kept
+    return fields
 
 
 def _reveal(model: BaseModel) -> dict[str, Any]:

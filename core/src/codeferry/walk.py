@@ -2,8 +2,8 @@
 
 One walk for every local source and every push: symbolic links are followed only while they stay
 inside the folder, a link that leads back into a folder being walked is a loop (``ELOOP``), and
-codeferry's own folders (its home, checkouts: :class:`~codeferry.home.OwnFolders`) are never
-entered, wherever they are.
+neither codeferry's own folders (its home, checkouts: :class:`~codeferry.home.OwnFolders`) nor
+tooling folders (:data:`TOOLING_FOLDERS`) are entered, wherever they are.
 """
 
 from __future__ import annotations
@@ -19,13 +19,37 @@ from codeferry.home import OwnFolders, refuse_own_folder
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["walk_files"]
+__all__ = ["TOOLING_FOLDERS", "is_tooling_folder", "walk_files"]
+
+TOOLING_FOLDERS = frozenset(
+    {
+        ".git",  # version control state: never code to run
+        "__pycache__",
+        ".venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".ipynb_checkpoints",
+    }
+)
+"""Names of folders that hold tools' state, never code to ship: left out of every pull from a
+local folder and every push (to any store, into a code layer or a build context), at any depth."""
+
+
+def is_tooling_folder(path: str) -> bool:
+    """Whether the folder at the ``/``-separated ``path`` is one of :data:`TOOLING_FOLDERS`."""
+    return path.rpartition("/")[2] in TOOLING_FOLDERS
 
 
 def walk_files(
     root: str | Path, leave_out: Callable[[str, bool], bool] | None = None
 ) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """Every regular file under ``root``: its ``/``-separated relative path, and its entry.
+
+    Folders named in :data:`TOOLING_FOLDERS` are not entered.
 
     :param leave_out: called with a relative path and whether it is a folder; ``True`` leaves
         the file, or the folder and all it holds, out.
@@ -47,7 +71,11 @@ def walk_files(
                         continue
                 relative = prefix + entry.name
                 if entry.is_dir():
-                    if (leave_out and leave_out(relative, True)) or own.excludes(entry):
+                    if (
+                        entry.name in TOOLING_FOLDERS
+                        or (leave_out and leave_out(relative, True))
+                        or own.excludes(entry)
+                    ):
                         continue
                     identity = _identity(entry.path)
                     if identity in above:

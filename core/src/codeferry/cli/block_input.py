@@ -80,17 +80,14 @@ class BlockInput:
         """
         import pydantic
 
+        from codeferry.blocks import describe_validation_error
+
         try:
             return self.block_type.model_validate(self.data)
         except pydantic.ValidationError as error:
-            problems = "; ".join(
-                f"field '{'.'.join(str(part) for part in problem['loc']) or '(root)'}': "
-                f"{problem['msg']}"
-                for problem in error.errors(include_input=False, include_url=False)
-            )
             raise BlockError(
                 f"the values do not fit the block type {self.block_type.block_type_slug}: "
-                f"{problems}"
+                f"{describe_validation_error(error)}"
             ) from None
 
     # -- one --set ---------------------------------------------------------------------------

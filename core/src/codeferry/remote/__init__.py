@@ -1,12 +1,16 @@
 """Code in a folder of any fsspec filesystem: the engine behind the S3, GCS and Azure plugins.
 
-A plugin for an object store only turns its credentials into fsspec storage options::
+Any fsspec URL, with its storage options::
 
     from codeferry.remote import RemoteStorage
 
     storage = RemoteStorage("s3://bucket/flows", key="...", secret="...")
     storage.pull_code()          # parallel, incremental, verified, atomic
     storage.push_code("./flows")  # changed files only, then a manifest
+
+A plugin for an object store is a declaration: an :class:`ObjectStore` (its schemes, block types
+and steps; the plugin's hooks come from it) and an :class:`ObjectStoreFolder` subclass (its
+block's fields, under Prefect's names, and how to make its filesystem). See "Writing a plugin".
 
 Importing this package imports nothing else: its names, fsspec and the backends are imported on
 first use (the package's own plugin, :mod:`codeferry.remote.plugin`, is loaded at every start).
@@ -18,8 +22,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from codeferry.remote.listing import MANIFEST_NAME, RemoteFile
-    from codeferry.remote.manifest import Manifest, ManifestEntry
+    from codeferry.remote.folder import ObjectStoreFolder
+    from codeferry.remote.listing import RemoteFile
+    from codeferry.remote.manifest import MANIFEST_NAME, Manifest, ManifestEntry
+    from codeferry.remote.objectstore import ObjectStore
     from codeferry.remote.storage import RemoteStorage
     from codeferry.remote.transfer import TransferSettings
 
@@ -27,16 +33,20 @@ __all__ = [
     "MANIFEST_NAME",
     "Manifest",
     "ManifestEntry",
+    "ObjectStore",
+    "ObjectStoreFolder",
     "RemoteFile",
     "RemoteStorage",
     "TransferSettings",
 ]
 
 _LAZY = {
-    "MANIFEST_NAME": "codeferry.remote.listing",
+    "MANIFEST_NAME": "codeferry.remote.manifest",
     "RemoteFile": "codeferry.remote.listing",
     "Manifest": "codeferry.remote.manifest",
     "ManifestEntry": "codeferry.remote.manifest",
+    "ObjectStore": "codeferry.remote.objectstore",
+    "ObjectStoreFolder": "codeferry.remote.folder",
     "RemoteStorage": "codeferry.remote.storage",
     "TransferSettings": "codeferry.remote.transfer",
 }

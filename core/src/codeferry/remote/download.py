@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import inspect
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from codeferry.remote import internals
 from codeferry.remote.transfer import (
     LocalFileError,
     TransferSettings,
@@ -129,8 +129,8 @@ def download_files(
     def name(job: DownloadJob) -> str:
         return job.remote.path
 
-    if getattr(fs, "async_impl", False):
-        streams = _has_open_async(fs)
+    if internals.is_async(fs):
+        streams = internals.opens_streams(fs)
         large = asyncio.Semaphore(settings.large_files)
 
         async def attempt_async(job: DownloadJob, attempt: int) -> None:
@@ -149,12 +149,6 @@ def download_files(
             _stream_sync(fs, job, settings, progress, stop)
 
         run_thread_jobs(jobs, attempt_sync, settings, name)
-
-
-def _has_open_async(fs: AbstractFileSystem) -> bool:
-    from fsspec.asyn import AsyncFileSystem
-
-    return type(fs).open_async is not AsyncFileSystem.open_async
 
 
 @contextlib.contextmanager
@@ -212,22 +206,7 @@ async def _stream_async(
                 else:
                     receiver.take(chunk)
     finally:
-        await _release(stream)
-
-
-async def _release(stream: Any) -> None:
-    """Give a streamed response's connection back, also when it was abandoned half-read."""
-    if stream is None:
-        return
-    body = getattr(stream, "r", None)  # s3fs keeps the HTTP body there
-    for closer in (getattr(body, "close", None), getattr(stream, "close", None)):
-        if callable(closer):
-            try:
-                result = closer()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:  # noqa: S110 - a connection that cannot be closed is dropped anyway
-                pass
+        await internals.release_stream(stream)
 
 
 async def _ranges_async(
@@ -244,7 +223,7 @@ async def _ranges_async(
         for start, end in ranges:
             receiver.take(
                 await asyncio.wait_for(
-                    fs._cat_file(job.remote.key, start=start, end=end), settings.stall_timeout
+                    internals.read_range(fs, job.remote.key, start, end), settings.stall_timeout
                 )
             )
 

@@ -17,6 +17,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codeferry.remote import internals
+from codeferry.remote.manifest import MANIFEST_NAME
+
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
@@ -31,9 +34,6 @@ __all__ = [
     "list_folder",
     "listing_version",
 ]
-
-MANIFEST_NAME = ".codeferry-manifest.json"
-"""The object ``push_code`` writes at the top of a folder; never part of the pulled tree."""
 
 _MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
 # S3 server-side encryption with KMS or customer keys makes the ETag something other than an MD5.
@@ -175,7 +175,7 @@ def list_folder(
     fs.invalidate_cache(root)
     prefix = folder_prefix(root)
     entries: Mapping[str, Mapping[str, Any]]
-    if getattr(fs, "async_impl", False):
+    if internals.is_async(fs):
         from codeferry.remote.transfer import run_on_loop
 
         if by_folder:
@@ -224,12 +224,11 @@ async def _find_flat(
 ) -> Mapping[str, Mapping[str, Any]]:
     """A flat ``find``, raced after ``by_folder_after`` seconds by one by sub-folder."""
     if by_folder_after is None:
-        result: Mapping[str, Mapping[str, Any]] = await fs._find(root, detail=True, withdirs=False)
-        return result
-    flat = asyncio.ensure_future(fs._find(root, detail=True, withdirs=False))
+        return await internals.find(fs, root)
+    flat = asyncio.ensure_future(internals.find(fs, root))
     done, _ = await asyncio.wait({flat}, timeout=by_folder_after)
     if flat in done:
-        return flat.result()  # type: ignore[no-any-return]
+        return flat.result()
     by_folder = asyncio.ensure_future(_find_in_parallel(fs, root))
     done, running = await asyncio.wait({flat, by_folder}, return_when=asyncio.FIRST_COMPLETED)
     for task in running:
@@ -254,19 +253,20 @@ async def _find_in_parallel(
     Listing the sub-folders side by side takes about as long as the largest of them.
     """
     try:
-        top: list[Mapping[str, Any]] = await fs._ls(root, detail=True)
+        top = await internals.list_entries(fs, root)
     except FileNotFoundError:
         return {}
+    if top and all(str(entry.get("name", "")).rstrip("/") == root.rstrip("/") for entry in top):
+        # Only the folder's own marker (a "folder/" blob): adlfs lists that instead of what
+        # the folder holds. One flat listing finds the files.
+        return dict(await internals.find(fs, root))
     found = {str(entry["name"]): entry for entry in top if entry.get("type") != "directory"}
     folders = [str(entry["name"]) for entry in top if entry.get("type") == "directory"]
     gate = asyncio.Semaphore(connections)
 
     async def below(folder: str) -> Mapping[str, Mapping[str, Any]]:
         async with gate:
-            result: Mapping[str, Mapping[str, Any]] = await fs._find(
-                folder, detail=True, withdirs=False
-            )
-            return result
+            return await internals.find(fs, folder)
 
     for entries in await asyncio.gather(*(below(folder) for folder in folders)):
         found.update(entries)

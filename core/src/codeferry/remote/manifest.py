@@ -9,9 +9,10 @@ the same version) and lets a pull check each file it downloads end to end. Its f
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,9 +20,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from codeferry.remote.listing import RemoteFile
 
-__all__ = ["MANIFEST_FORMAT", "Manifest", "ManifestEntry"]
+__all__ = ["MANIFEST_FORMAT", "MANIFEST_NAME", "Manifest", "ManifestEntry"]
 
 MANIFEST_FORMAT = "codeferry-manifest/1"
+MANIFEST_NAME = ".codeferry-manifest.json"
+"""The file a push writes at the top of the folder it pushed to; never part of a pulled tree."""
 _CHUNK = 1 << 20
 
 
@@ -56,6 +59,24 @@ class Manifest:
     """The files of one pushed version, by ``/``-separated path inside the folder."""
 
     files: Mapping[str, ManifestEntry]
+
+    @classmethod
+    def of_files(cls, files: Mapping[str, Path]) -> Manifest:
+        """The manifest of local ``files`` (by path inside the folder), hashed in parallel.
+
+        :raises OSError: when a file cannot be read.
+        """
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            entries = pool.map(ManifestEntry.of_file, files.values())
+            return cls(dict(zip(files, entries, strict=True)))
+
+    def stale(self, kept: Collection[str]) -> list[str]:
+        """The paths this manifest (of the previous push) lists that are not ``kept``, sorted.
+
+        The one deletion rule of every push: a push removes only what the previous push wrote
+        and the new one does not send; files someone else put beside them stay.
+        """
+        return sorted(path for path in self.files if path not in kept)
 
     @property
     def version(self) -> str:

@@ -17,14 +17,15 @@ if TYPE_CHECKING:
 @hookimpl
 def register_steps(register: RegisterStep) -> None:
     """Pulls and pushes by URL: Prefect's ``pull_from_remote_storage`` and its push twin."""
-    from codeferry.remote.steps import push_to_remote_storage
-    from codeferry.steps.remote import pull_from_remote_storage
+    from codeferry.remote.steps import pull_from_remote_storage, push_to_remote_storage
 
     register(
         pull_from_remote_storage,
         aliases=[
             "prefect.deployments.steps.pull_from_remote_storage",
             "prefect.deployments.steps.pull.pull_from_remote_storage",
+            # where codeferry 0.1 kept it: files its to_pull_step() wrote name it so
+            "codeferry.steps.remote.pull_from_remote_storage",
         ],
     )
     register(push_to_remote_storage)

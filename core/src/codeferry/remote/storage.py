@@ -7,7 +7,6 @@ fsspec storage options.
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import json
 import logging
@@ -22,6 +21,7 @@ from codeferry.errors import (
     UnsafePathError,
     describe_os_error,
 )
+from codeferry.remote import internals
 from codeferry.remote.download import DownloadJob, IntegrityError, download_files
 from codeferry.remote.listing import (
     MANIFEST_NAME,
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PULL_STEP", "RemoteStorage"]
 
-PULL_STEP = "codeferry.steps.remote.pull_from_remote_storage"
+PULL_STEP = "codeferry.remote.steps.pull_from_remote_storage"
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +130,19 @@ class RemoteStorage(CodeStorage):
         read_checksums: bool = False,
         **storage_options: Any,
     ) -> None:
+        from codeferry.blocks import Secret
+
         self._url = url
         self._flat_listing = flat_listing
         self._read_checksums = read_checksums
+        # Options given as secret blocks: their values reach fsspec; a pull step names the block.
+        self._secret_blocks = {
+            name: value for name, value in storage_options.items() if isinstance(value, Secret)
+        }
+        storage_options = {
+            name: value.get() if name in self._secret_blocks else value
+            for name, value in storage_options.items()
+        }
         self._storage_options = storage_options
         self._filesystem = filesystem
         self._root: str | None = None
@@ -145,7 +155,12 @@ class RemoteStorage(CodeStorage):
         self.server = server
         self.progress = progress
         _, _, url_secret = split_url_credentials(url)
-        self._secrets = [*_secret_values(storage_options), *([url_secret] if url_secret else [])]
+        from_blocks = [str(self._storage_options[name]) for name in self._secret_blocks]
+        self._secrets = [
+            *_secret_values(storage_options),
+            *from_blocks,
+            *([url_secret] if url_secret else []),
+        ]
         remember(*self._secrets)
         remember_named(storage_options)
 
@@ -160,7 +175,16 @@ class RemoteStorage(CodeStorage):
         return self.url
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.url!r})"
+        return f"{type(self).__name__}(url={self.url!r})"
+
+    def __eq__(self, other: object) -> bool:
+        """The same folder with the same options (as Prefect's ``RemoteStorage`` compares)."""
+        if not isinstance(other, RemoteStorage) or type(other) is not type(self):
+            return NotImplemented
+        return (self._url, self._storage_options) == (other._url, other._storage_options)
+
+    def __hash__(self) -> int:
+        return hash(self.checkout_key())
 
     @property
     def filesystem(self) -> AbstractFileSystem:
@@ -184,8 +208,8 @@ class RemoteStorage(CodeStorage):
         import fsspec.core
 
         if self._filesystem is not None:
-            path = self._filesystem._strip_protocol(self._url)
-            return self._filesystem, _folder_path(str(path))
+            path = internals.strip_protocol(self._filesystem, self._url)
+            return self._filesystem, _folder_path(path)
         try:
             fs, path = fsspec.core.url_to_fs(self._url, **self._storage_options)
         except ImportError as error:
@@ -202,15 +226,28 @@ class RemoteStorage(CodeStorage):
     def to_pull_step(self) -> dict[str, dict[str, Any]]:
         """``pull_from_remote_storage`` with the URL and the storage options.
 
-        :raises CodeferryError: when the options or the URL hold credentials (a step file must
-            name them through a block, never hold them).
+        An option given as a saved :class:`~codeferry.blocks.Secret` block is written as a
+        reference to it (``{{ blocks.secret.NAME }}``), as Prefect writes its ``Secret`` blocks.
+
+        :raises CodeferryError: when the URL or the options hold credentials by value, or name a
+            secret block that is not saved (a step file names secrets by block, never holds them).
         """
-        if self._secrets or _public_options(self._storage_options) != self._storage_options:
+        arguments: dict[str, Any] = {"url": self._url}
+        for name, block in self._secret_blocks.items():
+            if not block.block_name:
+                raise CodeferryError(
+                    f"save the secret block given as {name!r} to {self} first: a pull step "
+                    "refers to secrets by block name, never by value"
+                )
+            arguments[name] = f"{{{{ blocks.{block.block_type_slug}.{block.block_name} }}}}"
+        plain = {k: v for k, v in self._storage_options.items() if k not in self._secret_blocks}
+        _, _, url_secret = split_url_credentials(self._url)
+        if url_secret or _secret_values(plain) or _public_options(plain) != plain:
             raise CodeferryError(
                 f"{self} is configured with credentials; write its pull step by hand with "
                 "{{ blocks.SLUG.NAME }} references instead of the values"
             )
-        return {PULL_STEP: {"url": self._url, **self._storage_options}}
+        return {PULL_STEP: {**arguments, **plain}}
 
     # -- pulling -------------------------------------------------------------------------------
 
@@ -326,27 +363,25 @@ class RemoteStorage(CodeStorage):
     def push_code(self, source_dir: str | Path, *, ignore_file: str | None = None) -> PushResult:
         """Upload the code in ``source_dir`` to this folder: only what changed, in parallel.
 
-        ``.git``, ``__pycache__`` and ``.venv`` are never sent, nor what ``.codeferryignore``,
-        ``.prefectignore`` or ``ignore_file`` (a file in ``source_dir``) list, in gitignore
-        syntax. Files this storage pushed before and that are gone locally are deleted; other
-        objects in the folder are left alone. A manifest (:data:`MANIFEST_NAME`) is written
-        last; its hash is the version.
+        The files are those of :func:`codeferry.ignore.files_to_push` (tooling folders and what
+        ``.codeferryignore``, ``.prefectignore`` or ``ignore_file``, a file in ``source_dir``,
+        list are left out). Files the previous push wrote that are gone locally are deleted
+        (:meth:`Manifest.stale <codeferry.remote.Manifest.stale>`); other objects in the folder
+        are left alone. A manifest (:data:`MANIFEST_NAME`) is written last; its hash is the
+        version.
 
         :raises PushError: when the folder cannot be listed or a file cannot be sent.
         """
-        from codeferry.remote.ignore import IgnoreRules, local_files
+        from codeferry.ignore import files_to_push
 
         source = Path(source_dir)
         if not source.is_dir():
             raise PushError(f"cannot push {source}: it is not a folder")
         try:
-            rules = IgnoreRules.for_folder(source, [ignore_file] if ignore_file else [])
-            local = local_files(source, rules)
+            local = files_to_push(source, ignore_file)
             if not local:
                 raise PushError(f"cannot push {source}: it holds no files to send")
-            with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-                hashed = pool.map(ManifestEntry.of_file, local.values())
-                entries = dict(zip(local, hashed, strict=True))
+            manifest = Manifest.of_files(local)
         except OSError as error:
             raise PushError(f"cannot push {source}: {describe_os_error(error)}") from None
 
@@ -363,13 +398,10 @@ class RemoteStorage(CodeStorage):
         prefix = folder_prefix(self.root)
         jobs = [
             UploadJob(path, local[path], prefix + path, entry.size)
-            for path, entry in entries.items()
+            for path, entry in manifest.files.items()
             if not _already_there(entry, listing.get(path), previous.files.get(path))
         ]
-        stale = sorted(
-            listing[path].key for path in previous.files if path in listing and path not in local
-        )
-        manifest = Manifest(entries)
+        stale = [listing[path].key for path in previous.stale(local) if path in listing]
         total = sum(job.size for job in jobs)
         with TransferProgress(f"push {self}", len(jobs), total, self.progress) as progress:
             try:

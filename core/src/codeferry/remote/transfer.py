@@ -205,7 +205,9 @@ def run_on_loop(fs: AbstractFileSystem, coroutine: Awaitable[T]) -> T:
     Unlike ``fsspec.asyn.sync``, an interruption here (Ctrl-C) cancels the coroutine and waits for
     it to stop, so it cannot go on writing after the caller has cleaned up.
     """
-    loop: asyncio.AbstractEventLoop = fs.loop
+    from codeferry.remote import internals
+
+    loop = internals.event_loop(fs)
 
     async def wrapped() -> T:
         return await coroutine

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from codeferry.remote import internals
 from codeferry.remote.transfer import TransferSettings, run_async_jobs, run_thread_jobs
 
 if TYPE_CHECKING:
@@ -42,11 +43,10 @@ def upload_files(
     def name(job: UploadJob) -> str:
         return job.path
 
-    if getattr(fs, "async_impl", False):
-        afs: Any = fs
+    if internals.is_async(fs):
 
         async def attempt_async(job: UploadJob, attempt: int) -> None:
-            await afs._put_file(str(job.source), job.key)
+            await internals.put_file(fs, str(job.source), job.key)
             progress.advance(job.size)
             progress.file_done()
 
@@ -54,7 +54,7 @@ def upload_files(
         return
 
     # Local-like filesystems need the folders to exist; object stores ignore this.
-    for parent in sorted({fs._parent(job.key) for job in jobs}):
+    for parent in sorted({internals.parent(fs, job.key) for job in jobs}):
         fs.makedirs(parent, exist_ok=True)
 
     def attempt_sync(job: UploadJob, attempt: int, stop: threading.Event) -> None:

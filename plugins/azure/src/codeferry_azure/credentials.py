@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import pydantic
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from codeferry.blocks import Block
@@ -74,30 +72,6 @@ class AzureBlobStorageCredentials(Block):
         if sum(bool(x) for x in (self.account_key, self.sas_token, self.client_secret)) > 1:
             raise ValueError("give only one of account_key, sas_token or a service principal")
         return self
-
-    @classmethod
-    def from_step_argument(
-        cls, value: AzureBlobStorageCredentials | Mapping[str, Any] | None
-    ) -> AzureBlobStorageCredentials | None:
-        """The credentials a deployment-file step was given: a block, a dictionary or nothing.
-
-        A dictionary is what ``prefect.yaml`` passes (``connection_string`` or ``account_url``,
-        optionally a service principal); unset (``None``) entries are ignored.
-
-        :raises CodeferryError: naming the problem, never a value.
-        """
-        if value is None or isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise CodeferryError(
-                f"credentials must be a mapping or an {cls.block_type_slug} block, "
-                f"not {type(value).__name__}"
-            )
-        fields = {key: item for key, item in value.items() if item is not None}
-        try:
-            return cls.model_validate(fields)
-        except pydantic.ValidationError as error:
-            raise CodeferryError(f"invalid Azure credentials: {_problems(error)}") from None
 
     @property
     def account_name(self) -> str | None:
@@ -178,11 +152,3 @@ def _account_from_url(account_url: str) -> str:
     first_segment = url.path.strip("/").split("/")[0]
     # Emulators and custom domains put the account in the path; Azure puts it in the host.
     return first_segment or (url.hostname or "").split(".")[0]
-
-
-def _problems(error: pydantic.ValidationError) -> str:
-    return "; ".join(
-        (f"{'.'.join(str(p) for p in e['loc'])}: " if e["loc"] else "")
-        + e["msg"].removeprefix("Value error, ")
-        for e in error.errors(include_input=False, include_url=False)
-    )

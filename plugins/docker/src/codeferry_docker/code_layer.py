@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from codeferry.errors import CodeferryError
 from codeferry.home import OwnFolders, refuse_own_folder
+from codeferry.walk import TOOLING_FOLDERS
 from codeferry_docker.dockerignore import DockerIgnore
 from codeferry_docker.layers import OPAQUE
 from codeferry_docker.manifests import (
@@ -33,7 +34,6 @@ from codeferry_docker.manifests import (
 )
 
 __all__ = [
-    "SKIPPED_DIRS",
     "CodeLayer",
     "build_layer",
     "image_config_with_layer",
@@ -41,8 +41,6 @@ __all__ = [
     "project_files",
 ]
 
-# Folders that are tooling state, never code to ship.
-SKIPPED_DIRS = frozenset({".git", "__pycache__", ".venv", ".nox", ".tox", ".mypy_cache"})
 _CHUNK = 1 << 20
 
 
@@ -96,7 +94,7 @@ def project_files(
     ignore = DockerIgnore.from_files(directory, ignore_files)
     refuse_own_folder(directory)
     own = OwnFolders(directory)  # codeferry's home and checkouts are never shipped
-    yield from sorted(ignore.walk(directory, SKIPPED_DIRS, skip=own.excludes))
+    yield from sorted(ignore.walk(directory, TOOLING_FOLDERS, skip=own.excludes))
 
 
 def build_layer(

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import urlsplit
 
-import pydantic
 from pydantic import ConfigDict, Field, SecretStr
 
 from codeferry.blocks import Block
-from codeferry.errors import CodeferryError
 
 __all__ = ["DockerRegistryCredentials"]
 
@@ -52,28 +49,3 @@ class DockerRegistryCredentials(Block):
             return True
         hub = {"docker.io", "index.docker.io", "registry-1.docker.io"}
         return host in hub and registry.lower() in hub
-
-    @classmethod
-    def from_step_argument(
-        cls, value: DockerRegistryCredentials | Mapping[str, Any] | None
-    ) -> DockerRegistryCredentials | None:
-        """The credentials a step was given: a block, a dictionary (as in ``prefect.yaml``) or none.
-
-        :raises CodeferryError: naming the problem, never a value.
-        """
-        if value is None or isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise CodeferryError(
-                f"credentials must be a mapping or a {cls.block_type_slug} block, "
-                f"not {type(value).__name__}"
-            )
-        fields = {key: item for key, item in value.items() if item is not None}
-        try:
-            return cls(**fields)
-        except pydantic.ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'credentials'}: {e['msg']}"
-                for e in error.errors()
-            )
-            raise CodeferryError(f"invalid {cls.block_type_slug}: {problems}") from None

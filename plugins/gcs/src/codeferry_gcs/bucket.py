@@ -4,28 +4,25 @@ pushed by codeferry's remote-storage engine over gcsfs."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from codeferry.blocks import Block
-from codeferry.errors import CodeferryError
-from codeferry.storage import CodeStorage, FetchResult, PullContext, PushResult
+from codeferry.remote.folder import ObjectStoreFolder
 from codeferry_gcs.credentials import EMULATOR_VARIABLE, GcpCredentials, gcsfs_options
+from codeferry_gcs.plugin import GCS
 
 if TYPE_CHECKING:
     from codeferry.remote import RemoteStorage
+    from codeferry.remote.objectstore import ObjectStore
 
 __all__ = ["GcsBucket", "use_plain_gcsfs"]
 
 _GOOGLE_ENDPOINT = "https://storage.googleapis.com"
 
-PULL_STEP = "codeferry_gcs.steps.pull_from_gcs"
 
-
-class GcsBucket(CodeStorage, Block):
+class GcsBucket(ObjectStoreFolder):
     """A folder in a Google Cloud Storage bucket that holds code.
 
     Without a service account in ``gcp_credentials``, Google's application default credentials
@@ -34,6 +31,12 @@ class GcsBucket(CodeStorage, Block):
 
     block_type_slug: ClassVar[str] = "gcs-bucket"
     block_type_name: ClassVar[str] = "GCS Bucket"
+    store: ClassVar[type[ObjectStore]] = GCS
+    container_field: ClassVar[str] = "bucket"
+    folder_field: ClassVar[str] = "bucket_folder"
+    credentials_field: ClassVar[str | None] = "gcp_credentials"
+    step_arguments: ClassVar[tuple[str, ...]] = ("bucket", "folder", "project", "credentials")
+    step_options: ClassVar[tuple[str, ...]] = ("endpoint_url",)
 
     bucket: str = Field(description="The bucket's name.")
     bucket_folder: str = Field(default="", description="The folder in the bucket with the code.")
@@ -44,55 +47,17 @@ class GcsBucket(CodeStorage, Block):
         default=None, description="Another endpoint than Google's, such as an emulator."
     )
 
-    @field_validator("bucket")
-    @classmethod
-    def _plain_bucket_name(cls, value: str) -> str:
-        if not value or "/" in value or "@" in value or ":" in value:
-            raise ValueError("bucket is a single name, such as 'my-flows'")
-        return value
+    def location(self) -> str:
+        return f" (at {self.endpoint_url})" if self.endpoint_url else ""
 
     @classmethod
-    def from_url(cls, url: str) -> Self:
-        """``gs://bucket/folder`` or ``gcs://bucket/folder``, signed in with Google's defaults.
-
-        :raises CodeferryError: for a URL without a bucket, or with credentials in it.
-        """
-        parts = urlsplit(url)
-        if "@" in parts.netloc or parts.query or parts.fragment:
-            raise CodeferryError(
-                f"GCS source {parts.scheme}://{parts.netloc.rpartition('@')[2]}/... must not "
-                "carry credentials or a query; give credentials through a block or the "
-                "environment"
-            )
-        if not parts.netloc:
-            raise CodeferryError(f"GCS source {url!r} names no bucket")
-        return cls(bucket=parts.netloc, bucket_folder=parts.path)
-
-    @property
-    def folder(self) -> str:
-        """``bucket_folder`` without outer slashes (``""`` for the whole bucket)."""
-        return self.bucket_folder.strip("/")
-
-    def __str__(self) -> str:
-        where = f"gs://{self.bucket}/{self.folder}".rstrip("/")
-        return f"{where} (at {self.endpoint_url})" if self.endpoint_url else where
-
-    def to_pull_step(self) -> dict[str, dict[str, Any]]:
-        arguments: dict[str, Any] = {"bucket": self.bucket, "folder": self.folder}
-        credentials = self.gcp_credentials
-        if credentials.block_name:
-            reference = f"{{{{ blocks.{credentials.block_type_slug}.{credentials.block_name} }}}}"
-            arguments["credentials"] = reference
-        elif credentials.secret_values():
-            raise CodeferryError(
-                "save the bucket's credentials as a block first: a pull step refers to "
-                "secrets by block name, never by value"
-            )
-        elif credentials.service_account_file or credentials.project:
-            arguments["credentials"] = credentials.public_dict()
-        if self.endpoint_url:
-            arguments["endpoint_url"] = self.endpoint_url
-        return {PULL_STEP: arguments}
+    def credentials_from_step_argument(
+        cls, value: Any, options: Mapping[str, Any] | None = None
+    ) -> GcpCredentials:
+        """The credentials a step was given, its ``project`` (if any) winning over theirs."""
+        typed = GcpCredentials.from_step_argument(value) or GcpCredentials()
+        project = (options or {}).get("project")
+        return typed.model_copy(update={"project": project}) if project else typed
 
     def remote(self, *, project: str | None = None) -> RemoteStorage:
         """The engine's storage for this folder (gcsfs is imported here, not before)."""
@@ -114,19 +79,12 @@ class GcsBucket(CodeStorage, Block):
         # which tries it twice at most. So each request (one page of a listing, one range of a
         # file) must be answered within the read timeout.
         read = network_timeouts().read
-        url = f"gs://{self.bucket}/{self.folder}".rstrip("/")
         return RemoteStorage(
-            url,
+            self.url,
             server=server,
             requests_timeout=aiohttp.ClientTimeout(total=read),
             **options,
         )
-
-    def fetch(self, context: PullContext) -> FetchResult:
-        return self.remote().fetch(context)
-
-    def push_code(self, source_dir: str | Path) -> PushResult:
-        return self.remote().push_code(source_dir)
 
 
 def use_plain_gcsfs() -> None:

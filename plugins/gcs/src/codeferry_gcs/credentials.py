@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -57,35 +56,6 @@ class GcpCredentials(Block):
         if self.service_account_info is not None and self.service_account_file is not None:
             raise ValueError("give service_account_info or service_account_file, not both")
         return self
-
-    @classmethod
-    def from_step_argument(
-        cls, value: GcpCredentials | Mapping[str, Any] | None
-    ) -> GcpCredentials | None:
-        """The credentials a deployment-file step was given: a block, a dictionary or nothing.
-
-        A dictionary is what ``prefect.yaml`` passes (``service_account_info`` or
-        ``service_account_file``, and ``project``); unset (``None``) entries are ignored.
-
-        :raises CodeferryError: naming the problem, never a value.
-        """
-        if value is None or isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise CodeferryError(
-                f"credentials must be a mapping or a {cls.block_type_slug} block, "
-                f"not {type(value).__name__}"
-            )
-        fields = {key: item for key, item in value.items() if item is not None}
-        try:
-            return cls.model_validate(fields)
-        except pydantic.ValidationError as error:
-            problems = "; ".join(
-                (f"{'.'.join(str(p) for p in e['loc'])}: " if e["loc"] else "")
-                + e["msg"].removeprefix("Value error, ")
-                for e in error.errors(include_input=False, include_url=False)
-            )
-            raise CodeferryError(f"invalid GCP credentials: {problems}") from None
 
     def effective_project(self) -> str | None:
         """``project``, else the project the service account belongs to."""

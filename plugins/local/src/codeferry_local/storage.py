@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -11,14 +12,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from codeferry.blocks import Block
 from codeferry.errors import PullError, PushError, describe_os_error
 from codeferry.home import refuse_own_folder
+from codeferry.paths import safe_join
 from codeferry.storage import CodeStorage, FetchResult, PullContext, PushResult
 from codeferry.walk import walk_files
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-# Folders that are tooling state, never code to ship.
-SKIPPED_DIRS = frozenset({".git", "__pycache__", ".venv", ".nox", ".tox", ".mypy_cache"})
+    from codeferry.remote.manifest import Manifest
+
 _CHUNK = 1 << 20
 
 
@@ -65,47 +67,98 @@ class LocalDirectory(CodeStorage, Block):
         ).hexdigest()
         return FetchResult(version=version, files=files, bytes=copied, state={"files": manifest})
 
-    def push_code(self, source_dir: str | Path) -> PushResult:
-        """Mirror ``source_dir`` into this folder: changed files copied, deleted ones removed.
+    def push_code(self, source_dir: str | Path, *, ignore_file: str | None = None) -> PushResult:
+        """Copy ``source_dir`` into this folder: changed files copied, then a manifest.
 
-        codeferry's own folders (its home, checkouts) are neither sent nor removed.
+        The files are those of :func:`codeferry.ignore.files_to_push` (tooling folders and what
+        the ignore files list are left out). As with every push, only the files the previous push
+        wrote (its manifest, :data:`~codeferry.remote.MANIFEST_NAME`) and the new one does not
+        send are removed: files someone else put in the folder stay. codeferry's own folders (its
+        home, checkouts) are never written to.
         """
         source = Path(source_dir)
+        if not source.is_dir():
+            raise PushError(f"cannot push {source}: it is not a folder")
         try:
-            return self._mirror(source, Path(str(self)))
+            return self._push(source, Path(str(self)), ignore_file)
         except OSError as error:
             raise PushError(f"cannot push {source} to {self}: {describe_os_error(error)}") from None
 
-    def _mirror(self, source: Path, target: Path) -> PushResult:
+    def _push(self, source: Path, target: Path, ignore_file: str | None) -> PushResult:
+        from codeferry.ignore import files_to_push
+        from codeferry.remote.manifest import MANIFEST_NAME, Manifest
+
         refuse_own_folder(target)
+        local = files_to_push(source, ignore_file)
+        manifest = Manifest.of_files(local)
+        previous = _read_manifest(target / MANIFEST_NAME)
         target.mkdir(parents=True, exist_ok=True)
-        wanted = dict(_walk(source))
         files = sent = 0
-        for rel, st in wanted.items():
+        for rel, path in local.items():
             destination = target / rel
+            st = path.stat()
             try:
                 current = destination.stat()
                 if (current.st_size, current.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
                     continue
             except FileNotFoundError:
                 destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source / rel, destination)
+            shutil.copy2(path, destination)
             files, sent = files + 1, sent + st.st_size
-        for rel, _ in list(_walk(target)):
-            if rel not in wanted:
-                (target / rel).unlink()
-        digest = hashlib.sha256("".join(sorted(wanted)).encode()).hexdigest()
-        return PushResult(str(self), digest, files, sent)
+        for rel in previous.stale(local):
+            _remove(target, rel)
+        _write_atomically(target / MANIFEST_NAME, manifest.to_bytes())
+        return PushResult(str(self), manifest.version, files, sent)
+
+
+def _read_manifest(path: Path) -> Manifest:
+    """The manifest the previous push wrote; an empty one when there is none to trust."""
+    from codeferry.remote.manifest import Manifest
+
+    try:
+        return Manifest.parse(path.read_bytes())
+    except FileNotFoundError:
+        return Manifest({})
+    except ValueError:
+        # Not ours, or damaged: then nothing is known to be ours to delete.
+        return Manifest({})
+
+
+def _remove(target: Path, rel: str) -> None:
+    """Delete the file ``rel`` a previous push wrote, and the folders it leaves empty."""
+    from codeferry.errors import UnsafePathError
+
+    try:
+        path = safe_join(target, rel)
+    except UnsafePathError:
+        return  # a manifest naming a path outside the folder was not written by a push
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    for parent in path.parents:
+        if parent == target:
+            break
+        try:
+            parent.rmdir()
+        except OSError:
+            break  # not empty, or gone
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
 
 
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Every file under ``root`` (:func:`~codeferry.walk.walk_files`), tooling folders left out."""
-    for relative, entry in walk_files(root, lambda path, is_dir: is_dir and _skipped(path)):
+    """Every file under ``root`` (:func:`~codeferry.walk.walk_files`) but a push's manifest."""
+    for relative, entry in walk_files(root, _not_the_manifest):
         yield relative, entry.stat()
 
 
-def _skipped(path: str) -> bool:
-    return path.rpartition("/")[2] in SKIPPED_DIRS
+def _not_the_manifest(path: str, is_dir: bool) -> bool:
+    from codeferry.remote.manifest import MANIFEST_NAME
+
+    return not is_dir and path == MANIFEST_NAME
 
 
 def _hash(path: Path) -> str:

@@ -4,28 +4,25 @@ codeferry's remote-storage engine over s3fs."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from codeferry.blocks import Block
-from codeferry.errors import CodeferryError
-from codeferry.storage import CodeStorage, FetchResult, PullContext, PushResult
+from codeferry.remote.folder import ObjectStoreFolder
 from codeferry_s3.credentials import AwsCredentials, MinIOCredentials
+from codeferry_s3.plugin import S3
 
 if TYPE_CHECKING:
     from codeferry.remote import RemoteStorage
+    from codeferry.remote.objectstore import ObjectStore
 
-__all__ = ["PULL_STEP", "SCHEMES", "S3Bucket"]
+__all__ = ["S3Bucket"]
 
-PULL_STEP = "codeferry_s3.steps.pull_from_s3"
-SCHEMES = ("s3", "s3a")
 DEFAULT_CONNECTIONS = 64
 
 
-class S3Bucket(CodeStorage, Block):
+class S3Bucket(ObjectStoreFolder):
     """A folder in an S3 bucket that holds code.
 
     ``bucket_folder`` is that folder and nothing beside it (``flows`` never pulls
@@ -35,6 +32,15 @@ class S3Bucket(CodeStorage, Block):
 
     block_type_slug: ClassVar[str] = "s3-bucket"
     block_type_name: ClassVar[str] = "S3 Bucket"
+    store: ClassVar[type[ObjectStore]] = S3
+    container_field: ClassVar[str] = "bucket_name"
+    folder_field: ClassVar[str] = "bucket_folder"
+    step_arguments: ClassVar[tuple[str, ...]] = (
+        "bucket",
+        "folder",
+        "credentials",
+        "client_parameters",
+    )
 
     bucket_name: str = Field(description="The bucket's name.")
     bucket_folder: str = Field(default="", description="The folder in the bucket with the code.")
@@ -43,69 +49,37 @@ class S3Bucket(CodeStorage, Block):
         description="How to reach the bucket; the standard AWS chain when left empty.",
     )
 
-    @field_validator("bucket_name")
-    @classmethod
-    def _plain_bucket_name(cls, value: str) -> str:
-        if not value or any(char in value for char in "/:@?# "):
-            raise ValueError("bucket_name is a single name, such as 'my-flows'")
-        return value
-
-    @classmethod
-    def from_url(cls, url: str) -> Self:
-        """``s3://bucket/folder`` (or ``s3a://``), with credentials from the AWS chain.
-
-        :raises CodeferryError: for a URL without a bucket, or with credentials or a query.
-        """
-        parts = urlsplit(url)
-        if "@" in parts.netloc or ":" in parts.netloc or parts.query or parts.fragment:
-            raise CodeferryError(
-                f"S3 source {parts.scheme}://{parts.netloc.rpartition('@')[2]}/... must not "
-                "carry credentials or a query; give credentials through a block or the environment"
-            )
-        if not parts.netloc:
-            raise CodeferryError(f"S3 source {url!r} names no bucket")
-        try:
-            return cls(bucket_name=parts.netloc, bucket_folder=parts.path.strip("/"))
-        except ValueError as error:
-            raise CodeferryError(f"S3 source {url!r} is malformed: {error}") from None
-
-    @property
-    def folder(self) -> str:
-        """``bucket_folder`` without outer slashes (``""`` for the whole bucket)."""
-        return self.bucket_folder.strip("/")
-
-    @property
-    def url(self) -> str:
-        return f"s3://{self.bucket_name}/{self.folder}".rstrip("/")
-
-    def __str__(self) -> str:
+    def location(self) -> str:
         endpoint = self.credentials.endpoint_url
-        return f"{self.url} at {endpoint}" if endpoint else self.url
+        return f" at {endpoint}" if endpoint else ""
 
-    def to_pull_step(self) -> dict[str, dict[str, Any]]:
-        arguments: dict[str, Any] = {"bucket": self.bucket_name, "folder": self.folder}
-        credentials = self.credentials
-        if credentials.block_name:
-            slug, name = credentials.block_type_slug, credentials.block_name
-            arguments["credentials"] = f"{{{{ blocks.{slug}.{name} }}}}"
-        elif credentials.secret_values():
-            raise CodeferryError(
-                "save the bucket's credentials as a block first: a pull step refers to "
-                "secrets by block name, never by value"
-            )
-        elif credentials.model_dump(exclude_defaults=True):
-            arguments["credentials"] = credentials.public_dict()
-        return {PULL_STEP: arguments}
+    @classmethod
+    def credentials_from_step_argument(
+        cls, value: Any, options: Mapping[str, Any] | None = None
+    ) -> AwsCredentials | MinIOCredentials:
+        """Prefect's ``credentials`` and ``client_parameters`` (see
+        :func:`~codeferry_s3.credentials.credentials_from_step_argument`)."""
+        from codeferry_s3.credentials import credentials_from_step_argument
+
+        return credentials_from_step_argument(value, (options or {}).get("client_parameters"))
 
     def remote(self, *, connections: int = DEFAULT_CONNECTIONS) -> RemoteStorage:
-        """The engine's storage for this folder (s3fs is imported here, not before)."""
+        """The engine's storage for this folder (s3fs is imported here, not before).
+
+        A role to assume (``assume_role_arn``) is assumed now, through STS: the folder is then
+        read with the role's temporary credentials.
+        """
         import s3fs
 
         from codeferry.remote import RemoteStorage
         from codeferry.timeouts import network_timeouts
+        from codeferry_s3.roles import assumed_role_options
         from codeferry_s3.session import aio_session
 
         options = self.credentials.storage_options()
+        if isinstance(self.credentials, AwsCredentials) and self.credentials.assume_role_arn:
+            options.pop("profile", None)  # the role's credentials replace the profile's
+            options.update(assumed_role_options(self.credentials))
         server = _server(options)
         options["session"] = aio_session(options.pop("profile", None))
         config = options.setdefault("config_kwargs", {})
@@ -127,21 +101,13 @@ class S3Bucket(CodeStorage, Block):
         # retries would multiply that, and a silent endpoint would hold a pull for minutes.
         filesystem.retries = 1
         return RemoteStorage(
-            f"s3://{self.bucket_name}/{self.folder}",
+            self.url,
             filesystem=filesystem,
             connections=connections,
             read_checksums=config["response_checksum_validation"] == "when_supported",
             server=server,
             **options,
         )
-
-    def fetch(self, context: PullContext) -> FetchResult:
-        return self.remote().fetch(context)
-
-    def push_code(self, source_dir: str | Path, *, ignore_file: str | None = None) -> PushResult:
-        """Upload ``source_dir`` to the folder: changed files only (see ``RemoteStorage``)."""
-        result = self.remote().push_code(source_dir, ignore_file=ignore_file)
-        return PushResult(str(self), result.version, result.files, result.bytes)
 
 
 def _server(options: dict[str, Any]) -> str:

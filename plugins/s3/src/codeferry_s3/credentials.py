@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError
 
 __all__ = [
+    "AssumeRoleParameters",
     "AwsClientParameters",
     "AwsCredentials",
     "MinIOCredentials",
@@ -26,7 +26,13 @@ __all__ = [
 
 
 class AwsClientParameters(BaseModel):
-    """How the S3 client connects: endpoint (for S3-compatible stores), TLS, botocore config."""
+    """How the S3 client connects: endpoint (for S3-compatible stores), TLS, botocore config.
+
+    Prefect's ``AwsClientParameters``, with its rules: ``verify`` may be a CA bundle file too (as
+    ``verify_cert_path``, which wins over it); ``verify: false`` turns checking off, whatever
+    ``verify_cert_path`` says; ``config`` is botocore's ``Config`` as a mapping (or a ``Config``),
+    and its ``signature_version: unsigned`` reads a public bucket without signing.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
@@ -60,6 +66,15 @@ class AwsClientParameters(BaseModel):
             raise ValueError("endpoint_url must not carry credentials; use the key fields")
         return value
 
+    @field_validator("config", mode="before")
+    @classmethod
+    def _config_settings(cls, value: Any) -> Any:
+        if value is None or isinstance(value, Mapping):
+            return value
+        from codeferry_s3.session import config_settings
+
+        return config_settings(value)  # a botocore Config, else a clear error
+
     def s3fs_options(self) -> dict[str, Any]:
         """The matching ``s3fs.S3FileSystem`` keyword arguments (``client_kwargs`` included)."""
         options: dict[str, Any] = {}
@@ -68,17 +83,50 @@ class AwsClientParameters(BaseModel):
             options["endpoint_url"] = self.endpoint_url
         if not self.use_ssl:
             options["use_ssl"] = False
-        if self.verify_cert_path:
-            client["verify"] = self.verify_cert_path
-        elif self.verify is False or isinstance(self.verify, str):
-            client["verify"] = self.verify
+        if self.verify is False:
+            client["verify"] = False
+        elif self.verify_cert_path or isinstance(self.verify, str):
+            client["verify"] = self.verify_cert_path or self.verify
         if self.api_version:
             client["api_version"] = self.api_version
         if client:
             options["client_kwargs"] = client
-        if self.config:
-            options["config_kwargs"] = dict(self.config)
+        config = dict(self.config or {})
+        if str(config.get("signature_version", "")).lower() == "unsigned":
+            del config["signature_version"]
+            options["anon"] = True  # s3fs then sends requests unsigned
+        if config:
+            options["config_kwargs"] = config
         return options
+
+
+class AssumeRoleParameters(BaseModel):
+    """Further arguments of the STS ``AssumeRole`` call, under Prefect's (and STS's) names.
+
+    ``RoleSessionName`` (default ``codeferry-session-<random>``), ``DurationSeconds`` (900 to
+    43200), ``Policy`` (an inline session policy, JSON), ``PolicyArns`` (``[{"arn": ...}]``),
+    ``Tags`` (``[{"Key": ..., "Value": ...}]``), ``TransitiveTagKeys``, ``ExternalId`` (what the
+    role's trust policy asks for), ``SerialNumber`` and ``TokenCode`` (MFA),
+    ``SourceIdentity``, ``ProvidedContexts``.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
+
+    RoleSessionName: str | None = None
+    DurationSeconds: int | None = None
+    Policy: str | None = None
+    PolicyArns: list[dict[str, str]] | None = None
+    Tags: list[dict[str, str]] | None = None
+    TransitiveTagKeys: list[str] | None = None
+    ExternalId: str | None = None
+    SerialNumber: str | None = None
+    TokenCode: str | None = None
+    SourceIdentity: str | None = None
+    ProvidedContexts: list[dict[str, str]] | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The parameters that are set, as ``AssumeRole`` takes them."""
+        return self.model_dump(exclude_none=True)
 
 
 def _options(
@@ -107,11 +155,12 @@ def _options(
 
 
 class AwsCredentials(Block):
-    """Credentials for AWS: access keys, a session token or a profile, and a region.
+    """Credentials for AWS: access keys, a session token or a profile, a region, a role.
 
     Every field is optional: what is left out comes from the standard AWS chain (the
     ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_PROFILE``/``AWS_ENDPOINT_URL``
-    environment variables, ``~/.aws``, instance and container roles).
+    environment variables, ``~/.aws``, instance and container roles). With ``assume_role_arn``,
+    those credentials only ask STS for the role's (as ``prefect-aws`` does).
     """
 
     model_config = ConfigDict(hide_input_in_errors=True)
@@ -120,17 +169,22 @@ class AwsCredentials(Block):
     block_type_name: ClassVar[str] = "AWS Credentials"
 
     aws_access_key_id: str | None = Field(default=None, description="The access key ID.")
-    aws_secret_access_key: SecretStr | None = Field(
-        default=None, description="The secret access key."
-    )
-    aws_session_token: SecretStr | None = Field(
-        default=None, description="A session token, for temporary credentials."
-    )
+    aws_secret_access_key: SecretStr | None = Field(default=None, description="The secret key.")
+    aws_session_token: SecretStr | None = Field(default=None, description="A session token.")
     profile_name: str | None = Field(default=None, description="A profile from ~/.aws/config.")
     region_name: str | None = Field(default=None, description="The AWS region, such as eu-west-1.")
     aws_client_parameters: AwsClientParameters = Field(
         default_factory=AwsClientParameters,
         description="Endpoint, TLS and botocore settings of the S3 client.",
+    )
+    assume_role_arn: str | None = Field(
+        default=None,
+        description="A role to assume through STS: the bucket is read with its temporary "
+        "credentials, got with the ones above (or the standard AWS chain).",
+    )
+    assume_role_kwargs: AssumeRoleParameters = Field(
+        default_factory=AssumeRoleParameters,
+        description="Further arguments of the AssumeRole call (ExternalId, DurationSeconds...).",
     )
 
     @model_validator(mode="after")
@@ -146,7 +200,11 @@ class AwsCredentials(Block):
         return self.aws_client_parameters.endpoint_url
 
     def storage_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``s3fs.S3FileSystem``; they hold the secrets."""
+        """Keyword arguments for ``s3fs.S3FileSystem``; they hold the secrets.
+
+        Without the role's credentials: those are asked of STS when the bucket is opened
+        (:func:`codeferry_s3.roles.assumed_role_options`).
+        """
         return _options(
             key=self.aws_access_key_id,
             secret=self.aws_secret_access_key,
@@ -213,7 +271,9 @@ def credentials_from_step_argument(
 
     A dictionary with ``minio_root_user`` is MinIO's, any other AWS's; unset (``None``) entries
     are ignored. ``client_parameters`` (Prefect's step argument of that name) is merged over the
-    credentials' ``aws_client_parameters``. Nothing at all means the standard AWS chain.
+    credentials' ``aws_client_parameters``; its ``region_name`` and ``profile_name`` (which older
+    Prefect releases read from there) are used when the credentials have none. Nothing at all
+    means the standard AWS chain.
 
     :raises CodeferryError: naming the problem, never a value.
     """
@@ -227,37 +287,19 @@ def credentials_from_step_argument(
         raise CodeferryError(
             f"credentials must be a mapping or an aws-credentials block, not {type(value).__name__}"
         )
-    fields = _without_unset(value)
-    if client_parameters:
-        merged = dict(fields.get("aws_client_parameters") or {})
-        merged.update({k: v for k, v in client_parameters.items() if v is not None})
-        fields["aws_client_parameters"] = merged
+    fields = dict(value)
     kind: type[AwsCredentials | MinIOCredentials] = (
-        MinIOCredentials if "minio_root_user" in fields else AwsCredentials
+        MinIOCredentials if fields.get("minio_root_user") is not None else AwsCredentials
     )
-    try:
-        return kind.model_validate(fields)
-    except pydantic.ValidationError as error:
-        raise CodeferryError(f"invalid {kind.block_type_slug}: {_problems(error)}") from None
-
-
-def _without_unset(value: Mapping[str, Any]) -> dict[str, Any]:
-    """``value`` without ``None`` entries, nested ones too, nor mappings left empty by that.
-
-    A ``prefect-aws`` block resolved by Prefect's templating lists every field it has, unset ones
-    as ``None`` (``assume_role_kwargs`` is a mapping of them): what is unset is not given.
-    """
-    fields: dict[str, Any] = {}
-    for key, item in value.items():
-        kept = _without_unset(item) if isinstance(item, Mapping) else item
-        if kept is not None and kept != {}:
-            fields[key] = kept
-    return fields
-
-
-def _problems(error: pydantic.ValidationError) -> str:
-    """What is wrong, field by field, without the values (they may be secrets)."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in item['loc']) or 'credentials'}: {item['msg']}"
-        for item in error.errors(include_input=False)
-    )
+    if client_parameters:
+        parameters = {k: v for k, v in client_parameters.items() if v is not None}
+        for name in ("region_name", "profile_name"):
+            if name in parameters and name in kind.model_fields:
+                given = parameters.pop(name)
+                fields[name] = fields.get(name) or given
+        merged = dict(fields.get("aws_client_parameters") or {})
+        merged.update(parameters)
+        fields["aws_client_parameters"] = merged
+    made = kind.from_step_argument(fields)
+    assert made is not None
+    return made

@@ -1,4 +1,11 @@
-"""The aiobotocore session s3fs runs on, made cheaper to start and to read listings with.
+"""Every botocore internal the S3 plugin relies on: the session s3fs runs on, made cheaper.
+
+The aiobotocore session s3fs runs on is made cheaper to start and to read listings with, by
+subclassing botocore's data loaders and registering them and a timestamp parser as session
+components; none of that is botocore's documented API. :func:`problems` checks that the installed
+botocore and aiobotocore still have what this module uses (the project's tests call it, so an
+upgrade that changes one fails there, naming it); should one be missing at run time anyway,
+:func:`aio_session` falls back to a plain session, slower but correct.
 
 - **Timestamps.** botocore reads every timestamp with dateutil. In a listing of 2,000 keys that
   is half of the client's CPU time (0.31 s -> 0.13 s measured against moto), and a re-pull with
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 from collections.abc import Iterator
 from datetime import datetime
@@ -26,20 +34,88 @@ from typing import Any
 from botocore.exceptions import DataNotFoundError
 from botocore.loaders import JSONFileLoader, Loader
 
-__all__ = ["PlainJSONFileLoader", "ServiceLoader", "aio_session", "parse_timestamp"]
+__all__ = [
+    "PlainJSONFileLoader",
+    "ServiceLoader",
+    "aio_session",
+    "config_settings",
+    "parse_timestamp",
+    "problems",
+]
+
+log = logging.getLogger(__name__)
 
 
 def aio_session(profile: str | None = None) -> Any:
-    """A new aiobotocore session (for ``profile``, if given) with both changes above."""
+    """A new aiobotocore session (for ``profile``, if given) with the changes above."""
     from aiobotocore.session import AioSession
 
     session = AioSession(profile=profile)
-    session.lazy_register_component(
-        "data_loader", lambda: ServiceLoader(session.get_config_variable("data_path"))
-    )
-    parsers = session.get_component("response_parser_factory")
-    parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
+    try:
+        session.lazy_register_component(
+            "data_loader", lambda: ServiceLoader(session.get_config_variable("data_path"))
+        )
+        parsers = session.get_component("response_parser_factory")
+        parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
+    except (AttributeError, TypeError) as error:  # botocore changed: see problems()
+        log.debug("botocore's internals changed (%s): a plain session is used", error)
+        return AioSession(profile=profile)
     return session
+
+
+def config_settings(config: Any) -> dict[str, Any]:
+    """The settings a botocore ``Config`` was made with, as the mapping s3fs takes.
+
+    :raises ValueError: when ``config`` is not a botocore ``Config``.
+    """
+    from botocore.config import Config
+
+    if not isinstance(config, Config):
+        raise ValueError(
+            f"config must be a mapping of botocore settings, not {type(config).__name__}"
+        )
+    settings: dict[str, Any] = dict(vars(config).get("_user_provided_options", {}))
+    return settings
+
+
+def problems() -> list[str]:
+    """What the installed botocore and aiobotocore no longer provide that this module uses."""
+    from importlib import metadata
+
+    from aiobotocore.session import AioSession
+    from botocore.config import Config
+
+    found: list[str] = []
+
+    def problem(distribution: str, what: str) -> None:
+        version = metadata.version(distribution)
+        found.append(f"{distribution} {version}: {what}; codeferry_s3.session must follow it")
+
+    for name in ("list_available_services", "list_api_versions"):
+        if not callable(getattr(Loader, name, None)):
+            problem("botocore", f"botocore.loaders.Loader.{name} is gone")
+    if not callable(getattr(JSONFileLoader, "load_file", None)):
+        problem("botocore", "botocore.loaders.JSONFileLoader.load_file is gone")
+    try:
+        ServiceLoader()
+    except TypeError as error:
+        problem(
+            "botocore", f"Loader() no longer takes extra_search_paths and file_loader ({error})"
+        )
+    if "_user_provided_options" not in vars(Config(connect_timeout=1)):
+        problem("botocore", "Config no longer keeps the settings it was given")
+    session = AioSession()
+    for name in ("lazy_register_component", "get_component", "get_config_variable"):
+        if not callable(getattr(session, name, None)):
+            problem("aiobotocore", f"AioSession.{name} is gone")
+    if not found:
+        made = aio_session()
+        if not isinstance(made.get_component("data_loader"), ServiceLoader):
+            problem("aiobotocore", "the session no longer takes its data loader as a component")
+        parsers = made.get_component("response_parser_factory")
+        if not callable(getattr(parsers, "set_parser_defaults", None)):
+            problem("botocore", "ResponseParserFactory.set_parser_defaults is gone")
+    return found
 
 
 class ServiceLoader(Loader):  # type: ignore[misc]  # botocore has no type hints
