@@ -40,6 +40,8 @@ def tip_writer(repos: GitRepos, name: str) -> Callable[[Mapping[str, bytes]], No
 class TestPrivateGitRepository(StorageContract):
     """Basic auth with a token from a saved credentials block, as a deployment names it."""
 
+    expected_skips = 1  # /absolute.py needs a tree entry with no name
+
     @pytest.fixture
     def store(self, git_http_server: GitHttpServer, git_repos: GitRepos) -> StoreHandle:
         name = new_repository(git_repos, "contract")
@@ -58,6 +60,8 @@ class TestPrivateGitRepository(StorageContract):
 
 class TestPublicGitRepository(StorageContract):
     """No credentials at all, so the pull step it describes runs as it is."""
+
+    expected_skips = 1  # /absolute.py needs a tree entry with no name
 
     @pytest.fixture
     def store(self, git_http_server: GitHttpServer, git_repos: GitRepos) -> StoreHandle:
