@@ -44,8 +44,10 @@ class Blobs:
     def replace(self, folder: str, files: Mapping[str, bytes]) -> None:
         """Make ``folder`` hold exactly ``files``.
 
-        :raises NotImplementedError: for a name the service does not store as given (Azure
-            resolves ``..`` and leading slashes in blob URLs).
+        A name with ``..`` components is sent with backslashes, which the service stores as
+        slashes: sent as is, the URL's ``..`` would be resolved before it is stored.
+
+        :raises NotImplementedError: for a name the service does not store as given.
         """
         from azure.core.exceptions import HttpResponseError
 
@@ -58,8 +60,9 @@ class Blobs:
             for blob in client.list_blobs(name_starts_with=prefix):
                 client.delete_blob(blob.name)
             for path, data in files.items():
+                sent = path.replace("/", "\\") if ".." in path.split("/") else path
                 try:
-                    client.upload_blob(prefix + path, data, overwrite=True)
+                    client.upload_blob(prefix + sent, data, overwrite=True)
                 except HttpResponseError as error:
                     # The SDK signs "code/../x.py"; the service resolves it and refuses the
                     # signature: Azure cannot hold such a name.

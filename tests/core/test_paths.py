@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codeferry.errors import UnsafePathError
-from codeferry.paths import safe_join, safe_relative_path
+from codeferry.paths import is_git_name, is_git_path, safe_join, safe_relative_path
+from codeferry.walk import walk_files
 
 ROOT = Path("/dest/root")
 
@@ -65,3 +66,52 @@ def test_unsafe_paths_are_refused_with_a_reason(path: str, reason: str) -> None:
 
 def test_redundant_separators_and_dots_are_normalised() -> None:
     assert safe_join(ROOT, "a//./b/") == ROOT / "a" / "b"
+
+
+def cased(name: str, upper: list[bool], tail: str) -> str:
+    return "".join(c.upper() if u else c for c, u in zip(name, upper, strict=False)) + tail
+
+
+# Git's names for its folder: any case, with the trailing dots and spaces Windows drops.
+git_name = st.builds(
+    cased,
+    st.sampled_from([".git", "git~1"]),
+    st.lists(st.booleans(), min_size=5, max_size=5),  # one per letter of either name
+    st.text(alphabet=". ", max_size=3),
+)
+
+
+@given(st.lists(segment, max_size=3), git_name, st.lists(segment, max_size=3))
+def test_a_path_through_git_s_folder_is_left_out_and_never_joined(
+    before: list[str], name: str, after: list[str]
+) -> None:
+    path = "/".join([*before, name, *after])
+    assert is_git_path(path)
+    with pytest.raises(UnsafePathError):
+        safe_relative_path(path)
+
+
+@given(st.lists(st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.~-]{0,15}", fullmatch=True), min_size=1))
+def test_a_path_without_git_s_folder_is_not_left_out(parts: list[str]) -> None:
+    if any(p.rstrip(". ").lower() in {".git", "git~1"} for p in parts):
+        return
+    assert not is_git_path("/".join(parts))
+
+
+@pytest.mark.parametrize("name", [".git", ".GIT", ".Git", ".git.", ".git ", "GIT~1", "git~1.."])
+def test_git_s_own_names_for_its_folder_are_git_names(name: str) -> None:
+    assert is_git_name(name)
+
+
+@pytest.mark.parametrize("name", [".github", ".gitignore", "git", ".git-blame", "a.git", "git~2"])
+def test_names_that_only_look_like_git_s_folder_are_kept(name: str) -> None:
+    assert not is_git_name(name)
+
+
+def test_the_walk_of_a_folder_leaves_out_git_s_folder_and_a_submodule_s_git_file(
+    tmp_path: Path,
+) -> None:
+    for path in [".git/hooks/post-checkout", ".GIT/config", "pkg/.git", "pkg/mod.py", "a.py"]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x")
+    assert sorted(relative for relative, _ in walk_files(tmp_path)) == ["a.py", "pkg/mod.py"]

@@ -64,6 +64,9 @@ PRIVATE: dict[str, tuple[str, Callable[[str], Block], Callable[[str, Any], CodeS
 class TestPrivateGitRepository(StorageContract):
     """Basic auth with a token from a saved credentials block, as a deployment names it."""
 
+    # /absolute.py needs a tree entry with no name, once per kind of credentials
+    expected_skips = len(PRIVATE)
+
     @pytest.fixture(params=sorted(PRIVATE))
     def store(
         self, request: pytest.FixtureRequest, git_http_server: GitHttpServer, git_repos: GitRepos
@@ -85,6 +88,8 @@ class TestPrivateGitRepository(StorageContract):
 
 class TestPublicGitRepository(StorageContract):
     """No credentials at all, so the pull step it describes runs as it is."""
+
+    expected_skips = 1  # /absolute.py needs a tree entry with no name
 
     @pytest.fixture
     def store(self, git_http_server: GitHttpServer, git_repos: GitRepos) -> StoreHandle:

@@ -132,8 +132,6 @@ def test_a_rotated_token_works_on_the_next_pull(
 
 HOSTILE = [
     ("100644", "..", b"escaped\n"),
-    ("040000", ".git", b"#!/bin/sh\necho pwned\n"),
-    ("040000", ".GIT", b"#!/bin/sh\necho pwned\n"),
     ("120000", "out", b"/etc/passwd"),
     ("120000", "up", b"../../../../escaped"),
 ]
@@ -152,6 +150,21 @@ def test_hostile_tree_entries_are_refused_and_nothing_lands_outside(
     assert "refused" in str(caught.value) or "unsafe" in str(caught.value)
     assert not (tmp_path / "checkout").exists()
     assert not list(tmp_path.rglob("escaped"))
+
+
+GIT_FOLDERS = [("040000", ".git"), ("040000", ".GIT"), ("100644", ".git"), ("040000", "git~1")]
+
+
+@pytest.mark.parametrize(("mode", "name"), GIT_FOLDERS)
+def test_git_folder_entries_are_left_out_as_git_leaves_them(
+    served: Served, tmp_path: Path, mode: str, name: str
+) -> None:
+    repository = f"gitdir-{secrets.token_hex(4)}.git"
+    hook = b"#!/bin/sh\necho pwned\n"
+    served.repos.hostile(repository, [(mode, name, hook), ("100644", "ok.py", b"ok\n")])
+    repo = GitRepository(url=served.url(repository), credentials=creds(served))
+    pulled = repo.pull_code(tmp_path / "checkout").directory
+    assert sorted(p.name for p in pulled.iterdir()) == ["ok.py"]
 
 
 def test_a_symlink_chain_that_escapes_is_refused(served: Served, tmp_path: Path) -> None:

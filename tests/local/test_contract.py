@@ -13,7 +13,7 @@ from codeferry_local.storage import LocalDirectory
 
 def replace_folder(root: Path, files: Mapping[str, bytes]) -> None:
     for path in files:
-        if path.startswith("/") or ".." in path.split("/") or ".git" in path.split("/"):
+        if path.startswith("/") or ".." in path.split("/"):
             raise NotImplementedError("a folder cannot hold that name")
     for existing in sorted(root.rglob("*"), reverse=True):
         existing.unlink() if existing.is_file() else existing.rmdir()
@@ -23,6 +23,8 @@ def replace_folder(root: Path, files: Mapping[str, bytes]) -> None:
 
 
 class TestLocalDirectory(StorageContract):
+    expected_skips = 3  # a folder cannot hold ../escaped.py, /absolute.py, a/../../escaped.py
+
     @pytest.fixture
     def store(self, tmp_path: Path) -> StoreHandle:
         root = tmp_path / "source"

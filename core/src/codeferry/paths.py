@@ -2,6 +2,13 @@
 
 Storage is not trusted: a key like ``../../etc/cron.d/x`` or ``/root/.ssh/authorized_keys`` must
 never write outside the destination. Every plugin joins storage paths with :func:`safe_join`.
+
+A pulled tree never holds git's own folder. Git never writes a ``.git`` entry from a tree (it is
+where hooks and configuration live: an object ``.git/hooks/post-checkout`` landing as a hook would
+run the next time anyone uses git there). Every storage leaves such paths out of a pull, as every
+push leaves them out: a folder that is a git working copy, a bucket synced from one, an image
+built with ``COPY . .`` all hold a ``.git`` that is not code, so refusing it would refuse them.
+:func:`is_git_path` is that rule; :func:`safe_relative_path` refuses what slips past it.
 """
 
 from __future__ import annotations
@@ -10,10 +17,25 @@ from pathlib import Path, PurePosixPath
 
 from codeferry.errors import UnsafePathError
 
-__all__ = ["MAX_NAME_BYTES", "safe_join", "safe_relative_path"]
+__all__ = ["MAX_NAME_BYTES", "is_git_name", "is_git_path", "safe_join", "safe_relative_path"]
 
 MAX_NAME_BYTES = 255
-_FORBIDDEN_NAMES = {".git"}
+# Git's own test for a name it never checks out (read-cache.c, verify_path): ".git" in any case,
+# with the trailing dots and spaces Windows drops, and its 8.3 short name.
+_GIT_NAMES = frozenset({".git", "git~1"})
+
+
+def is_git_name(name: str) -> bool:
+    """Whether one path component names git's folder (``.git``, ``.GIT``, ``.git.``, ``git~1``)."""
+    return name.rstrip(". ").lower() in _GIT_NAMES
+
+
+def is_git_path(path: str) -> bool:
+    """Whether a ``/``-separated path from storage is git's folder or inside one.
+
+    Such paths are left out of every pull (see the module's docstring), never written.
+    """
+    return any(is_git_name(part) for part in path.split("/"))
 
 
 def safe_relative_path(path: str) -> PurePosixPath:
@@ -22,7 +44,8 @@ def safe_relative_path(path: str) -> PurePosixPath:
     Empty and ``.`` components are dropped (``a//./b`` is ``a/b``).
 
     :raises UnsafePathError: for absolute paths, drive letters, ``..`` components, backslashes,
-        NUL bytes, ``.git`` components, names longer than 255 bytes, or nothing left at all.
+        NUL bytes, ``.git`` components (leave them out first: :func:`is_git_path`), names longer
+        than 255 bytes, or nothing left at all.
     """
     if "\x00" in path:
         raise UnsafePathError(f"path {path!r} contains a NUL byte")
@@ -38,7 +61,7 @@ def safe_relative_path(path: str) -> PurePosixPath:
     for part in parts:
         if part == "..":
             raise UnsafePathError(f"path {path!r} leaves the destination ('..')")
-        if part.lower() in _FORBIDDEN_NAMES:
+        if is_git_name(part):
             raise UnsafePathError(f"path {path!r} writes into a {part} folder")
         if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
             raise UnsafePathError(f"path {path!r} has a name longer than {MAX_NAME_BYTES} bytes")

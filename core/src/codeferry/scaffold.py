@@ -149,9 +149,10 @@ backend by changing `${Class}Storage._list` (what is there, and a fingerprint of
 rest. The conformance tests in `tests/test_contract.py` then need a `write` that puts files into
 your backend (a test server on 127.0.0.1).
 
-Rules the tests check: paths from storage go through `context.path_for`; unchanged files come from
-`context.reuse`; an unchanged store returns `context.unchanged()`; errors are one-line
-`PullError`s; secrets are `SecretStr` fields, never in `str`, `repr`, errors or pull steps.
+Rules the tests check: paths from storage go through `context.path_for`, git's folder left out
+(`codeferry.paths.is_git_path`); unchanged files come from `context.reuse`; an unchanged store
+returns `context.unchanged()`; errors are one-line `PullError`s; secrets are `SecretStr` fields,
+never in `str`, `repr`, errors or pull steps.
 """
 
 _INIT = '''\
@@ -218,6 +219,7 @@ from pydantic import Field, SecretStr
 
 from codeferry import Block, CodeStorage, FetchResult, PullContext
 from codeferry.errors import CodeferryError, PullError
+from codeferry.paths import is_git_path
 
 
 class ${Class}Storage(CodeStorage, Block):
@@ -248,7 +250,7 @@ class ${Class}Storage(CodeStorage, Block):
             return context.unchanged()
         files = size = 0
         for path, fingerprint in sorted(listing.items()):
-            target = context.path_for(path)  # refuses ../, absolute and .git paths
+            target = context.path_for(path)  # refuses ../ and absolute paths
             if before.get(path) == fingerprint and context.reuse(path):
                 continue
             size += self._copy(path, target)
@@ -262,15 +264,17 @@ class ${Class}Storage(CodeStorage, Block):
         """Every file: its ``/``-separated path and a fingerprint that changes with its content.
 
         A backend lists its objects and uses their ETag, checksum or commit id as fingerprint.
+        Git's folder is left out: a pulled tree never holds ``.git``.
         """
         root = Path(self.path)
         if not root.is_dir():
             raise PullError(f"{self} does not exist")
-        return {
-            file.relative_to(root).as_posix(): hashlib.sha256(file.read_bytes()).hexdigest()
-            for file in root.rglob("*")
-            if file.is_file()
-        }
+        found = {}
+        for file in root.rglob("*"):
+            path = file.relative_to(root).as_posix()
+            if file.is_file() and not is_git_path(path):
+                found[path] = hashlib.sha256(file.read_bytes()).hexdigest()
+        return found
 
     def _copy(self, path: str, target: Path) -> int:
         """Copy one file into ``target``; return its size."""
@@ -342,6 +346,10 @@ def replace_folder(root: Path, files: Mapping[str, bytes]) -> None:
 
 
 class Test${Class}Storage(StorageContract):
+    # The kit's tests that skip: a folder cannot hold ../escaped.py, /absolute.py or
+    # a/../../escaped.py. A store that can hold them skips none: make this 0.
+    expected_skips = 3
+
     @pytest.fixture
     def store(self, tmp_path: Path) -> StoreHandle:
         root = tmp_path / "store"

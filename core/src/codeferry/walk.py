@@ -1,9 +1,11 @@
 """Walking a user's folder for the files to pull or push from it.
 
 One walk for every local source and every push: symbolic links are followed only while they stay
-inside the folder, a link that leads back into a folder being walked is a loop (``ELOOP``), and
-neither codeferry's own folders (its home, checkouts: :class:`~codeferry.home.OwnFolders`) nor
-tooling folders (:data:`TOOLING_FOLDERS`) are entered, wherever they are.
+inside the folder, a link that leads back into a folder being walked is a loop (``ELOOP``),
+codeferry's own folders (its home, checkouts: :class:`~codeferry.home.OwnFolders`) and tooling
+folders (:data:`TOOLING_FOLDERS`) are never entered, wherever they are, and git's own folder
+(``.git``, or the ``.git`` file of a submodule) is never pulled or pushed
+(:func:`codeferry.paths.is_git_name`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codeferry.home import OwnFolders, refuse_own_folder
+from codeferry.paths import is_git_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -49,7 +52,8 @@ def walk_files(
 ) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """Every regular file under ``root``: its ``/``-separated relative path, and its entry.
 
-    Folders named in :data:`TOOLING_FOLDERS` are not entered.
+    Folders named in :data:`TOOLING_FOLDERS` are not entered; ``.git`` entries, at any depth,
+    are left out.
 
     :param leave_out: called with a relative path and whether it is a folder; ``True`` leaves
         the file, or the folder and all it holds, out.
@@ -65,6 +69,8 @@ def walk_files(
         folder, prefix, above = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
+                if is_git_name(entry.name):
+                    continue
                 if entry.is_symlink():
                     target = os.path.realpath(entry.path)
                     if target != real_top and not target.startswith(real_top + os.sep):

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codeferry.paths import is_git_path
 from codeferry.remote import internals
 from codeferry.remote.manifest import MANIFEST_NAME
 
@@ -159,8 +160,9 @@ def list_folder(
     """Every file under the folder ``root`` of ``fs``, by its path inside the folder.
 
     One recursive listing (``find``), with the filesystem's listing cache dropped first so that a
-    long-lived process sees what the store holds now. Folder markers and anything not strictly
-    inside the folder (``code-old/`` beside ``code/``) are left out.
+    long-lived process sees what the store holds now. Folder markers, anything not strictly
+    inside the folder (``code-old/`` beside ``code/``) and git's folder
+    (:func:`codeferry.paths.is_git_path`) are left out.
 
     :param by_folder: on an async filesystem, list the folder's own entries, then each of its
         sub-folders on a connection of its own, all at once. Object stores page through a flat
@@ -190,6 +192,8 @@ def list_folder(
         if not key.startswith(prefix) or key == prefix or is_folder_marker(entry):
             continue
         path = key[len(prefix) :]
+        if is_git_path(path):
+            continue
         files[path] = RemoteFile(
             path=path,
             key=key,

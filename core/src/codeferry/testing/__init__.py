@@ -11,11 +11,17 @@ the place it reads from. Every test of the contract then runs against the real b
         def store(self, tmp_path):
             archive = tmp_path / "code.zip"
             storage = ZipArchive(path=str(archive))
-            return StoreHandle(storage, write=lambda files: make_zip(archive, files))
+            return StoreHandle(
+                storage,
+                write=lambda files: make_zip(archive, files),
+                failing=lambda: ZipArchive(path=str(tmp_path / "missing.zip")),
+            )
 
-Every pull the kit makes is also checked for writes outside ``context.target`` and for changes to
-the previous version. Give ``secrets`` (credential values) and ``failing`` (a storage whose pull
-fails) to :class:`StoreHandle` to have secrets looked for in errors, results and recorded state.
+Every pull the kit makes runs in a sandbox (:mod:`codeferry.testing.sandbox`) and is checked for
+writes outside ``context.target``, files left in the temporary folder, and changes to the previous
+version. Give ``secrets`` (credential values) to :class:`StoreHandle` to have them looked for in
+errors, results and recorded state. Set :attr:`StorageContract.expected_skips` to the number of
+the kit's tests that truly cannot run for the storage (names its store cannot hold).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ nothing is written and then deleted, and reading stops as soon as a layer hides 
 it in the folder (a code layer that makes its folder opaque is the only layer read).
 
 Layers are not trusted: members with absolute paths or ``..``, device files, hard links and
-symbolic links leaving the folder, and writes through symbolic links are refused.
+symbolic links leaving the folder, and writes through symbolic links are refused. Git's folder
+(an image built with ``COPY . .`` holds one) is left out (:func:`codeferry.paths.is_git_name`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from codeferry.errors import UnsafePathError
+from codeferry.paths import is_git_name
 
 if TYPE_CHECKING:
     from codeferry.storage import PullContext
@@ -167,6 +169,9 @@ class FolderUnpacker:
                 raise UnsafePathError(
                     f"{self.where}: {self.folder_text} is not a folder in the image"
                 )
+            self.found = True
+            return True
+        if any(is_git_name(part) for part in rel):
             self.found = True
             return True
         if self._visible(rel):

@@ -1,9 +1,10 @@
 """Writing a commit's tree from the object store into a plain folder (no index, no ``.git``).
 
 Tree entries are untrusted: every name is checked and every path joined with
-:func:`codeferry.paths.safe_join`; files are created exclusively (never through an existing path);
-symbolic links are made last and each must resolve inside the folder. A file whose blob and mode
-are the same as in the previous pull's tree is reused from the previous version instead of
+:func:`codeferry.paths.safe_join`; a ``.git`` entry is left out, as git never checks one out
+(:func:`codeferry.paths.is_git_name`); files are created exclusively (never through an existing
+path); symbolic links are made last and each must resolve inside the folder. A file whose blob
+and mode are the same as in the previous pull's tree is reused from the previous version instead of
 written (:meth:`codeferry.PullContext.reuse_many`).
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from codeferry.errors import PullError, UnsafePathError
-from codeferry.paths import safe_join
+from codeferry.paths import is_git_name, safe_join
 from codeferry_git.blobs import CHUNK, BlobLocation, BlobReader, CorruptObjectError
 from codeferry_git.object_ids import object_id
 
@@ -44,9 +45,8 @@ _GITLINK = 0o160000
 # A file to put in place: its path in the tree, its path on disk, its blob, whether executable.
 _FileEntry = tuple[str, str, str, bool]
 # The rules of codeferry.paths.safe_relative_path for one name, without building a path object
-# per file (directories still go through safe_join): no separators, NUL, "", ".", ".." or ".git".
+# per file (directories still go through safe_join): no separators, NUL, "", "." or "..".
 _UNSAFE_NAME = re.compile(rb"^$|^\.{1,2}$|[/\\\x00]|^[A-Za-z]:")
-_FORBIDDEN_NAMES = {b".git"}
 
 
 @dataclass(frozen=True)
@@ -182,8 +182,10 @@ class TreeWriter:
         entries = []
         for name, mode, sha in parse_tree(raw, len(tree_sha) // 2):
             text = name.decode("utf-8", "surrogateescape")
-            if _UNSAFE_NAME.search(name) or name.lower() in _FORBIDDEN_NAMES or len(name) > 255:
+            if _UNSAFE_NAME.search(name) or len(name) > 255:
                 self._refuse(text, "is not a safe file name")
+            if is_git_name(text):
+                continue
             entries.append((text, (mode, sha.decode("ascii"))))
         return entries
 

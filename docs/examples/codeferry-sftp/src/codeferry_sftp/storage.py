@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from codeferry import Block, CodeStorage, FetchResult, PullContext
 from codeferry.errors import CodeferryError, PullError
-from codeferry.paths import safe_relative_path
+from codeferry.paths import is_git_name, safe_relative_path
 from codeferry_sftp.server import SftpServer
 
 if TYPE_CHECKING:
@@ -146,6 +146,8 @@ class SftpDirectory(CodeStorage, Block):
             except OSError as error:
                 raise PullError(f"cannot list {self}/{folder}: {error.strerror or error}") from None
             for entry in entries:
+                if is_git_name(entry.filename):
+                    continue  # git's folder is never pulled
                 rel = f"{folder}/{entry.filename}" if folder else entry.filename
                 mode = entry.st_mode or 0
                 if stat.S_ISDIR(mode):

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from codeferry import Block, CodeStorage, FetchResult, PullContext
 from codeferry.errors import PullError
+from codeferry.paths import is_git_path
 
 
 class ZipArchive(CodeStorage, Block):
@@ -28,14 +29,15 @@ class ZipArchive(CodeStorage, Block):
         except (OSError, zipfile.BadZipFile) as error:
             raise PullError(f"cannot open {self}: {error}") from None
         with archive:
-            members = [m for m in archive.infolist() if not m.is_dir()]
+            # Git's folder is never pulled; path_for refuses ../ and absolute names.
+            members = [m for m in archive.infolist() if not (m.is_dir() or is_git_path(m.filename))]
             crcs = {m.filename: m.CRC for m in members}
             version = f"{sum(crcs.values()):x}-{len(crcs)}"
             if crcs == context.previous_state.get("crcs"):
                 return context.unchanged()
             files = size = 0
             for member in members:
-                target = context.path_for(member.filename)  # refuses ../ and absolute names
+                target = context.path_for(member.filename)
                 known_crc = context.previous_state.get("crcs", {}).get(member.filename)
                 if known_crc == member.CRC and context.reuse(member.filename):
                     continue
