@@ -1,7 +1,8 @@
 """Development sessions: ``nox`` runs the tests, the linters, the docs build and the integrations.
 
-``nox -s tests`` installs everything the tests need: the distributions in this repository with
-their test extras, Debian packages for the test servers (when run as root), and npm packages.
+``nox -s tests`` installs everything the tests need: the distributions in this repository, the
+test servers and clients of the workspace's ``test`` dependency group (``pyproject.toml``: never
+a published extra), Debian packages for the test servers (when run as root), and npm packages.
 """
 
 from __future__ import annotations
@@ -42,11 +43,9 @@ DEBIAN_PACKAGES = {
 
 
 def _install_distributions(session: nox.Session, *extra: str) -> None:
+    """Core and every plugin, editable; test servers come from the ``test`` dependency group."""
     session.install("-U", "pip")
-    editable = ["-e", "core"]
-    for plugin in PLUGINS:
-        has_test_extra = "test = [" in Path(plugin, "pyproject.toml").read_text()
-        editable += ["-e", f"{plugin}[test]" if has_test_extra else plugin]
+    editable = [arg for path in ["core", *PLUGINS] for arg in ("-e", path)]
     session.install(*editable, *extra)
 
 
@@ -111,10 +110,11 @@ def integration(session: nox.Session, orchestrator: str) -> None:
     """
     _install_debian_packages(session)
     session.install("-U", "pip")
-    plugins = [f"{p}[test]" if p == "plugins/s3" else p for p in PLUGINS]
-    editable = [arg for path in ["core", *plugins] for arg in ("-e", path)]
+    editable = [arg for path in ["core", *PLUGINS] for arg in ("-e", path)]
     session.install(
-        *editable, "-e", f"integrations/{orchestrator}", *ORCHESTRATORS[orchestrator], "pytest"
+        *editable,
+        *("-e", f"integrations/{orchestrator}", *ORCHESTRATORS[orchestrator], "pytest"),
+        *("--group", "s3-tests"),  # moto's S3 server
     )
     session.run(
         "pytest",

@@ -16,10 +16,21 @@ the place it reads from. Every test of the contract then runs against the real b
 Every pull the kit makes is also checked for writes outside ``context.target`` and for changes to
 the previous version. Give ``secrets`` (credential values) and ``failing`` (a storage whose pull
 fails) to :class:`StoreHandle` to have secrets looked for in errors, results and recorded state.
+
+The kit needs pytest: install ``codeferry[testing]``.
 """
 
 from __future__ import annotations
 
-from codeferry.testing.contract import StorageContract, StoreHandle
+try:
+    from codeferry.testing.contract import StorageContract, StoreHandle
+except ModuleNotFoundError as error:
+    if error.name != "pytest":
+        raise
+    raise ModuleNotFoundError(
+        "codeferry.testing runs under pytest, which is not installed: "
+        "pip install 'codeferry[testing]'",
+        name="pytest",
+    ) from None
 
 __all__ = ["StorageContract", "StoreHandle"]
