@@ -1,19 +1,24 @@
-"""Development sessions: ``nox`` runs the tests, the linters, the docs build and the integrations.
+"""Development sessions: ``nox`` runs the tests, the linters, the docs build, the packages and the
+integrations.
 
-``nox -s tests`` installs everything the tests need: the distributions in this repository with
-their test extras, Debian packages for the test servers (when run as root), and npm packages.
+``nox -s tests`` installs everything the tests need: the distributions in this repository, the
+test servers and clients of the workspace's ``test`` dependency group (``pyproject.toml``: never
+a published extra), Debian packages for the test servers (when run as root), and npm packages.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "docs", "integration"]
+nox.options.sessions = ["tests", "lint", "docs", "packages", "integration"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
@@ -42,11 +47,9 @@ DEBIAN_PACKAGES = {
 
 
 def _install_distributions(session: nox.Session, *extra: str) -> None:
+    """Core and every plugin, editable; test servers come from the ``test`` dependency group."""
     session.install("-U", "pip")
-    editable = ["-e", "core"]
-    for plugin in PLUGINS:
-        has_test_extra = "test = [" in Path(plugin, "pyproject.toml").read_text()
-        editable += ["-e", f"{plugin}[test]" if has_test_extra else plugin]
+    editable = [arg for path in ["core", *PLUGINS] for arg in ("-e", path)]
     session.install(*editable, *extra)
 
 
@@ -111,10 +114,11 @@ def integration(session: nox.Session, orchestrator: str) -> None:
     """
     _install_debian_packages(session)
     session.install("-U", "pip")
-    plugins = [f"{p}[test]" if p == "plugins/s3" else p for p in PLUGINS]
-    editable = [arg for path in ["core", *plugins] for arg in ("-e", path)]
+    editable = [arg for path in ["core", *PLUGINS] for arg in ("-e", path)]
     session.install(
-        *editable, "-e", f"integrations/{orchestrator}", *ORCHESTRATORS[orchestrator], "pytest"
+        *editable,
+        *("-e", f"integrations/{orchestrator}", *ORCHESTRATORS[orchestrator], "pytest"),
+        *("--group", "s3-tests"),  # moto's S3 server
     )
     session.run(
         "pytest",
@@ -145,6 +149,180 @@ def docs(session: nox.Session) -> None:
         str(ROOT / "site"),
         env={"NO_MKDOCS_2_WARNING": "1"},
     )
+
+
+# What nox -s packages builds: core, every plugin, and the integrations (built, not installed:
+# their orchestrators are tried in nox -s integration).
+DISTRIBUTIONS = [
+    "core",
+    *PLUGINS,
+    *sorted(
+        p.parent.relative_to(ROOT).as_posix() for p in ROOT.glob("integrations/*/pyproject.toml")
+    ),
+]
+
+
+@nox.session(python="3.11")
+def packages(session: nox.Session) -> None:
+    """Every distribution built as it is published, and each plugin tried alone from its wheel.
+
+    Builds the sdist of core, of every plugin and of the integrations, and each wheel from its
+    sdist (a file the sdist leaves out fails here); ``twine check --strict`` reads their metadata
+    and READMEs as a package index would, and every one must carry the LICENSE. Then, for each
+    plugin, a new virtual environment outside the repository gets ``codeferry[testing]``, the
+    plugin and the codeferry distributions it requires, all from the built wheels, and the
+    plugin's test servers (the dependency group ``<plugin>-tests``): ``codeferry plugins ls``
+    must list the plugin as ok, and its contract tests (the ``StorageContract`` classes in
+    ``tests/<plugin>/``) run there from a copy of the tests, importing the installed wheels.
+    ``-- NAME...`` tries only those plugins. About 4 minutes from a clean clone on 2 shared CPUs.
+    """
+    session.install("-U", "pip")
+    session.install("--group", "packages")
+    wanted = session.posargs or [Path(p).name for p in PLUGINS]
+    work = Path(tempfile.mkdtemp(prefix="codeferry-packages-"))
+    try:
+        dist = work / "dist"
+        for path in DISTRIBUTIONS:
+            session.run(
+                "python", "-m", "build", "--no-isolation", "-q", "--outdir", str(dist), path
+            )
+        session.run("twine", "check", "--strict", *sorted(str(p) for p in dist.iterdir()))
+        _check_licenses(session, dist)
+        for name in wanted:
+            _try_plugin_alone(session, name, dist, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _wheel(dist: Path, distribution: str) -> Path:
+    (wheel,) = dist.glob(f"{distribution.replace('-', '_')}-*.whl")
+    return wheel
+
+
+def _check_licenses(session: nox.Session, dist: Path) -> None:
+    import tarfile
+    import zipfile
+
+    for built in sorted(dist.iterdir()):
+        if built.suffix == ".whl":
+            with zipfile.ZipFile(built) as wheel:
+                names = wheel.namelist()
+        else:
+            with tarfile.open(built) as sdist:
+                names = sdist.getnames()
+        if not any(name.endswith(("/licenses/LICENSE", "/LICENSE")) for name in names):
+            session.error(f"{built.name} does not carry the LICENSE")
+
+
+def _try_plugin_alone(session: nox.Session, name: str, dist: Path, work: Path) -> None:
+    """Install ``plugins/<name>`` alone from the wheels and run its contract tests there."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "plugins" / name / "pyproject.toml").read_text())["project"]
+    distribution = project["name"]
+    requires = [
+        re.split(r"[^A-Za-z0-9_.-]", requirement, maxsplit=1)[0]
+        for requirement in project["dependencies"]
+        if requirement.startswith("codeferry-")
+    ]
+    venv = work / "venvs" / name
+    python = str(venv / "bin" / "python")
+    session.run("python", "-m", "venv", "--without-pip", str(venv))
+    wheels = [f"{_wheel(dist, 'codeferry')}[testing]"]
+    wheels += [str(_wheel(dist, d)) for d in (distribution, *requires)]
+    groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    tests_group = f"{name}-tests"
+    group = ["--group", f"{ROOT / 'pyproject.toml'}:{tests_group}"] if tests_group in groups else []
+    session.run("python", "-m", "pip", "--python", python, "install", "-q", *wheels, *group)
+
+    run = work / "runs" / name
+    _copy_tests(name, run)
+    env = {**_CLEAN_ENV, "CODEFERRY_HOME": str(run / "home"), "CI": os.environ.get("CI", "")}
+    expected = sorted(["codeferry", distribution, *requires])
+    session.chdir(run)  # nothing of the repository is on sys.path from here on
+    try:
+        session.run(python, "-c", _FROM_THE_WHEELS, *expected, env=env, external=True)
+        listed = session.run(
+            *(str(venv / "bin" / "codeferry"), "plugins", "ls", "--json"),
+            env=env,
+            silent=True,
+            stderr=None,
+            external=True,
+        )
+        plugin = next(p for p in json.loads(str(listed)) if p["distribution"] == distribution)
+        if plugin["status"] != "ok":
+            session.error(f"{distribution} from its wheel: {plugin['status']} {plugin['errors']}")
+        contracts = _contract_tests(name)
+        if not contracts:
+            session.log(f"{distribution}: installed alone and listed ok; no contract tests")
+            return
+        session.run(
+            *(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(run)),
+            *contracts,
+            env=env,
+            external=True,
+        )
+    finally:
+        session.chdir(ROOT)
+
+
+# Nothing of the repository or of the caller's plugin switches reaches the tried environment
+# (nox removes a variable given as None).
+_CLEAN_ENV: dict[str, str | None] = {
+    "PYTHONPATH": None,
+    "CODEFERRY_PLUGINS": None,
+    "CODEFERRY_DISABLE_PLUGINS": None,
+}
+
+# Run in the tried environment: the codeferry distributions installed are exactly the expected
+# ones, and every codeferry module imports from that environment, not from the repository.
+_FROM_THE_WHEELS = """
+import importlib, sys
+from importlib import metadata
+expected = sorted(sys.argv[1:])
+found = sorted(
+    d.metadata["Name"] for d in metadata.distributions()
+    if d.metadata["Name"].split("-")[0] == "codeferry"
+)
+assert found == expected, f"installed {found}, expected {expected}"
+for name in expected:
+    module = importlib.import_module(name.replace("-", "_"))
+    assert module.__file__.startswith(sys.prefix), f"{name} imported from {module.__file__}"
+"""
+
+
+def _contract_tests(name: str) -> list[str]:
+    """Node ids of the ``StorageContract`` classes in ``tests/<name>/``."""
+    import ast
+
+    found = []
+    for module in sorted((ROOT / "tests" / name).glob("test_*.py")):
+        for node in ast.parse(module.read_text()).body:
+            bases = {
+                getattr(base, "id", getattr(base, "attr", None))
+                for base in getattr(node, "bases", [])
+            }
+            if isinstance(node, ast.ClassDef) and "StorageContract" in bases:
+                found.append(f"{module.relative_to(ROOT).as_posix()}::{node.name}")
+    return found
+
+
+def _copy_tests(name: str, run: Path) -> None:
+    """The tests a plugin's contract needs, in a folder of their own outside the repository.
+
+    ``tests/servers`` is copied (its npm folder linked, so Azurite is installed once); pytest's
+    settings come with a copy of the top ``pyproject.toml``.
+    """
+    tests = run / "tests"
+    tests.mkdir(parents=True)
+    for file in ("__init__.py", "conftest.py"):
+        shutil.copy2(ROOT / "tests" / file, tests / file)
+    ignore = shutil.ignore_patterns("__pycache__", "node")
+    shutil.copytree(ROOT / "tests" / "servers", tests / "servers", ignore=ignore)
+    (tests / "servers" / "node").symlink_to(ROOT / "tests" / "servers" / "node")
+    if (ROOT / "tests" / name).is_dir():
+        shutil.copytree(ROOT / "tests" / name, tests / name, ignore=ignore)
+    shutil.copy2(ROOT / "pyproject.toml", run / "pyproject.toml")
 
 
 @nox.session(python="3.11")

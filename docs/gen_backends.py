@@ -27,7 +27,7 @@ def render() -> str:
     ]
     for name in ORDER:
         text = (ROOT / "plugins" / name / "README.md").read_text()
-        text = text.replace("(../../README.md)", "(index.md)")
+        text = text.replace("(https://pypi.org/project/codeferry/)", "(index.md)")
         # One level down: the page has the only top-level heading.
         text = re.sub(r"^(#+) ", r"#\1 ", text, flags=re.MULTILINE)
         parts += ["", text.strip()]

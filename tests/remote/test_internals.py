@@ -64,30 +64,3 @@ def test_s3fs_keeping_its_response_elsewhere_is_named(monkeypatch: pytest.Monkey
     monkeypatch.setattr(S3AsyncStreamedFile, "__init__", without_r)
     (problem,) = internals.problems()
     assert "S3AsyncStreamedFile no longer keeps its HTTP body in 'r'" in problem
-
-
-def test_adlfs_without_its_service_client_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    import adlfs
-
-    monkeypatch.setattr(adlfs.AzureBlobFileSystem, "do_connect", lambda self: None)
-    (problem,) = internals.problems()
-    assert problem.startswith("adlfs ")
-    assert "service_client" in problem
-
-
-def test_the_bounded_blob_filesystem_waits_at_most_the_timeouts_and_never_retries() -> None:
-    from codeferry.timeouts import NetworkTimeouts
-
-    connection = (
-        "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=a2V5;"
-        "BlobEndpoint=http://127.0.0.1:9/acct;"
-    )
-    fs = internals.blob_filesystem(
-        timeouts=NetworkTimeouts(connect=3.0, read=7.0),
-        connection_string=connection,
-        skip_instance_cache=True,
-    )
-    assert fs.timeouts == NetworkTimeouts(connect=3.0, read=7.0)
-    assert fs.service_client.url.startswith("http://127.0.0.1:9/acct")
-    policy = fs.service_client._config.retry_policy  # the Azure SDK's settings, read back
-    assert (policy.connect_retries, policy.read_retries) == (0, 0)

@@ -170,7 +170,7 @@ def moto_server() -> Iterator[MotoServer]:
         import boto3  # noqa: F401
         import moto.server  # noqa: F401
     except ImportError:
-        missing("moto's S3 server", "moto is not installed (pip install -e 'plugins/s3[test]')")
+        missing("moto's S3 server", "moto is not installed (pip install --group s3-tests)")
     with running_moto() as server:
         yield server
 

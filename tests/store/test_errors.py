@@ -82,10 +82,13 @@ def test_an_unusable_url_is_a_store_error(url: str, cause: str) -> None:
     assert "pw-9z" not in str(caught.value)
 
 
-def test_a_missing_driver_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_driver_says_so_and_which_extra_brings_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
-    with pytest.raises(StoreError, match=r"driver is not installed \(psycopg\)") as caught:
+    expected = r"driver is not installed \(psycopg: pip install 'codeferry\[postgres\]'\)"
+    with pytest.raises(StoreError, match=expected) as caught:
         BlockStore("postgresql+psycopg://user:pw-9z@127.0.0.1/db").list_documents()
     assert "pw-9z" not in str(caught.value)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from codeferry.cli import app
+from codeferry.compatibility import core_requirement
 from codeferry.errors import CodeferryError
 from codeferry.scaffold import create_plugin, plugin_name
 
@@ -70,6 +71,9 @@ def test_new_plugin_has_the_distribution_layout(installed: tuple[Path, dict[str,
     pyproject = (root / "pyproject.toml").read_text()
     assert 'acme-store = "codeferry_acme_store.plugin"' in pyproject
     assert 'name = "codeferry-acme-store"' in pyproject
+    # Bound to the minor line of the codeferry that made it, as codeferry's own plugins are.
+    assert f'dependencies = ["{core_requirement()}"]' in pyproject
+    assert 'test = ["codeferry[testing]"]' in pyproject
 
 
 def test_new_plugin_passes_its_own_conformance_tests(

@@ -15,6 +15,9 @@ Operators can steer discovery with environment variables:
 A name in either that is no installed plugin or distribution is an error, not a silent no-op.
 ``CODEFERRY_TRACE_HOOKS``
     When set to ``1``, every hook call is written to standard error.
+
+A plugin whose distribution declares a range of codeferry that this one is outside of is not
+imported; it is listed as failed to load, with the range (:mod:`codeferry.compatibility`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from codeferry import __version__, hookspecs, settings
+from codeferry.compatibility import incompatibility
 from codeferry.errors import (
     BlockError,
     DuplicateRegistrationError,
@@ -185,6 +189,12 @@ class Plugins:
             if ep.name in self.plugins:
                 info = self.plugins[ep.name]
                 info.fail(f"plugin name {ep.name!r} is used by both {info.distribution} and {dist}")
+                continue
+            refused = incompatibility(ep.dist) if ep.dist else None
+            if refused:  # made for another codeferry: not imported at all
+                info = PluginInfo(ep.name, dist, version, ep.value, status="failed to load")
+                info.errors.append(refused)
+                self.plugins[ep.name] = info
                 continue
             self._load(ep.name, ep.value, dist, version)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from codeferry import __version__
+from codeferry.compatibility import core_requirement
 from codeferry.errors import CodeferryError
 
 __all__ = ["PluginName", "create_plugin", "plugin_name"]
@@ -77,7 +77,7 @@ def create_plugin(name: str, directory: str | Path = ".") -> Path:
         "module": names.module,
         "identifier": names.identifier,
         "Class": names.class_prefix,
-        "codeferry_version": _minor(__version__),
+        "core_requirement": core_requirement(),
     }
     files = {
         Template(path).substitute(values): Template(text).substitute(values)
@@ -89,10 +89,6 @@ def create_plugin(name: str, directory: str | Path = ".") -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
     return root
-
-
-def _minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
 
 
 _PYPROJECT = """\
@@ -111,11 +107,12 @@ classifiers = [
     "Programming Language :: Python :: 3",
     "Typing :: Typed",
 ]
-dependencies = ["codeferry>=$codeferry_version"]
+# The codeferry minor line this plugin is made and tested against (docs: hook versioning).
+dependencies = ["$core_requirement"]
 
 [project.optional-dependencies]
-# The conformance kit (codeferry.testing) ships with codeferry; it needs pytest to run.
-test = ["pytest>=8"]
+# The conformance kit (codeferry.testing) ships with codeferry; its extra brings pytest.
+test = ["codeferry[testing]"]
 
 [project.entry-points.codeferry]
 $name = "$module.plugin"

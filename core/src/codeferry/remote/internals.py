@@ -2,11 +2,11 @@
 
 fsspec's documented API is synchronous; the engine runs its transfers on a filesystem's own event
 loop, so it calls the coroutines behind that API (``_find``, ``_ls``, ``_cat_file``,
-``_put_file``), which are private. It also hands s3fs's streamed response back to its connection
-pool (``S3AsyncStreamedFile.r``) and gives adlfs's Blob service client bounded timeouts (adlfs
-builds it in ``do_connect`` and passes no client settings through). Each of those uses is here and
-nowhere else, and :func:`problems` checks that the installed libraries still have them: the
-project's tests call it, so an upgrade that changes one fails there, naming what changed, rather
+``_put_file``), which are private, and hands s3fs's streamed response back to its connection
+pool (``S3AsyncStreamedFile.r``). Each of those uses is here and nowhere else (a backend's own
+internals are its plugin's: codeferry-azure's adlfs client, codeferry-s3's botocore session),
+and :func:`problems` checks that the installed libraries still have them: the project's tests
+call it, so an upgrade that changes one fails there, naming what changed, rather
 than in a user's pull.
 """
 
@@ -22,10 +22,8 @@ if TYPE_CHECKING:
 
     from fsspec import AbstractFileSystem
 
-    from codeferry.timeouts import NetworkTimeouts
 
 __all__ = [
-    "blob_filesystem",
     "event_loop",
     "find",
     "is_async",
@@ -123,51 +121,6 @@ async def release_stream(stream: Any) -> None:
                 pass
 
 
-def blob_filesystem(*, timeouts: NetworkTimeouts, **options: Any) -> AbstractFileSystem:
-    """An ``adlfs.AzureBlobFileSystem`` whose requests wait at most ``timeouts``, never retried.
-
-    adlfs builds its Blob service client with the Azure SDK's defaults: 20 s to connect, 60 s of
-    silence per read, three retries of each with backoffs of 15 s and more, so a silent endpoint
-    holds a listing for minutes, and the engine's own retries multiply that. adlfs passes no
-    client settings through, so the same client is made again, from the address and credential
-    adlfs chose, with ``timeouts`` and without retries of connections or reads (the engine
-    retries those, a timed-out one once).
-    """
-    return _bounded_blob_filesystem_class()(timeouts=timeouts, **options)
-
-
-_BOUNDED_BLOB_FILESYSTEM: type[AbstractFileSystem] | None = None
-
-
-def _bounded_blob_filesystem_class() -> type[AbstractFileSystem]:
-    global _BOUNDED_BLOB_FILESYSTEM
-    if _BOUNDED_BLOB_FILESYSTEM is not None:
-        return _BOUNDED_BLOB_FILESYSTEM
-    from adlfs import AzureBlobFileSystem
-
-    class BoundedBlobFileSystem(AzureBlobFileSystem):  # type: ignore[misc]  # adlfs: no hints
-        service_client: Any  # an azure.storage.blob.aio.BlobServiceClient, made by do_connect
-
-        def __init__(self, *args: Any, timeouts: NetworkTimeouts, **kwargs: Any) -> None:
-            self.timeouts = timeouts  # read by do_connect, which adlfs calls from __init__
-            super().__init__(*args, **kwargs)
-
-        def do_connect(self) -> None:
-            super().do_connect()
-            adlfs_client = self.service_client
-            self.service_client = type(adlfs_client)(
-                adlfs_client.url,  # with a SAS token in its query, if that is the credential
-                credential=adlfs_client.credential,
-                connection_timeout=self.timeouts.connect,
-                read_timeout=self.timeouts.read,
-                retry_connect=0,
-                retry_read=0,
-            )
-
-    _BOUNDED_BLOB_FILESYSTEM = BoundedBlobFileSystem
-    return BoundedBlobFileSystem
-
-
 # -- checking the installed libraries ------------------------------------------------------------
 
 
@@ -196,7 +149,7 @@ def problems() -> list[str]:
         except ImportError:
             continue
         found += _class_problems(distribution, getattr(module, class_name))
-    found += _s3fs_problems() + _adlfs_problems()
+    found += _s3fs_problems()
     return found
 
 
@@ -224,25 +177,6 @@ def _s3fs_problems() -> list[str]:
         return []
     if not hasattr(S3AsyncStreamedFile(None, "bucket/key", "rb"), "r"):
         return [_problem("s3fs", "S3AsyncStreamedFile no longer keeps its HTTP body in 'r'")]
-    return []
-
-
-def _adlfs_problems() -> list[str]:
-    try:
-        from adlfs import AzureBlobFileSystem
-    except ImportError:
-        return []
-    if not callable(getattr(AzureBlobFileSystem, "do_connect", None)):
-        return [_problem("adlfs", "AzureBlobFileSystem.do_connect is gone")]
-    connection = (
-        "DefaultEndpointsProtocol=http;AccountName=check;AccountKey=Y2hlY2s=;"
-        "BlobEndpoint=http://127.0.0.1:9/check;"
-    )
-    fs = AzureBlobFileSystem(connection_string=connection, skip_instance_cache=True)
-    client = getattr(fs, "service_client", None)
-    if client is None or not hasattr(client, "url") or not hasattr(client, "credential"):
-        what = "do_connect no longer leaves a service_client with a url and a credential"
-        return [_problem("adlfs", what)]
     return []
 
 

@@ -84,6 +84,10 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# Database drivers that an extra of codeferry installs.
+_DRIVER_EXTRAS = {"psycopg": "postgres"}
+
+
 @contextlib.contextmanager
 def database_errors(url: sa.URL | str, action: str) -> Iterator[None]:
     """Turn database and driver errors into :class:`StoreError` with a one-line message.
@@ -104,8 +108,10 @@ def database_errors(url: sa.URL | str, action: str) -> Iterator[None]:
         raise StoreError(_message(url, action, f"bad database URL: {error}")) from None
     except ImportError as error:
         module = error.name or str(error)
+        hint = _DRIVER_EXTRAS.get(module.split(".")[0])
+        install = f": pip install 'codeferry[{hint}]'" if hint else ""
         raise StoreError(
-            _message(url, action, f"its database driver is not installed ({module})")
+            _message(url, action, f"its database driver is not installed ({module}{install})")
         ) from None
     except exc.SQLAlchemyError as error:
         raise StoreError(_message(url, action, _first_line(str(error)))) from None

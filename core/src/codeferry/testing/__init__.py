@@ -22,10 +22,21 @@ writes outside ``context.target``, files left in the temporary folder, and chang
 version. Give ``secrets`` (credential values) to :class:`StoreHandle` to have them looked for in
 errors, results and recorded state. Set :attr:`StorageContract.expected_skips` to the number of
 the kit's tests that truly cannot run for the storage (names its store cannot hold).
+
+The kit needs pytest: install ``codeferry[testing]``.
 """
 
 from __future__ import annotations
 
-from codeferry.testing.contract import StorageContract, StoreHandle
+try:
+    from codeferry.testing.contract import StorageContract, StoreHandle
+except ModuleNotFoundError as error:
+    if error.name != "pytest":
+        raise
+    raise ModuleNotFoundError(
+        "codeferry.testing runs under pytest, which is not installed: "
+        "pip install 'codeferry[testing]'",
+        name="pytest",
+    ) from None
 
 __all__ = ["StorageContract", "StoreHandle"]

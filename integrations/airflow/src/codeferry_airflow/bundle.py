@@ -76,7 +76,7 @@ class CodeferryDagBundle(BaseDagBundle):
     def storage(self) -> CodeStorage:
         """The codeferry storage for :attr:`source` (made on first use: plugins load lazily)."""
         if self._storage is None:
-            from codeferry.plugins import get_plugins
+            from codeferry import get_plugins
 
             self._storage = get_plugins().storage_from_source(self.source)
         return self._storage

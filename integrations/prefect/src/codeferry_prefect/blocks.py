@@ -176,7 +176,7 @@ def _to_codeferry(value: Any) -> Any:
 
 def mirrored_block_types() -> dict[str, type[PrefectBlock]]:
     """A Prefect block class for each installed codeferry block type Prefect does not define."""
-    from codeferry.plugins import get_plugins
+    from codeferry import get_plugins
 
     codeferry_types = {slug: entry.block_type for slug, entry in get_plugins().block_types.items()}
     mirrors = _Mirrors(codeferry_types)

@@ -49,7 +49,7 @@ class CodeferrySource:
         pull_interval: int | None = 60,
         keep: int = 3,
     ) -> None:
-        from codeferry.plugins import get_plugins
+        from codeferry import get_plugins
 
         self.storage = get_plugins().storage_from_source(source)
         self._pull_interval = pull_interval

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from codeferry.errors import CodeferryError
-from codeferry.remote.folder import ObjectStoreFolder
+from codeferry.remote import ObjectStoreFolder
 from codeferry_azure.credentials import AzureBlobStorageCredentials
 from codeferry_azure.plugin import Azure
 
 if TYPE_CHECKING:
-    from codeferry.remote import RemoteStorage
-    from codeferry.remote.objectstore import ObjectStore
+    from codeferry.remote import ObjectStore, RemoteStorage
 
 __all__ = ["AzureBlobStorageContainer"]
 
@@ -59,11 +58,12 @@ class AzureBlobStorageContainer(ObjectStoreFolder):
 
     def remote(self) -> RemoteStorage:
         """The engine's storage for this folder (adlfs is imported here, not before)."""
-        from codeferry.remote import RemoteStorage, internals
+        from codeferry.remote import RemoteStorage
         from codeferry.timeouts import network_timeouts, server_address
+        from codeferry_azure.filesystem import blob_filesystem
 
         options = self.credentials.storage_options() if self.credentials else {}
-        filesystem = internals.blob_filesystem(timeouts=network_timeouts(), **options)
+        filesystem = blob_filesystem(timeouts=network_timeouts(), **options)
         client_url = filesystem.service_client.url
         # adlfs lists a folder marker `code/lib/` as an empty file `code/lib` when listing flat.
         return RemoteStorage(

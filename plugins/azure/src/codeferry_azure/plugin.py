@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codeferry.remote.objectstore import ObjectStore
+from codeferry.remote import ObjectStore
 
 
 class Azure(ObjectStore):

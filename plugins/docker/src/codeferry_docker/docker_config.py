@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from codeferry.errors import CodeferryError
-from codeferry.redact import mask_secrets
+from codeferry.secrets import mask
 
 __all__ = ["DOCKER_HUB_SERVER", "DockerConfigError", "RegistryLogin", "config_path", "login_for"]
 
@@ -163,7 +163,7 @@ def _from_helper(name: str, server: str, path: Path) -> RegistryLogin | None:
         said = (output.strip() or result.stderr.decode(errors="replace").strip()).splitlines()
         if said and _NOT_FOUND in said[0].lower():
             return None
-        reason = mask_secrets(said[0][:200]) if said else f"exit status {result.returncode}"
+        reason = mask(said[0][:200]) if said else f"exit status {result.returncode}"
         raise DockerConfigError(f"{program} could not give the login for {server}: {reason}")
     try:
         answer = json.loads(output)

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from codeferry.remote.folder import ObjectStoreFolder
+from codeferry.remote import ObjectStoreFolder
 from codeferry_gcs.credentials import EMULATOR_VARIABLE, GcpCredentials, gcsfs_options
 from codeferry_gcs.plugin import GCS
 
 if TYPE_CHECKING:
-    from codeferry.remote import RemoteStorage
-    from codeferry.remote.objectstore import ObjectStore
+    from codeferry.remote import ObjectStore, RemoteStorage
 
 __all__ = ["GcsBucket", "use_plain_gcsfs"]
 

@@ -166,7 +166,7 @@ def git_host_for(url: str) -> GitHost | None:
     :class:`GitHost` as ``git_host``), so the plugin switches apply, and a host plugin that is not
     installed leaves the generic rules.
     """
-    from codeferry.plugins import get_plugins
+    from codeferry import get_plugins
 
     for entry in get_plugins().block_types.values():
         declared: Any = getattr(entry.block_type, "git_host", None)

@@ -19,7 +19,7 @@ from codeferry.walk import walk_files
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from codeferry.remote.manifest import Manifest
+    from codeferry.remote import Manifest
 
 _CHUNK = 1 << 20
 
@@ -86,7 +86,7 @@ class LocalDirectory(CodeStorage, Block):
 
     def _push(self, source: Path, target: Path, ignore_file: str | None) -> PushResult:
         from codeferry.ignore import files_to_push
-        from codeferry.remote.manifest import MANIFEST_NAME, Manifest
+        from codeferry.remote import MANIFEST_NAME, Manifest
 
         refuse_own_folder(target)
         local = files_to_push(source, ignore_file)
@@ -113,7 +113,7 @@ class LocalDirectory(CodeStorage, Block):
 
 def _read_manifest(path: Path) -> Manifest:
     """The manifest the previous push wrote; an empty one when there is none to trust."""
-    from codeferry.remote.manifest import Manifest
+    from codeferry.remote import Manifest
 
     try:
         return Manifest.parse(path.read_bytes())
@@ -156,7 +156,7 @@ def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
 
 
 def _not_the_manifest(path: str, is_dir: bool) -> bool:
-    from codeferry.remote.manifest import MANIFEST_NAME
+    from codeferry.remote import MANIFEST_NAME
 
     return not is_dir and path == MANIFEST_NAME
 

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from codeferry.remote.folder import ObjectStoreFolder
+from codeferry.remote import ObjectStoreFolder
 from codeferry_s3.credentials import AwsCredentials, MinIOCredentials
 from codeferry_s3.plugin import S3
 
 if TYPE_CHECKING:
-    from codeferry.remote import RemoteStorage
-    from codeferry.remote.objectstore import ObjectStore
+    from codeferry.remote import ObjectStore, RemoteStorage
 
 __all__ = ["S3Bucket"]
 
