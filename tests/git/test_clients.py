@@ -281,3 +281,15 @@ def test_either_client_takes_over_the_cache_the_other_filled(
         assert (result.directory / "flow.py").read_bytes() == f"V = {number}\n".encode()
         assert result.files == 1, "only the new commit's file was written"
         assert (result.directory / "keep.py").samefile(first.directory / "keep.py")
+
+
+def test_a_token_with_shell_and_escape_characters_reaches_the_server_as_it_is(
+    served: Served, tmp_path: Path
+) -> None:
+    # What the credential helper's shell could take for code, an escape or a format.
+    token = " t0k\\en $HOME `id` 'q\" ; x\\n %s "
+    served.server.allow("spe cial", token)
+    repo = GitRepository(
+        url=served.url("app.git"), credentials=GitCredentials(username="spe cial", token=token)
+    )
+    assert repo.pull_code(tmp_path / "co").version == served.commits["app"][-1]

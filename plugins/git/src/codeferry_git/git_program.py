@@ -283,8 +283,9 @@ def _credential_helper(url: str, descriptor: int) -> str:
         'while IFS= read -r l; do case "$l" in '
         'protocol=*) p="${l#protocol=}";; host=*) h="${l#host=}";; esac; done; '
         f'test "$p" = {shlex.quote(protocol)} && test "$h" = {shlex.quote(host)} && '
-        f"cat /dev/fd/{descriptor}; }}; f"
+        f'while IFS= read -r l; do printf "%s\\n" "$l"; done < /dev/fd/{descriptor}; }}; f'
     )
+    # (The shell's own read and printf: no program is started to copy the answer.)
     return f"credential.{protocol}://{host}.helper={script}"
 
 
