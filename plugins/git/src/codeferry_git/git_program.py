@@ -207,6 +207,8 @@ class GitProgram:
 
 def find_git() -> GitProgram | str:
     """The git program on ``PATH`` if it is recent enough, else why it cannot be used."""
+    if os.name != "posix":  # credentials go through an inherited descriptor and sh
+        return "git's own program is used on POSIX systems only"
     path = shutil.which("git")
     if path is None:
         return "git was not found on PATH"
