@@ -12,6 +12,9 @@ on a worker), rounds alternating which tool goes first:
 - re-pull of one new commit changing 25 files: ``codeferry pull`` (and ``pull_code`` in this
   process) vs ``git fetch --depth 1`` + ``git reset --keep`` vs the ``git_clone`` step run again.
 
+``codeferry pull`` runs with each of its git clients: git's own program (the default where git is
+installed, ``CODEFERRY_GIT_BINARY=always``) and dulwich (``never``), each into its own checkout.
+
 Run: ``python benchmarks/git_bench.py [rounds] [--files N] [--no-prefect]``. Prints medians,
 min-max, ratios and peak RSS, and writes ``benchmarks/results/git.json``.
 """
@@ -138,11 +141,19 @@ class Tools:
             fetched.cpu_seconds + reset.cpu_seconds,
         )
 
-    def codeferry_pull(self, target: Path) -> Run:
-        """``codeferry pull URL --dest target``, with its own home beside ``target``."""
-        env = {**git_env(target.parent), "CODEFERRY_HOME": str(target.parent / "cf-home")}
+    def codeferry_pull(self, target: Path, client: str = "always") -> Run:
+        """``codeferry pull URL --dest target`` with the git client ``client`` chooses (the
+        ``CODEFERRY_GIT_BINARY`` setting), with its own home beside ``target``."""
+        env = {
+            **git_env(target.parent),
+            "CODEFERRY_HOME": str(target.parent / f"cf-home-{client}"),
+            "CODEFERRY_GIT_BINARY": client,
+        }
         argv = [CODEFERRY, "pull", self.served.authed_url, "--dest", str(target)]
         return run_process(argv, env)
+
+    def codeferry_dulwich(self, target: Path) -> Run:
+        return self.codeferry_pull(target, "never")
 
     def prefect_clone(self, target: Path) -> Run:
         """Prefect's ``git_clone`` step, in ``target`` (it clones into the working folder)."""
@@ -180,13 +191,16 @@ def in_process(function: Callable[[], object]) -> Run:
 NAMES = {
     "fresh-git": "git clone --depth 1",
     "fresh-cf": "codeferry pull",
+    "fresh-cf-dulwich": "codeferry pull (dulwich client)",
     "fresh-cf-in": "codeferry pull_code",
     "fresh-dulwich": "dulwich porcelain.clone(depth=1)",
     "fresh-prefect": "Prefect git_clone step",
     "same-git": "git fetch --depth 1 (nothing new)",
     "same-cf": "codeferry pull",
+    "same-cf-dulwich": "codeferry pull (dulwich client)",
     "new-git": "git fetch --depth 1 + reset --keep",
     "new-cf": "codeferry pull",
+    "new-cf-dulwich": "codeferry pull (dulwich client)",
     "new-cf-in": "codeferry pull_code",
     "new-prefect": "Prefect git_clone step again",
 }
@@ -222,28 +236,47 @@ def main(rounds: int, files: int, with_prefect: bool) -> None:
                 url=served.url, credentials=GitCredentials(username=USER, token=TOKEN)
             )
             in_repo = partial(repo.pull_code, base / "in")
-            git, ours = base / "git", base / "cf"
+            git, ours, dul = base / "git", base / "cf", base / "cf-dulwich"
 
-            pull = tools.codeferry_pull
+            pull, dulwich = tools.codeferry_pull, tools.codeferry_dulwich
             alternated(
-                results, number, ("fresh-git", tools.git_clone, git), ("fresh-cf", pull, ours)
+                results,
+                number,
+                ("fresh-git", tools.git_clone, git),
+                ("fresh-cf", pull, ours),
+                ("fresh-cf-dulwich", dulwich, dul),
             )
             add(results["fresh-cf-in"], in_process(in_repo))
             add(results["fresh-dulwich"], in_process(partial(dulwich_clone, base / "dulwich")))
             if prefect is not None:
                 add(results["fresh-prefect"], tools.prefect_clone(base / "prefect"))
-            alternated(results, number, ("same-git", tools.git_fetch, git), ("same-cf", pull, ours))
+            alternated(
+                results,
+                number,
+                ("same-git", tools.git_fetch, git),
+                ("same-cf", pull, ours),
+                ("same-cf-dulwich", dulwich, dul),
+            )
             served.add_commit(number)
-            alternated(results, number, ("new-git", tools.git_update, git), ("new-cf", pull, ours))
+            alternated(
+                results,
+                number,
+                ("new-git", tools.git_update, git),
+                ("new-cf", pull, ours),
+                ("new-cf-dulwich", dulwich, dul),
+            )
             add(results["new-cf-in"], in_process(in_repo))
             if prefect is not None:
                 add(results["new-prefect"], tools.prefect_clone(base / "prefect"))
             shutil.rmtree(base, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
     for title, keys in (
-        ("fresh shallow pull", ("fresh-git", "fresh-cf", "fresh-cf-in", "fresh-dulwich")),
-        ("re-pull, nothing new", ("same-git", "same-cf")),
-        ("re-pull of one new commit", ("new-git", "new-cf", "new-cf-in")),
+        (
+            "fresh shallow pull",
+            ("fresh-git", "fresh-cf", "fresh-cf-dulwich", "fresh-cf-in", "fresh-dulwich"),
+        ),
+        ("re-pull, nothing new", ("same-git", "same-cf", "same-cf-dulwich")),
+        ("re-pull of one new commit", ("new-git", "new-cf", "new-cf-dulwich", "new-cf-in")),
     ):
         print(title)
         baseline = results[keys[0]]
@@ -269,6 +302,7 @@ def record(
             series(results["fresh-cf"], "codeferry pull (process)"),
             raw=clone,
             prefect=prefect_fresh,
+            others=[series(results["fresh-cf-dulwich"], "codeferry pull, dulwich (process)")],
         ),
         case(
             "fresh",
@@ -283,6 +317,7 @@ def record(
             "re-pull, nothing new (whole process)",
             series(results["same-cf"], "codeferry pull (process)"),
             raw=series(results["same-git"]),
+            others=[series(results["same-cf-dulwich"], "codeferry pull, dulwich (process)")],
         ),
         case(
             "repull-process",
@@ -290,6 +325,7 @@ def record(
             series(results["new-cf"], "codeferry pull (process)"),
             raw=series(results["new-git"]),
             prefect=prefect_again,
+            others=[series(results["new-cf-dulwich"], "codeferry pull, dulwich (process)")],
         ),
         case(
             "repull",
@@ -311,7 +347,9 @@ def record(
             " it: nginx, fcgiwrap and git's own `git http-backend`, with Basic auth. Whole-process"
             " rows time `codeferry pull URL`, the git CLI and Prefect's `git_clone` step from"
             " process start to exit, each with its peak RSS (the largest process's: `git clone`"
-            " also runs `index-pack`); in-process rows time `pull_code` alone.",
+            " also runs `index-pack`); in-process rows time `pull_code` alone. codeferry's rows"
+            " use git's own program where git is installed (its default); the dulwich rows"
+            " (`CODEFERRY_GIT_BINARY=never`) are what a machine without git gets.",
             CORRECTION,
         ],
     )

@@ -67,3 +67,30 @@ def test_names_are_split_on_commas(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.names("CODEFERRY_N") == {"s3", "git"}
     monkeypatch.delenv("CODEFERRY_N")
     assert settings.names("CODEFERRY_N") is None
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("Never", "never"), (" always ", "always")])
+def test_a_choice_is_one_of_its_words_in_any_case(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: str
+) -> None:
+    monkeypatch.setenv("CODEFERRY_C", raw)
+    assert settings.choice("CODEFERRY_C", ("auto", "always", "never"), "auto") == expected
+
+
+@pytest.mark.parametrize("raw", [None, "", "  "])
+def test_an_unset_choice_takes_its_default(
+    monkeypatch: pytest.MonkeyPatch, raw: str | None
+) -> None:
+    if raw is None:
+        monkeypatch.delenv("CODEFERRY_C", raising=False)
+    else:
+        monkeypatch.setenv("CODEFERRY_C", raw)
+    assert settings.choice("CODEFERRY_C", ("auto", "never"), "auto") == "auto"
+
+
+def test_a_choice_of_another_word_is_refused_listing_the_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CODEFERRY_C", "sometimes")
+    with pytest.raises(SettingError, match=r"CODEFERRY_C='sometimes' is not one of auto, never"):
+        settings.choice("CODEFERRY_C", ("auto", "never"), "auto")

@@ -1,4 +1,8 @@
-"""Repositories for the git tests, made once per session on the smart-HTTP test server."""
+"""Repositories for the git tests, made once per session on the smart-HTTP test server.
+
+Every test that talks to a server runs twice: with git's own program fetching and writing
+(``CODEFERRY_GIT_BINARY=always``) and with dulwich (``never``); see :func:`git_client`.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,34 @@ from tests.servers.git_http import GitHttpServer, GitRepos, run_git
 from tests.servers.sshd import SshServer
 
 BIG_FILES = 2_000
+CLIENTS = {"git": "always", "dulwich": "never"}
+"""Each git client, and the ``CODEFERRY_GIT_BINARY`` value that chooses it."""
+# A test using one of these talks to a git server: it runs with each client.
+_SERVERS = {
+    "served",
+    "git_http_server",
+    "git_repos",
+    "nginx_git_server",
+    "sshd_server",
+    "silent_server",
+    "echo_auth_server",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if _SERVERS & set(metafunc.fixturenames):
+        metafunc.parametrize("git_client", list(CLIENTS), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def git_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """The git client this test pulls with (``"git"`` or ``"dulwich"``), chosen through the
+    setting for this process and the codeferry processes it starts; ``None``: the default."""
+    monkeypatch.delenv("CODEFERRY_GIT_BINARY", raising=False)
+    client: str | None = getattr(request, "param", None)
+    if client is not None:
+        monkeypatch.setenv("CODEFERRY_GIT_BINARY", CLIENTS[client])
+    return client
 
 
 @dataclass

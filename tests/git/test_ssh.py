@@ -60,3 +60,16 @@ def test_a_key_the_server_does_not_know_is_refused(
     with pytest.raises(PullError, match="SSH authentication failed"):
         repo.pull_code(tmp_path / "co")
     assert text.getvalue() not in str(repo) + repr(repo)
+
+
+def test_without_a_key_the_machines_ssh_is_used_and_never_prompts(
+    sshd_server: SshServer, served: Served, tmp_path: Path
+) -> None:
+    # This machine's ssh knows neither the server's host key nor a key the server accepts: the
+    # pull fails at once, in one line, rather than asking on a terminal.
+    repo = GitRepository(url=ssh_url(sshd_server, served, "app.git"))
+    with pytest.raises(PullError) as refused:
+        repo.pull_code(tmp_path / "co")
+    message = str(refused.value)
+    assert message.startswith("SSH authentication failed for git repository ssh://"), message
+    assert "\n" not in message

@@ -136,7 +136,11 @@ def _s3_source(objects: Objects) -> Source:
     return Source("s3", f"s3://{BUCKET}/code", lambda files: objects.replace("code", files), env)
 
 
-def _git_source(served: Served) -> Source:
+GIT_CLIENTS = {"git": "always", "git-dulwich": "never"}
+"""The git sources' variants: pulled by git's own program, and by dulwich (the setting's value)."""
+
+
+def _git_source(served: Served, client: str) -> Source:
     name = f"rel-{secrets.token_hex(4)}.git"
     served.repos.bare(name)
     served.server.public.add(name)
@@ -144,7 +148,8 @@ def _git_source(served: Served) -> Source:
     def publish(files: Mapping[str, bytes]) -> None:
         served.repos.fast_import(name, [files])  # the versions here all have the same paths
 
-    return Source("git", served.url(name), publish)
+    env = {"CODEFERRY_GIT_BINARY": GIT_CLIENTS[client]}
+    return Source("git", served.url(name), publish, env)
 
 
 @pytest.fixture
@@ -156,14 +161,15 @@ def git_host(git_http_server: GitHttpServer, git_repos: GitRepos) -> Served:
     return Served(git_http_server, git_repos)
 
 
-@pytest.fixture(params=["local", "s3", "git"])
+@pytest.fixture(params=["local", "s3", *GIT_CLIENTS])
 def source(request: pytest.FixtureRequest, tmp_path: Path) -> Source:
-    """An empty source on each backend family: a folder, an S3 prefix, a git repository."""
+    """An empty source on each backend family: a folder, an S3 prefix, a git repository (pulled
+    with each git client)."""
     if request.param == "local":
         return _local_source(tmp_path)
     if request.param == "s3":
         return _s3_source(request.getfixturevalue("objects"))
-    return _git_source(request.getfixturevalue("git_host"))
+    return _git_source(request.getfixturevalue("git_host"), request.param)
 
 
 @pytest.fixture

@@ -35,7 +35,15 @@ from codeferry_git.repository import GitRepository
 from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsCredentials
 from tests.git.conftest import Served
-from tests.reliability.conftest import BUCKET, TRIALS, Objects, tree, trial, version_files
+from tests.reliability.conftest import (
+    BUCKET,
+    GIT_CLIENTS,
+    TRIALS,
+    Objects,
+    tree,
+    trial,
+    version_files,
+)
 
 pytestmark = pytest.mark.reliability
 
@@ -212,8 +220,9 @@ def test_an_s3_secret_key_saved_through_the_cli_is_found_nowhere(
     assert evidence.hits(tmp_path, secret, wrong) == []
 
 
+@pytest.mark.parametrize("client", list(GIT_CLIENTS))
 def test_a_git_token_saved_through_the_python_api_is_found_nowhere(
-    git_host: Served, evidence: Evidence, codeferry_home: Path, tmp_path: Path
+    git_host: Served, evidence: Evidence, codeferry_home: Path, tmp_path: Path, client: str
 ) -> None:
     name = f"secret-{secrets.token_hex(4)}.git"
     git_host.repos.bare(name)
@@ -226,7 +235,11 @@ def test_a_git_token_saved_through_the_python_api_is_found_nowhere(
             credentials = GitCredentials(username="rel-user", token=SecretStr(value))
             credentials.save(block_name)
             GitRepository(url=git_host.url(name), credentials=credentials).save(block_name)
-        env = {**os.environ, "CODEFERRY_HOME": str(codeferry_home)}
+        env = {
+            **os.environ,
+            "CODEFERRY_HOME": str(codeferry_home),
+            "CODEFERRY_GIT_BINARY": GIT_CLIENTS[client],
+        }
         dest = tmp_path / "work" / "code"
         evidence.codeferry("pull", "block:git-repository/good", "--dest", str(dest), env=env)
         assert tree(dest) == files
@@ -307,7 +320,7 @@ def _local_backend(tmp_path: Path) -> SecretBackend:
     return SecretBackend("local", storage, publish)
 
 
-def _git_backend(request: pytest.FixtureRequest) -> SecretBackend:
+def _git_backend(request: pytest.FixtureRequest, client: str) -> SecretBackend:
     served: Served = request.getfixturevalue("git_host")
     name = f"scan-{secrets.token_hex(4)}.git"
     served.repos.bare(name)
@@ -328,6 +341,7 @@ def _git_backend(request: pytest.FixtureRequest) -> SecretBackend:
         secrets=[token, wrong],
         bad="block:git-repository/bad",
         credential="{{ blocks.git-credentials.good.token }}",
+        env={"CODEFERRY_GIT_BINARY": GIT_CLIENTS[client]},
     )
 
 
@@ -468,15 +482,16 @@ def _docker_backend(request: pytest.FixtureRequest) -> SecretBackend:
     )
 
 
-@pytest.fixture(params=["local", "git", "s3", "azure", "gcs", "docker"])
+@pytest.fixture(params=["local", *GIT_CLIENTS, "s3", "azure", "gcs", "docker"])
 def secret_backend(
     request: pytest.FixtureRequest, codeferry_home: Path, tmp_path: Path
 ) -> SecretBackend:
     """A backend holding nothing yet, with saved credentials (good and bad) for it."""
     if request.param == "local":
         return _local_backend(tmp_path)
+    if request.param in GIT_CLIENTS:
+        return _git_backend(request, request.param)
     builders = {
-        "git": _git_backend,
         "s3": _s3_backend,
         "azure": _azure_backend,
         "gcs": _gcs_backend,

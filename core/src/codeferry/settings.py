@@ -25,6 +25,10 @@ never a silent default.
     timed out is tried once more at most).
 ``CODEFERRY_LOCK_TIMEOUT``
     Seconds a pull waits for another pull into the same checkout (default 300).
+``CODEFERRY_GIT_BINARY``
+    Which client codeferry-git fetches with: ``auto`` (default: git's own program when git 2.32 or
+    later is on ``PATH``, else dulwich), ``always`` (git's program; an error without it) or
+    ``never`` (dulwich only). See :mod:`codeferry_git.clients`.
 
 The three limits are read through :mod:`codeferry.timeouts`, which every transport uses.
 """
@@ -36,7 +40,16 @@ from pathlib import Path
 
 from codeferry.errors import SettingError
 
-__all__ = ["checkouts_dir", "database_url", "flag", "home", "home_path", "names", "seconds"]
+__all__ = [
+    "checkouts_dir",
+    "choice",
+    "database_url",
+    "flag",
+    "home",
+    "home_path",
+    "names",
+    "seconds",
+]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -76,6 +89,20 @@ def seconds(variable: str, default: float | None) -> float | None:
     if not number > 0 or number == float("inf"):
         raise SettingError(f"{variable}={raw!r} is not a number of seconds (or 0 for no limit)")
     return number
+
+
+def choice(variable: str, choices: tuple[str, ...], default: str) -> str:
+    """The one of ``choices`` that ``variable`` names (any case); unset or empty: ``default``.
+
+    :raises SettingError: for any other value, listing the choices.
+    """
+    raw = os.environ.get(variable)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise SettingError(f"{variable}={raw!r} is not one of {', '.join(choices)}")
+    return value
 
 
 def names(variable: str) -> set[str] | None:

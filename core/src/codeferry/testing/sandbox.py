@@ -146,7 +146,8 @@ class Sandbox:
         """Whether the pull may change ``path`` (absolute) through ``event``."""
         if any(path == f or path.startswith(f + os.sep) for f in self._folders):
             return True
-        if path in self._files or self.allowed(path):
+        # os.devnull: a program the pull runs gets it as its standard input
+        if path in self._files or path == os.devnull or self.allowed(path):
             return True
         parent, name = os.path.split(path)
         if any(parent == folder and name.startswith(prefix) for folder, prefix in self._beside):

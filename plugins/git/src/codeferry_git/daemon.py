@@ -30,8 +30,14 @@ __all__ = ["TimedTCPGitClient"]
 class TimedTCPGitClient(TCPGitClient):
     """dulwich's ``git://`` client, connecting and reading within ``timeouts``."""
 
-    def __init__(self, host: str, port: int | None, timeouts: NetworkTimeouts) -> None:
-        super().__init__(host, port=port or TCP_GIT_PORT)
+    def __init__(
+        self,
+        host: str,
+        port: int | None,
+        timeouts: NetworkTimeouts,
+        report_activity: Callable[[int, str], None] | None = None,
+    ) -> None:
+        super().__init__(host, port=port or TCP_GIT_PORT, report_activity=report_activity)
         self.timeouts = timeouts
 
     def _connect(

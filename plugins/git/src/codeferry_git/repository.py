@@ -2,16 +2,14 @@
 
 The git objects live in a bare repository in the checkout's cache folder, kept between pulls, so a
 re-pull fetches only new objects. The commit's tree is then written straight into the new version's
-folder, with no index and no ``.git`` folder: files unchanged since the previous pull are
-hard-linked from it. When the remote still points at the commit checked out, nothing is written.
+folder, with no ``.git`` folder: files unchanged since the previous pull are reused from it. When
+the remote still points at the commit checked out, nothing is written. git's own program does the
+work when it is on the machine, dulwich otherwise (see :mod:`codeferry_git.clients`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import posixpath
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr, field_validator, model_validator
@@ -29,7 +27,6 @@ from codeferry_git.credentials import (
     http_auth_for,
     ssh_key_for,
 )
-from codeferry_git.object_ids import object_id, ref_name
 from codeferry_git.urls import (
     InvalidGitInputError,
     parse_git_url,
@@ -39,20 +36,12 @@ from codeferry_git.urls import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from dulwich.objects import ObjectID, ShaFile
-    from dulwich.refs import Ref
-    from dulwich.repo import Repo
-
-    from codeferry_git.trees import Gitlink, TreeWriter
+    from codeferry_git.clients import CachedRepository, PullTrees
+    from codeferry_git.tree_rules import Gitlink
 
 __all__ = ["GitRepository"]
 
-_FULL_HISTORY = 2**31 - 1
 _MAX_SUBMODULE_NESTING = 8
-_MAX_PACKS = 16
-_REFUSED_WANT = ("not our ref", "invalid object", "unadvertised object")
 
 
 class GitRepository(CodeStorage, Block):
@@ -161,15 +150,15 @@ class GitRepository(CodeStorage, Block):
         )
         if same_layout and self.commit_sha and context.previous_version == self.commit_sha:
             return context.unchanged()
-        from codeferry_git.trees import TreeWriter
+        from codeferry_git.clients import PullTrees, open_repository
+        from codeferry_git.progress import current_callback
 
         auth, key = self._credentials_for(self.url)
         secrets = [auth.password] if auth else []
-        repo = _cache_repository(context.cache_dir, self.url)
+        trees = PullTrees.for_pull(context, label, self.directories or (), current_callback())
+        repo = open_repository(self.url, trees, ssh_key=key is not None)
         try:
-            commit = _fetch_commit(
-                repo,
-                self.url,
+            commit = repo.fetch_commit(
                 auth,
                 key,
                 branch=self.branch,
@@ -180,26 +169,24 @@ class GitRepository(CodeStorage, Block):
             )
             if commit is None:
                 return context.unchanged()
-            tree = _tree_of(repo, commit, label)
-            writer = TreeWriter(context, label, self.directories or ())
-            stats = writer.write(repo.object_store, tree, context.previous_state.get("tree"))
+            tree = repo.tree_of(commit)
+            stats = repo.write(tree, context.previous_state.get("tree"))
             files, size = stats.files, stats.bytes
             submodules: dict[str, Any] = {}
             if self.include_submodules and stats.gitlinks:
                 previous = dict(context.previous_state.get("submodules", {}))
                 submodules, more_files, more_bytes = self._write_submodules(
-                    writer,
+                    trees,
                     repo,
                     tree,
                     stats.gitlinks,
                     parent_url=self.url,
                     base="",
-                    context=context,
                     previous=previous,
                     secrets=secrets,
                 )
                 files, size = files + more_files, size + more_bytes
-            writer.finish()
+            trees.finish()
         finally:
             repo.close()
         state = {"tree": tree, "layout": layout, "submodules": submodules}
@@ -235,22 +222,23 @@ class GitRepository(CodeStorage, Block):
 
     def _write_submodules(
         self,
-        writer: TreeWriter,
-        repo: Repo,
+        trees: PullTrees,
+        repo: CachedRepository,
         tree: str,
         gitlinks: list[Gitlink],
         *,
         parent_url: str,
         base: str,
-        context: PullContext,
         previous: dict[str, Any],
         secrets: list[str],
         nesting: int = 1,
     ) -> tuple[dict[str, Any], int, int]:
         """Fetch and write each submodule (and theirs); ``base`` is where ``repo`` is written."""
+        from codeferry_git.clients import open_repository
+
         if nesting > _MAX_SUBMODULE_NESTING:
             raise PullError(f"git repository {redact_url(self.url)}: submodules nest too deep")
-        urls = _submodule_urls(repo, tree)
+        urls = repo.submodule_urls(tree)
         found: dict[str, Any] = {}
         files = size = 0
         for link in gitlinks:
@@ -261,20 +249,14 @@ class GitRepository(CodeStorage, Block):
                     "in .gitmodules"
                 )
             sub_url = _resolve_submodule_url(parent_url, url, self.url)
+            # Credentials go to the parent's own server only: a .gitmodules may name any host.
             auth, key = (
-                self._credentials_for(sub_url)
-                if same_origin(sub_url, self.url)
-                else (
-                    None,
-                    None,
-                )
+                self._credentials_for(sub_url) if same_origin(sub_url, self.url) else (None, None)
             )
             sub_secrets = secrets + ([auth.password] if auth else [])
-            sub_repo = _cache_repository(context.cache_dir, sub_url)
+            sub_repo = open_repository(sub_url, trees, ssh_key=key is not None)
             try:
-                commit = _fetch_commit(
-                    sub_repo,
-                    sub_url,
+                commit = sub_repo.fetch_commit(
                     auth,
                     key,
                     branch=None,
@@ -284,20 +266,19 @@ class GitRepository(CodeStorage, Block):
                     secrets=sub_secrets,
                 )
                 assert commit is not None
-                sub_tree = _tree_of(sub_repo, commit, redact_url(sub_url))
+                sub_tree = sub_repo.tree_of(commit)
                 old = previous.get(link.path, {})
-                stats = writer.write(sub_repo.object_store, sub_tree, old.get("tree"), link.path)
+                stats = sub_repo.write(sub_tree, old.get("tree"), link.path)
                 files, size = files + stats.files, size + stats.bytes
                 found[link.path] = {"commit": commit, "tree": sub_tree}
                 if stats.gitlinks:
                     nested, more_files, more_bytes = self._write_submodules(
-                        writer,
+                        trees,
                         sub_repo,
                         sub_tree,
                         stats.gitlinks,
                         parent_url=sub_url,
                         base=link.path,
-                        context=context,
                         previous=previous,
                         secrets=sub_secrets,
                         nesting=nesting + 1,
@@ -307,162 +288,6 @@ class GitRepository(CodeStorage, Block):
             finally:
                 sub_repo.close()
         return found, files, size
-
-
-def _cache_repository(cache_dir: Path, url: str) -> Repo:
-    """The bare repository caching ``url``'s objects in this checkout's cache (made if new)."""
-    from dulwich.repo import Repo
-
-    folder = cache_dir / "git" / hashlib.sha256(url.encode()).hexdigest()[:20]
-    if (folder / "objects").is_dir():
-        return Repo(str(folder))
-    folder.mkdir(parents=True, exist_ok=True)
-    return Repo.init_bare(str(folder))
-
-
-def _fetch_commit(
-    repo: Repo,
-    url: str,
-    auth: HttpAuth | None,
-    key: SshKey | None,
-    *,
-    branch: str | None,
-    commit_sha: str | None,
-    depth: int | None,
-    unchanged_if: str | None,
-    secrets: list[str],
-) -> str | None:
-    """Fetch the commit wanted into ``repo``; ``None`` when the remote is at ``unchanged_if``."""
-    from dulwich.errors import GitProtocolError, HangupException
-
-    from codeferry_git.transport import describe_failure, open_remote
-
-    label = redact_url(url)
-    store = repo.object_store
-    if commit_sha is not None and object_id(commit_sha) in store:
-        return commit_sha
-    resolved: dict[str, str] = {}
-
-    def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
-        if commit_sha is not None:
-            return [object_id(commit_sha)]
-        sha = _resolve_ref(refs, branch, label)
-        resolved["sha"] = sha
-        if sha == unchanged_if or object_id(sha) in store:
-            return []
-        return [object_id(sha)]
-
-    def every_head(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
-        return _all_heads(refs)
-
-    try:
-        remote = open_remote(url, auth, key)
-        try:
-            remote.client.fetch(
-                remote.path,
-                repo,
-                determine_wants=wants,
-                depth=depth,
-                ref_prefix=_ref_candidates(branch),
-            )
-        except GitProtocolError as error:
-            # git http-backend hangs up on an unknown want; others answer "not our ref".
-            text = str(error).lower()
-            refused = isinstance(error, HangupException) or any(w in text for w in _REFUSED_WANT)
-            if commit_sha is None or not refused:
-                raise
-            # The server only serves advertised tips: fetch all branches' history and look.
-            remote = open_remote(url, auth, key)
-            remote.client.fetch(remote.path, repo, determine_wants=every_head, depth=_FULL_HISTORY)
-    except (CodeferryError, KeyboardInterrupt):
-        raise
-    except Exception as error:
-        raise describe_failure(error, url, secrets) from None
-    if commit_sha is not None:
-        if object_id(commit_sha) not in store:
-            raise PullError(f"commit {commit_sha} was not found in git repository {label}")
-        sha = commit_sha
-    else:
-        sha = resolved["sha"]
-        if sha == unchanged_if:
-            return None
-    commit = _peel_to_commit(repo, sha, label)
-    repo.refs[ref_name("refs/heads/codeferry")] = object_id(commit)  # a "have" for next time
-    if len(list(store.packs)) > _MAX_PACKS:
-        store.repack()
-    return commit
-
-
-def _ref_candidates(branch: str | None) -> list[Ref]:
-    """The refs ``branch`` may name, in the order git looks them up (``HEAD`` for none)."""
-    if branch is None:
-        return [ref_name("HEAD")]
-    return [ref_name(f"refs/heads/{branch}"), ref_name(f"refs/tags/{branch}")]
-
-
-def _resolve_ref(refs: Mapping[Ref, ObjectID], branch: str | None, label: str) -> str:
-    for name in _ref_candidates(branch):
-        # An annotated tag is advertised twice: the tag, and "^{}" with the commit it points to.
-        sha = refs.get(ref_name(name.decode() + "^{}")) or refs.get(name)
-        if sha:
-            return sha.decode("ascii")
-    if branch is None:
-        raise PullError(f"git repository {label} has no default branch (HEAD)")
-    raise PullError(f"branch or tag {branch!r} was not found in git repository {label}")
-
-
-def _all_heads(refs: Mapping[Ref, ObjectID]) -> list[ObjectID]:
-    return sorted(
-        {sha for name, sha in refs.items() if sha and name.startswith((b"refs/heads/", b"HEAD"))}
-    )
-
-
-def _peel_to_commit(repo: Repo, sha: str, label: str) -> str:
-    from dulwich.objects import Commit, Tag
-
-    obj = _object(repo, sha, label)
-    while isinstance(obj, Tag):
-        obj = _object(repo, obj.object[1].decode("ascii"), label)
-    if not isinstance(obj, Commit):
-        raise PullError(f"git repository {label}: {sha} is not a commit")
-    return obj.id.decode("ascii")
-
-
-def _tree_of(repo: Repo, commit: str, label: str) -> str:
-    from dulwich.objects import Commit
-
-    obj = _object(repo, commit, label)
-    if not isinstance(obj, Commit):
-        raise PullError(f"git repository {label}: {commit} is not a commit")
-    tree: bytes = obj.tree  # an untyped property in dulwich
-    return tree.decode("ascii")
-
-
-def _object(repo: Repo, sha: str, label: str) -> ShaFile:
-    try:
-        return repo.object_store[object_id(sha)]
-    except KeyError:
-        raise PullError(
-            f"git repository {label}: object {sha} is missing (the server did not send it)"
-        ) from None
-
-
-def _submodule_urls(repo: Repo, tree: str) -> dict[str, str]:
-    """``{path: url}`` from the ``.gitmodules`` file at the root of ``tree``."""
-    from dulwich.config import ConfigFile, parse_submodules
-    from dulwich.objects import Tree
-
-    root = repo.object_store[object_id(tree)]
-    assert isinstance(root, Tree)
-    if b".gitmodules" not in root:
-        return {}
-    _, sha = root[b".gitmodules"]
-    raw = repo.object_store[sha].as_raw_string()
-    config = ConfigFile.from_file(io.BytesIO(raw))
-    return {
-        path.decode("utf-8", "replace"): url.decode("utf-8", "replace")
-        for path, url, _ in parse_submodules(config)
-    }
 
 
 def _resolve_submodule_url(parent: str, url: str, top: str) -> str:

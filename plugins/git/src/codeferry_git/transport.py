@@ -12,6 +12,8 @@ fetch is one stream and is not retried.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -27,12 +29,14 @@ from codeferry.timeouts import (
 )
 
 if TYPE_CHECKING:
-    from dulwich.client import GitClient
+    from dulwich.client import GitClient, HttpGitClient
 
     from codeferry_git.credentials import HttpAuth, SshKey
 
-__all__ = ["Remote", "describe_failure", "open_remote"]
+__all__ = ["SSH_REFUSALS", "Remote", "describe_failure", "open_remote"]
 
+SSH_REFUSALS = ("permission denied (", "host key verification failed")
+"""What the ``ssh`` program says when it refuses the server, or the server refuses the key."""
 # Redirects dulwich follows on one request, as urllib3's default allows.
 _REDIRECTS = 3
 
@@ -45,17 +49,27 @@ class Remote:
     path: str
 
 
-def open_remote(url: str, auth: HttpAuth | None, ssh_key: SshKey | None) -> Remote:
-    """A client for ``url`` (credential-free) authenticating with ``auth`` or ``ssh_key``."""
-    from dulwich.client import HttpGitClient, SSHGitClient, get_transport_and_path
+def open_remote(
+    url: str,
+    auth: HttpAuth | None,
+    ssh_key: SshKey | None,
+    activity: Callable[[int, str], None] | None = None,
+) -> Remote:
+    """A client for ``url`` (credential-free) authenticating with ``auth`` or ``ssh_key``.
+
+    ``activity`` is dulwich's ``report_activity``: called with the bytes of each read
+    (``"read"``) and write (``"write"``), over every transport.
+    """
+    from dulwich.client import SSHGitClient, get_transport_and_path
 
     timeouts = network_timeouts()
     if url.startswith(("http://", "https://")):
-        client: GitClient = HttpGitClient(
+        client: GitClient = _counting_http_client()(
             url.rstrip("/"),
             pool_manager=_http_pool(url, timeouts),
             username=auth.username if auth else None,
             password=auth.password if auth else None,
+            report_activity=activity,
         )
         return Remote(client, "")
     if url.startswith("git://"):
@@ -63,8 +77,9 @@ def open_remote(url: str, auth: HttpAuth | None, ssh_key: SshKey | None) -> Remo
 
         parts = urlsplit(url)
         assert parts.hostname is not None  # parse_git_url refuses a URL without a host
-        return Remote(TimedTCPGitClient(parts.hostname, parts.port, timeouts), parts.path)
-    client, path = get_transport_and_path(url)
+        daemon = TimedTCPGitClient(parts.hostname, parts.port, timeouts, activity)
+        return Remote(daemon, parts.path)
+    client, path = get_transport_and_path(url, report_activity=activity)
     if isinstance(client, SSHGitClient) and ssh_key is not None:
         from codeferry_git.ssh import InMemoryKeyVendor
 
@@ -77,6 +92,28 @@ def open_remote(url: str, auth: HttpAuth | None, ssh_key: SshKey | None) -> Remo
 
         client.ssh_command = ssh_program(timeouts)
     return Remote(client, path)
+
+
+@functools.cache
+def _counting_http_client() -> type[HttpGitClient]:
+    """dulwich's HTTP client, reporting the bytes it reads as its other clients do."""
+    from dulwich.client import HttpGitClient
+
+    class CountingHttpGitClient(HttpGitClient):
+        def _http_request(self, *args: Any, **kwargs: Any) -> Any:
+            response, read = super()._http_request(*args, **kwargs)
+            report = self._report_activity
+            if report is None:
+                return response, read
+
+            def counted(size: int) -> bytes:
+                data: bytes = read(size)
+                report(len(data), "read")
+                return data
+
+            return response, counted
+
+    return CountingHttpGitClient
 
 
 def _http_pool(url: str, timeouts: NetworkTimeouts) -> Any:
@@ -120,7 +157,7 @@ def describe_failure(error: BaseException, url: str, secrets: list[str]) -> Pull
         message = f"access denied to git repository {where} (the credentials lack read access)"
     elif isinstance(error, NotGitRepository) or " 404 " in f" {text} ":
         message = f"git repository {where} was not found (or the credentials cannot see it)"
-    elif _is_ssh_auth_failure(error):
+    elif _is_ssh_auth_failure(error) or any(sign in text.lower() for sign in SSH_REFUSALS):
         message = f"SSH authentication failed for git repository {where}: {text}"
     elif (
         isinstance(error, HangupException | ConnectionError | EOFError)

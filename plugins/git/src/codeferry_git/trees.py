@@ -1,28 +1,32 @@
-"""Writing a commit's tree from the object store into a plain folder (no index, no ``.git``).
+"""Writing a commit's tree from dulwich's object store into a plain folder (no index, no ``.git``).
 
-Tree entries are untrusted: every name is checked and every path joined with
-:func:`codeferry.paths.safe_join`; a ``.git`` entry is left out, as git never checks one out
-(:func:`codeferry.paths.is_git_name`); files are created exclusively (never through an existing
-path); symbolic links are made last and each must resolve inside the folder. A file whose blob
-and mode are the same as in the previous pull's tree is reused from the previous version instead of
-written (:meth:`codeferry.PullContext.reuse_many`).
+Tree entries are untrusted: every name is held to :mod:`codeferry_git.tree_rules` and every path
+joined with :func:`codeferry.paths.safe_join`; a ``.git`` entry is left out, as git never checks
+one out (:func:`codeferry.paths.is_git_name`); files are created exclusively (never through an
+existing path); symbolic links are made last and each must resolve inside the folder. A file whose
+blob and mode are the same as in the previous pull's tree is reused from the previous version
+instead of written (:meth:`codeferry.PullContext.reuse_many`).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from codeferry.errors import PullError, UnsafePathError
-from codeferry.paths import is_git_name, safe_join
+from codeferry.errors import PullError
 from codeferry_git.blobs import CHUNK, BlobLocation, BlobReader, CorruptObjectError
 from codeferry_git.object_ids import object_id
+from codeferry_git.tree_rules import (
+    Cone,
+    Gitlink,
+    TreeTarget,
+    WriteStats,
+    is_left_out,
+    is_safe_name,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -44,28 +48,6 @@ _TAG = 4
 _GITLINK = 0o160000
 # A file to put in place: its path in the tree, its path on disk, its blob, whether executable.
 _FileEntry = tuple[str, str, str, bool]
-# The rules of codeferry.paths.safe_relative_path for one name, without building a path object
-# per file (directories still go through safe_join): no separators, NUL, "", "." or "..".
-_UNSAFE_NAME = re.compile(rb"^$|^\.{1,2}$|[/\\\x00]|^[A-Za-z]:")
-
-
-@dataclass(frozen=True)
-class Gitlink:
-    """A submodule entry met in a tree: where it goes and the commit it pins."""
-
-    path: str
-    commit: str
-    previous_commit: str | None
-
-
-@dataclass
-class WriteStats:
-    """What writing a tree did."""
-
-    files: int = 0
-    bytes: int = 0
-    reused: int = 0
-    gitlinks: list[Gitlink] = field(default_factory=list)
 
 
 class TreeWriter:
@@ -74,6 +56,8 @@ class TreeWriter:
     :param directories: when not empty, only these folders are written, in the manner of git's
         cone-mode sparse checkout: everything under them, plus the files directly in the root and
         in each folder on the way to them.
+    :param target: where the trees go, shared with the other writers of the same pull (its
+        symbolic links are made by whichever calls :meth:`finish`).
     """
 
     def __init__(
@@ -81,14 +65,16 @@ class TreeWriter:
         context: PullContext,
         label: str,
         directories: Iterable[str] = (),
+        *,
+        target: TreeTarget | None = None,
     ) -> None:
         self._store: BaseObjectStore | None = None
         self._context = context
         self._label = label
         self._root = context.target
+        self._target = target or TreeTarget(context.target, label)
         self._previous = str(context.previous) if context.previous is not None else None
-        self._directories = tuple(sorted({d.strip("/") for d in directories if d.strip("/")}))
-        self._symlinks: list[tuple[str, bytes]] = []
+        self._cone = Cone(directories)
 
     # -- walking -------------------------------------------------------------------------------
 
@@ -105,36 +91,34 @@ class TreeWriter:
         stats = WriteStats()
         writes: list[_FileEntry] = []
         links: list[_FileEntry] = []
-        stack = [
-            (prefix, tree, previous_tree, "all" if not self._directories or prefix else "cone")
-        ]
+        stack = [(prefix, tree, previous_tree, self._cone.root(prefix))]
         while stack:
             folder, tree_sha, old_sha, scope = stack.pop()
-            base = str(self._file_path(folder)) if folder else str(self._root)
+            base = str(self._target.file_path(folder)) if folder else str(self._root)
             entries = self._entries(tree_sha)
             old = dict(self._entries(old_sha)) if old_sha and object_id(old_sha) in store else {}
             for name, (mode, sha) in entries:
                 path = f"{folder}/{name}" if folder else name
                 if stat.S_ISDIR(mode):
-                    sub_scope = self._scope(path) if scope == "cone" else scope
+                    sub_scope = self._cone.scope(path) if scope == "cone" else scope
                     if sub_scope is None:
                         continue
-                    self._directory(path)
+                    self._target.directory(path)
                     previous = old.get(name)
                     old_sub = previous[1] if previous and stat.S_ISDIR(previous[0]) else None
                     stack.append((path, sha, old_sub, sub_scope))
                     continue
                 if mode == _GITLINK:
-                    if scope == "cone" and self._scope(path) is None:
+                    if scope == "cone" and self._cone.scope(path) is None:
                         continue
-                    self._directory(path)
+                    self._target.directory(path)
                     previous = old.get(name)
                     was = previous[1] if previous and previous[0] == _GITLINK else None
                     stats.gitlinks.append(Gitlink(path, sha, was))
                     continue
                 target = f"{base}/{name}"  # a string: a Path per file costs more than its link
                 if stat.S_ISLNK(mode):
-                    self._symlinks.append((path, self._blob(sha, path)))
+                    self._target.symlink(path, self._blob(sha, path))
                 elif self._previous is not None and old.get(name) == (mode, sha):
                     links.append((path, target, sha, bool(mode & 0o111)))
                 else:
@@ -145,22 +129,7 @@ class TreeWriter:
 
     def finish(self) -> None:
         """Make the symbolic links met so far, then check each resolves inside the folder."""
-        root = os.path.realpath(self._root)
-        made = []
-        for path, raw in self._symlinks:
-            destination = self._file_path(path)
-            link_target = raw.decode("utf-8", "surrogateescape")
-            if not raw or b"\0" in raw or link_target.startswith("/"):
-                self._refuse(path, f"is a symbolic link to {link_target!r}, outside the checkout")
-            try:
-                destination.symlink_to(link_target)
-            except OSError as error:
-                self._refuse(path, f"cannot be made a symbolic link ({error.strerror})")
-            made.append((path, destination, link_target))
-        for path, destination, link_target in made:
-            resolved = os.path.realpath(destination)
-            if resolved != root and not resolved.startswith(root + os.sep):
-                self._refuse(path, f"is a symbolic link to {link_target!r}, outside the checkout")
+        self._target.finish()
 
     # -- pieces --------------------------------------------------------------------------------
 
@@ -182,9 +151,9 @@ class TreeWriter:
         entries = []
         for name, mode, sha in parse_tree(raw, len(tree_sha) // 2):
             text = name.decode("utf-8", "surrogateescape")
-            if _UNSAFE_NAME.search(name) or len(name) > 255:
+            if not is_safe_name(name):
                 self._refuse(text, "is not a safe file name")
-            if is_git_name(text):
+            if is_left_out(name):
                 continue
             entries.append((text, (mode, sha.decode("ascii"))))
         return entries
@@ -208,31 +177,8 @@ class TreeWriter:
             self._refuse(str(error.filename), "appears twice in its tree")
         return len(links) - len(left), [entries[place] for place in left]
 
-    def _scope(self, path: str) -> str | None:
-        """How much of folder ``path`` a sparse checkout wants: all of it, its files, or none."""
-        for wanted in self._directories:
-            if path == wanted or path.startswith(wanted + "/"):
-                return "all"
-        if any(wanted.startswith(path + "/") for wanted in self._directories):
-            return "cone"
-        return None
-
-    def _file_path(self, path: str) -> Path:
-        try:
-            return safe_join(self._root, path)
-        except UnsafePathError as error:
-            raise PullError(f"git repository {self._label} has an unsafe path: {error}") from None
-
-    def _directory(self, path: str) -> None:
-        directory = self._file_path(path)
-        try:
-            directory.mkdir()
-        except FileExistsError:
-            if directory.is_symlink() or not directory.is_dir():
-                self._refuse(path, "appears twice in its tree")
-
     def _refuse(self, path: str, reason: str) -> NoReturn:
-        raise PullError(f"git repository {self._label}: path {path!r} {reason}; refused")
+        self._target.refuse(path, reason)
 
     def _blob(self, sha: str, path: str) -> bytes:
         """The whole content of blob ``sha`` (a link target, a deltified file)."""
