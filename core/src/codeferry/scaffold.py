@@ -77,6 +77,7 @@ def create_plugin(name: str, directory: str | Path = ".") -> Path:
         "module": names.module,
         "identifier": names.identifier,
         "Class": names.class_prefix,
+        "Title": " ".join(part.capitalize() for part in names.name.split("-")),
         "codeferry_version": _minor(__version__),
     }
     files = {
@@ -224,6 +225,7 @@ class ${Class}Storage(CodeStorage, Block):
     """Code kept in $name."""
 
     block_type_slug: ClassVar[str] = "$name-storage"
+    block_type_name: ClassVar[str] = "${Title} Storage"  # shown in lists: spell it as people do
 
     path: str
     # SecretStr keeps a credential out of repr and listings, and encrypted at rest.

@@ -20,6 +20,7 @@ class BitBucketCredentials(Block):
     """
 
     block_type_slug: ClassVar[str] = "bitbucket-credentials"
+    block_type_name: ClassVar[str] = "Bitbucket Credentials"
     token: SecretStr
     username: str | None = None
     url: str | None = None

@@ -79,6 +79,7 @@ class SshKey(Block):
     """
 
     block_type_slug: ClassVar[str] = "ssh-key"
+    block_type_name: ClassVar[str] = "SSH Key"
     private_key: SecretStr
     passphrase: SecretStr | None = None
     username: str = "git"
@@ -96,6 +97,7 @@ class GitCredentials(Block):
     """
 
     block_type_slug: ClassVar[str] = "git-credentials"
+    block_type_name: ClassVar[str] = "Git Credentials"
     username: str | None = None
     token: SecretStr | None = None
     ssh_key: SshKey | None = None

@@ -66,6 +66,7 @@ class GitRepository(CodeStorage, Block):
     """
 
     block_type_slug: ClassVar[str] = "git-repository"
+    block_type_name: ClassVar[str] = "Git Repository"
 
     url: str
     branch: str | None = None

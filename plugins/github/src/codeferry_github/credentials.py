@@ -20,6 +20,7 @@ class GitHubCredentials(Block):
     """A GitHub token (classic, fine-grained, or an installation token), github.com or GHES."""
 
     block_type_slug: ClassVar[str] = "github-credentials"
+    block_type_name: ClassVar[str] = "GitHub Credentials"
     token: SecretStr
 
     def git_credentials(self, url: str) -> tuple[str, str]:
@@ -35,6 +36,7 @@ class GitHubAppCredentials(Block):
     """
 
     block_type_slug: ClassVar[str] = "github-app-credentials"
+    block_type_name: ClassVar[str] = "GitHub App Credentials"
     app_id: str
     private_key: SecretStr
     installation_id: int

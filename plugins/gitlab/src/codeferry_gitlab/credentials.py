@@ -20,6 +20,7 @@ class GitLabCredentials(Block):
     """
 
     block_type_slug: ClassVar[str] = "gitlab-credentials"
+    block_type_name: ClassVar[str] = "GitLab Credentials"
     token: SecretStr
     username: str | None = None
     url: str | None = None

@@ -26,6 +26,7 @@ class LocalDirectory(CodeStorage, Block):
     """A folder on this machine that holds code."""
 
     block_type_slug: ClassVar[str] = "local-directory"
+    block_type_name: ClassVar[str] = "Local Directory"
     path: str
 
     def __str__(self) -> str:
