@@ -19,6 +19,7 @@ from pydantic import SecretStr, field_validator, model_validator
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError, PullError, UnsafePathError
 from codeferry.paths import safe_relative_path
+from codeferry.progress import TransferProgress
 from codeferry.secrets import redact_url
 from codeferry.storage import CodeStorage, FetchResult, PullContext
 from codeferry_git.credentials import (
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from dulwich.refs import Ref
     from dulwich.repo import Repo
 
+    from codeferry_git.progress import PackProgress
     from codeferry_git.trees import Gitlink, TreeWriter
 
 __all__ = ["GitRepository"]
@@ -161,27 +163,32 @@ class GitRepository(CodeStorage, Block):
         )
         if same_layout and self.commit_sha and context.previous_version == self.commit_sha:
             return context.unchanged()
+        from codeferry_git.progress import PackProgress
         from codeferry_git.trees import TreeWriter
 
         auth, key = self._credentials_for(self.url)
         secrets = [auth.password] if auth else []
         repo = _cache_repository(context.cache_dir, self.url)
+        writing: TransferProgress | None = None
         try:
-            commit = _fetch_commit(
-                repo,
-                self.url,
-                auth,
-                key,
-                branch=self.branch,
-                commit_sha=self.commit_sha,
-                depth=self.depth,
-                unchanged_if=context.previous_version if same_layout else None,
-                secrets=secrets,
-            )
+            with TransferProgress(f"pull {label}") as receiving:
+                commit = _fetch_commit(
+                    repo,
+                    self.url,
+                    auth,
+                    key,
+                    branch=self.branch,
+                    commit_sha=self.commit_sha,
+                    depth=self.depth,
+                    unchanged_if=context.previous_version if same_layout else None,
+                    secrets=secrets,
+                    pack=PackProgress(receiving),
+                )
             if commit is None:
                 return context.unchanged()
             tree = _tree_of(repo, commit, label)
-            writer = TreeWriter(context, label, self.directories or ())
+            writing = TransferProgress(f"pull {label}: writing files")
+            writer = TreeWriter(context, label, self.directories or (), progress=writing)
             stats = writer.write(repo.object_store, tree, context.previous_state.get("tree"))
             files, size = stats.files, stats.bytes
             submodules: dict[str, Any] = {}
@@ -201,6 +208,8 @@ class GitRepository(CodeStorage, Block):
                 files, size = files + more_files, size + more_bytes
             writer.finish()
         finally:
+            if writing is not None:
+                writing.close()
             repo.close()
         state = {"tree": tree, "layout": layout, "submodules": submodules}
         return FetchResult(version=commit, files=files, bytes=size, state=state)
@@ -331,10 +340,15 @@ def _fetch_commit(
     depth: int | None,
     unchanged_if: str | None,
     secrets: list[str],
+    pack: PackProgress | None = None,
 ) -> str | None:
-    """Fetch the commit wanted into ``repo``; ``None`` when the remote is at ``unchanged_if``."""
+    """Fetch the commit wanted into ``repo``; ``None`` when the remote is at ``unchanged_if``.
+
+    ``pack`` is told of every piece of pack data received (the progress display).
+    """
     from dulwich.errors import GitProtocolError, HangupException
 
+    from codeferry_git.progress import report_pack_data
     from codeferry_git.transport import describe_failure, open_remote
 
     label = redact_url(url)
@@ -357,6 +371,8 @@ def _fetch_commit(
 
     try:
         remote = open_remote(url, auth, key)
+        if pack is not None:
+            report_pack_data(remote.client, pack)
         try:
             remote.client.fetch(
                 remote.path,
@@ -373,6 +389,8 @@ def _fetch_commit(
                 raise
             # The server only serves advertised tips: fetch all branches' history and look.
             remote = open_remote(url, auth, key)
+            if pack is not None:
+                report_pack_data(remote.client, pack)
             remote.client.fetch(remote.path, repo, determine_wants=every_head, depth=_FULL_HISTORY)
     except (CodeferryError, KeyboardInterrupt):
         raise

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from dulwich.object_store import BaseObjectStore
 
+    from codeferry.progress import TransferProgress
     from codeferry.storage import PullContext
 
 __all__ = ["Gitlink", "TreeWriter", "WriteStats"]
@@ -74,6 +75,8 @@ class TreeWriter:
     :param directories: when not empty, only these folders are written, in the manner of git's
         cone-mode sparse checkout: everything under them, plus the files directly in the root and
         in each folder on the way to them.
+    :param progress: told how many files each :meth:`write` will write, and each file handed to
+        the writers (with its size).
     """
 
     def __init__(
@@ -81,6 +84,8 @@ class TreeWriter:
         context: PullContext,
         label: str,
         directories: Iterable[str] = (),
+        *,
+        progress: TransferProgress | None = None,
     ) -> None:
         self._store: BaseObjectStore | None = None
         self._context = context
@@ -89,6 +94,7 @@ class TreeWriter:
         self._previous = str(context.previous) if context.previous is not None else None
         self._directories = tuple(sorted({d.strip("/") for d in directories if d.strip("/")}))
         self._symlinks: list[tuple[str, bytes]] = []
+        self._progress = progress
 
     # -- walking -------------------------------------------------------------------------------
 
@@ -256,6 +262,9 @@ class TreeWriter:
         wanted: dict[str, list[tuple[str, str, bool]]] = {}
         for path, target, sha, executable in writes:
             wanted.setdefault(sha, []).append((path, target, executable))
+        progress = self._progress
+        if progress is not None:
+            progress.expect(files=(progress.files_total or 0) + len(writes))
         total = 0
         with BlobReader(self._store) as reader, ThreadPoolExecutor(_WRITERS) as pool:
             pending: deque[Future[str | None]] = deque()
@@ -275,6 +284,8 @@ class TreeWriter:
                             pool.submit(_write_stream, reader, location, path, target, executable)
                         )
                         total += location.size
+                        if progress is not None:
+                            progress.advance(location.size, files=1)
                     continue
                 data = (
                     self._blob(sha, places[0][0])
@@ -285,6 +296,8 @@ class TreeWriter:
                     batch.append((path, target, data, executable))
                     total += len(data)
                     batch_bytes += len(data)
+                if progress is not None:
+                    progress.advance(len(data) * len(places), files=len(places))
                 if len(batch) >= _BATCH or batch_bytes >= _BATCH_BYTES:
                     submit(pool.submit(_write_batch, batch))
                     batch, batch_bytes = [], 0

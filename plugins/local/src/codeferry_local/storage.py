@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from codeferry.blocks import Block
 from codeferry.errors import PullError, PushError, describe_os_error
 from codeferry.home import refuse_own_folder
+from codeferry.progress import TransferProgress
 from codeferry.storage import CodeStorage, FetchResult, PullContext, PushResult
 from codeferry.walk import walk_files
 
@@ -40,6 +41,10 @@ class LocalDirectory(CodeStorage, Block):
         root = Path(str(self))
         if not root.is_dir():
             raise PullError(f"folder {root} does not exist")
+        with TransferProgress(f"pull {root}") as progress:
+            return self._fetch(root, context, progress)
+
+    def _fetch(self, root: Path, context: PullContext, progress: TransferProgress) -> FetchResult:
         before: dict[str, list[Any]] = dict(context.previous_state.get("files", {}))
         now = {rel: [st.st_size, st.st_mtime_ns] for rel, st in _walk(root)}
         if (
@@ -48,6 +53,7 @@ class LocalDirectory(CodeStorage, Block):
             and all(now[rel] == before[rel][:2] for rel in now)
         ):
             return context.unchanged()
+        progress.expect(files=len(now), total_bytes=sum(size for size, _ in now.values()))
         files, copied, manifest = 0, 0, {}
         for rel, (size, mtime) in sorted(now.items()):
             old = before.get(rel)
@@ -61,6 +67,7 @@ class LocalDirectory(CodeStorage, Block):
                 digest = _copy_hashing(root / rel, context.path_for(rel))
                 files, copied = files + 1, copied + size
             manifest[rel] = [size, mtime, digest]
+            progress.advance(size, files=1)
         version = hashlib.sha256(
             "".join(f"{rel}\0{entry[2]}\n" for rel, entry in sorted(manifest.items())).encode()
         ).hexdigest()
@@ -82,16 +89,19 @@ class LocalDirectory(CodeStorage, Block):
         target.mkdir(parents=True, exist_ok=True)
         wanted = dict(_walk(source))
         files = sent = 0
-        for rel, st in wanted.items():
-            destination = target / rel
-            try:
-                current = destination.stat()
-                if (current.st_size, current.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
-                    continue
-            except FileNotFoundError:
-                destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source / rel, destination)
-            files, sent = files + 1, sent + st.st_size
+        total = sum(st.st_size for st in wanted.values())
+        with TransferProgress(f"push {target}", files=len(wanted), total_bytes=total) as progress:
+            for rel, st in wanted.items():
+                progress.advance(st.st_size, files=1)
+                destination = target / rel
+                try:
+                    current = destination.stat()
+                    if (current.st_size, current.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+                        continue
+                except FileNotFoundError:
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source / rel, destination)
+                files, sent = files + 1, sent + st.st_size
         for rel, _ in list(_walk(target)):
             if rel not in wanted:
                 (target / rel).unlink()
