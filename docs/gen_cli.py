@@ -61,7 +61,7 @@ def _row(param: Any) -> str:
     option = param.param_type_name == "option"
     if option:
         names = ", ".join(f"`{name}`" for name in [*param.opts, *param.secondary_opts])
-        if not param.is_flag:
+        if not param.is_flag and not getattr(param, "count", False):
             names += f" `{param.metavar or _metavar(param)}`"
     else:
         names = f"`{(param.metavar or param.name or '').upper()}`"

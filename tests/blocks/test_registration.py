@@ -171,3 +171,29 @@ def test_a_module_that_fails_to_import_is_a_block_error_and_can_be_fixed(
     assert slugs(register_block_types_from(path)) == [("fixed", "new")]
     with pytest.raises(BlockError, match="cannot import no_such_module_xyz"):
         register_block_types_from("no_such_module_xyz")
+
+
+@pytest.mark.parametrize(
+    ("class_name", "shown"),
+    [
+        ("AWSCredentials", "AWS Credentials"),
+        ("OAuthToken", "OAuth Token"),
+        ("IPv6Address", "IPv6 Address"),
+        ("S3Bucket", "S3 Bucket"),
+        ("HTTPServerLogin", "HTTP Server Login"),
+        ("JSON", "JSON"),
+        ("ServerLogin", "Server Login"),
+    ],
+)
+def test_a_block_without_a_display_name_gets_its_words_spaced_acronyms_whole(
+    class_name: str, shown: str
+) -> None:
+    block_type = type(
+        class_name, (Block,), {"__annotations__": {"host": "str"}, "__module__": __name__}
+    )
+    assert block_type.block_type_name == shown
+
+
+def test_a_derived_display_name_never_changes_the_slug() -> None:
+    block_type = type("OAuthToken", (Block,), {"__annotations__": {}, "__module__": __name__})
+    assert block_type.block_type_slug == "o-auth-token"  # as saved blocks already name it

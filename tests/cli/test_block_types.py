@@ -101,3 +101,48 @@ def test_unknown_block_type_names_the_distribution_to_install(cli: Cli) -> None:
         "Error: no block type 's3-bucket' is known; install it with: pip install codeferry-s3"
     )
     assert result.stdout == ""
+
+
+IN_TREE = {
+    name: f"codeferry_{name}.plugin"
+    for name in ("local", "git", "github", "gitlab", "bitbucket", "s3", "azure", "gcs", "docker")
+}
+
+
+def test_type_ls_spells_display_names_as_people_do(cli: Cli) -> None:
+    from codeferry.plugins import Plugins, set_plugins
+
+    previous = set_plugins(Plugins(IN_TREE, entry_points=False))
+    try:
+        result = cli("block", "type", "ls")
+    finally:
+        set_plugins(previous)
+    assert result.exit_code == 0, result.output
+    names = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    for slug, name in {
+        "github-credentials": "GitHub Credentials",
+        "github-app-credentials": "GitHub App Credentials",
+        "gitlab-credentials": "GitLab Credentials",
+        "bitbucket-credentials": "Bitbucket Credentials",
+        "ssh-key": "SSH Key",
+        "aws-credentials": "AWS Credentials",
+        "gcp-credentials": "GCP Credentials",
+        "oci-image": "OCI Image",
+        "json": "JSON",
+        "local-directory": "Local Directory",
+    }.items():
+        assert f"{slug}  " in names[slug] and f"  {name}  " in names[slug], names[slug]
+
+
+def test_every_block_type_codeferry_ships_names_itself() -> None:
+    """The default display name is a guess from the class name: shipped types never rely on it."""
+    from codeferry.plugins import Plugins
+
+    registry = Plugins(IN_TREE, entry_points=False)
+    unnamed = [
+        f"{entry.block_type.__module__}.{entry.block_type.__qualname__}"
+        for entry in registry.block_types.values()
+        if "block_type_name" not in vars(entry.block_type)
+    ]
+    assert unnamed == []
+    assert len(registry.block_types) >= 20

@@ -97,7 +97,7 @@ def test_a_module_that_raises_on_import_is_a_step_error(
 
 
 def test_a_result_that_is_not_a_mapping_is_ignored_with_a_note(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     name = module_name()
     write_module(tmp_path, name, "def go():\n    return ['not', 'a', 'mapping']\n")
@@ -108,12 +108,12 @@ def test_a_result_that_is_not_a_mapping_is_ignored_with_a_note(
     )
     assert result.outputs["s"] == {}
     assert result.outputs["t"] == {"after": True}
-    err = capsys.readouterr().err
+    err = caplog.text
     assert f"pull step 1 '{name}.go' (id s): returned list, not a mapping of outputs" in err
 
 
 def test_warnings_a_step_raises_are_shown_once_each(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     name = module_name()
     write_module(
@@ -131,7 +131,7 @@ def test_warnings_a_step_raises_are_shown_once_each(
     )
     monkeypatch.chdir(tmp_path)
     run_steps((Step(f"{name}.go"),), allow_import_steps=True)
-    err = capsys.readouterr().err
+    err = caplog.text
     assert err.count("DeprecationWarning: old_option is deprecated") == 1
     assert "UserWarning: consider a newer layout" in err
 
@@ -168,7 +168,7 @@ def test_current_name_of_a_deprecated_prefect_name(old: str, current: str | None
 
 
 def test_a_legacy_name_runs_the_current_step_with_a_note(
-    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     step = Step(
         "prefect.projects.steps.run_shell_script",
@@ -177,7 +177,7 @@ def test_a_legacy_name_runs_the_current_step_with_a_note(
     )
     result = run_steps((step,))
     assert result.outputs["s"]["stdout"] == "hi"
-    err = capsys.readouterr().err
+    err = caplog.text
     note = [line for line in err.splitlines() if "prefect.projects.steps.run_shell_script" in line]
     assert len(note) == 1
     assert "'prefect.deployments.steps.run_shell_script'" in note[0]

@@ -223,14 +223,14 @@ def test_same_an_unknown_step_is_an_error_naming_it() -> None:
 
 
 def test_same_async_import_path_steps_are_awaited_and_other_results_ignored(
-    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     result = run_steps(
         (Step("anyio.run_process", {"command": ["echo", "hello world"]}, id="p"),),
         allow_import_steps=True,
     )
     assert result.outputs["p"] == {}
-    assert "returned CompletedProcess, not a mapping of outputs" in capsys.readouterr().err
+    assert "returned CompletedProcess, not a mapping of outputs" in caplog.text
 
 
 def test_differs_requires_installs_nothing() -> None:

@@ -68,6 +68,7 @@ __all__ = [
     "block_types",
     "check_secret_fields",
     "describe_validation_error",
+    "display_name",
     "get_block_type",
     "load_block",
     "parse_block_reference",
@@ -76,9 +77,13 @@ __all__ = [
 
 _REF_KEY = "$ref"
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# Display names split a word from the next, and an acronym of two capitals or more from a word
+# after it (AWSCredentials), never inside a word that mixes cases (OAuthToken, IPv6Address).
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z]{2})(?=[A-Z][a-z])")
 
 
 def _kebab(name: str) -> str:
+    # Slugs name saved blocks: their rule never changes.
     return _CAMEL_BOUNDARY.sub("-", name).lower()
 
 
@@ -96,6 +101,16 @@ def describe_validation_error(error: pydantic.ValidationError) -> str:
     return "; ".join(problems)
 
 
+def display_name(class_name: str) -> str:
+    """The display name a block class gets without a ``block_type_name``: its words spaced.
+
+    ``AWSCredentials`` → ``AWS Credentials``, ``OAuthToken`` → ``OAuth Token``. A word that is
+    itself two words in capitals (``GitHub``) cannot be told from two words (``GitHub`` →
+    ``Git Hub``): such a class sets its ``block_type_name``.
+    """
+    return _WORD_BOUNDARY.sub(" ", class_name)
+
+
 class Block(BaseModel):
     """Base class of block types.
 
@@ -105,7 +120,10 @@ class Block(BaseModel):
         The type's unique name, lowercase with dashes (default: the class name, ``S3Bucket`` →
         ``s3-bucket``).
     ``block_type_name``
-        A display name (default: the class name with spaces).
+        The display name, as people spell it (``"GitHub Credentials"``, ``"SSH Key"``). Set it:
+        the default spaces the class name's words (:func:`display_name`), which cannot know
+        that ``GitHub`` is one word or that ``Ssh`` is an acronym. Every block type codeferry
+        ships sets it.
     """
 
     # defer_build: a block type's validator is built when first used, not when its plugin is
@@ -126,7 +144,7 @@ class Block(BaseModel):
         if "block_type_slug" not in cls.__dict__:
             cls.block_type_slug = _kebab(cls.__name__)
         if "block_type_name" not in cls.__dict__:
-            cls.block_type_name = _CAMEL_BOUNDARY.sub(" ", cls.__name__)
+            cls.block_type_name = display_name(cls.__name__)
 
     @model_validator(mode="after")
     def _remember_secrets(self) -> Self:
@@ -277,6 +295,7 @@ class Secret(Block):
     """
 
     block_type_slug: ClassVar[str] = "secret"
+    block_type_name: ClassVar[str] = "Secret"
     value: pydantic.Secret[str | dict[str, Any] | list[Any]]
 
     def get(self) -> str | dict[str, Any] | list[Any]:

@@ -29,6 +29,7 @@ import errno
 import glob
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -59,6 +60,8 @@ __all__ = [
     "link_target",
     "link_version",
 ]
+
+log = logging.getLogger(__name__)
 
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -223,17 +226,20 @@ class Checkout:
             )
             sweeper.start()  # joined below; with nothing to remove it ends at once
             try:
+                log.info("pulling %s into %s", storage, self.link or self.root)
                 context = self._context(staging, previous)
                 result = _fetch(storage, context)
                 if result.unchanged and previous is not None:
                     stamps = previous.stamps
                     if stamps is not None and intact(previous.directory, stamps):
+                        log.info("%s is unchanged: keeping version %s", storage, previous.version)
                         shutil.rmtree(staging)
                         self._ensure_link()
                         return PullResult(
                             previous.directory, previous.version, 0, 0, False, str(storage)
                         )
                     # Its files were edited (or it predates their record): fetch it all again.
+                    log.info("files of %s were changed in place: pulling it whole", storage)
                     shutil.rmtree(staging)
                     staging.mkdir()
                     context = self._context(staging, None)
@@ -246,6 +252,14 @@ class Checkout:
                 sweeper.join()
             self._ensure_link()
             self._clean_old_versions()
+        log.info(
+            "%s: version %s in %s (%d files, %d bytes transferred)",
+            storage,
+            result.version,
+            directory,
+            result.files,
+            result.bytes,
+        )
         return PullResult(directory, result.version, result.files, result.bytes, True, str(storage))
 
     @contextlib.contextmanager
@@ -382,7 +396,9 @@ class Checkout:
                     try:
                         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     except BlockingIOError:
+                        log.debug("keeping old version %s: a program runs from it", directory)
                         continue  # a program is running from this version
+                log.debug("removing old version %s", directory)
                 shutil.rmtree(directory, ignore_errors=True)
                 meta.unlink(missing_ok=True)
 

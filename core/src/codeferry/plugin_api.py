@@ -28,6 +28,7 @@ PUBLIC_MODULES = MappingProxyType(
         "codeferry.timeouts": "how long every network transport waits, and naming a silent server",
         "codeferry.home": "refuse_own_folder, OwnFolders: codeferry's home is never code",
         "codeferry.walk": "walk_files: the one walk over a user's folder that a push makes",
+        "codeferry.progress": "TransferProgress: a progress display for long pulls and pushes",
         "codeferry.ignore": "files_to_push: the files any push sends (ignore files, tooling)",
         "codeferry.remote": "RemoteStorage: the engine for object stores reached through fsspec",
         "codeferry.steps.context": "steps that resolve their own templates and write outputs",

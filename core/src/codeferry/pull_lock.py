@@ -6,8 +6,8 @@ holder, and gives up after ``CODEFERRY_LOCK_TIMEOUT`` (:func:`codeferry.timeouts
 with a :class:`~codeferry.errors.PullError` that names it again.
 
 The notice is a ``logging`` warning of the ``codeferry.checkouts`` logger, not a print: a library
-leaves the channel to its host (a Prefect or Airflow worker's log handlers), and the command line,
-which configures no logging, shows it on standard error through Python's last-resort handler.
+leaves the channel to its host (a Prefect or Airflow worker's log handlers), and the command line
+shows it on standard error (:func:`codeferry.cli.output.configure_logging`; ``-q`` silences it).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ class PushOutputs(Block):
     """
 
     block_type_slug: ClassVar[str] = "push-outputs"
+    block_type_name: ClassVar[str] = "Push Outputs"
     file: str | None = None
     deployment: str | None = None
     pushed_at: dt.datetime

@@ -78,6 +78,7 @@ def create_plugin(name: str, directory: str | Path = ".") -> Path:
         "identifier": names.identifier,
         "Class": names.class_prefix,
         "core_requirement": core_requirement(),
+        "Title": " ".join(part.capitalize() for part in names.name.split("-")),
     }
     files = {
         Template(path).substitute(values): Template(text).substitute(values)
@@ -223,6 +224,7 @@ class ${Class}Storage(CodeStorage, Block):
     """Code kept in $name."""
 
     block_type_slug: ClassVar[str] = "$name-storage"
+    block_type_name: ClassVar[str] = "${Title} Storage"  # shown in lists: spell it as people do
 
     path: str
     # SecretStr keeps a credential out of repr and listings, and encrypted at rest.

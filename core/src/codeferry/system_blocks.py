@@ -32,6 +32,7 @@ class String(Block):
     """A piece of text. Templates give the text: ``{{ blocks.string.NAME }}``."""
 
     block_type_slug: ClassVar[str] = "string"
+    block_type_name: ClassVar[str] = "String"
     value: str
 
 

@@ -7,6 +7,9 @@ the file), when a command was declined, or on a bug (printed as ``Error: unexpec
 ...``; ``CODEFERRY_DEBUG=1`` adds the traceback); 2 when the command line itself is malformed
 (unknown option, missing argument); 130 when interrupted.
 
+``-v``/``-vv`` and ``-q`` (before the command: ``codeferry -q pull SOURCE``) set how much is said
+on standard error, through :func:`codeferry.terminal.configure_logging`.
+
 Start-up time is a feature: this package and its command modules import only typer and the
 standard library at module level, and each command imports what it needs when it runs.
 """
@@ -34,11 +37,12 @@ class CodeferryGroup(TyperGroup):
         # of the environment (GITHUB_TOKEN...) are known from the start: a program may print them.
         import os
 
+        from codeferry.cli.output import logging_restored
         from codeferry.masked_output import masked_stdio
         from codeferry.secrets import remember_named
 
         remember_named(os.environ)
-        with masked_stdio():
+        with masked_stdio(), logging_restored():
             return super().main(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:
@@ -89,8 +93,29 @@ def _root(
             "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="Say what codeferry does on standard error; -vv adds debugging detail.",
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Errors only: no progress, notices or summaries on stderr."
+        ),
+    ] = False,
 ) -> None:
     """Fetch workflow code from where it is stored, and run it."""
+    from codeferry.cli.output import QUIET, configure_logging
+
+    if verbose and quiet:
+        raise typer.BadParameter("give -v or -q, not both", param_hint="'-v' / '-q'")
+    configure_logging(QUIET if quiet else verbose)
 
 
 # Commands and groups of commands: one line each.

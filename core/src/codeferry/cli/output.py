@@ -5,7 +5,12 @@ can be piped. Secrets are masked in all of it (the root command masks standard o
 see :mod:`codeferry.masked_output`); ``reveal=True`` is the one way past the mask.
 Tables are plain aligned text: Rich is not imported to print them, which keeps the
 listing commands' start-up short. Text that comes from users or storage is printed with control
-characters escaped, so a block name cannot move the cursor or recolour the terminal.
+characters escaped, so a block name cannot move the cursor or recolour the terminal. Colour is
+used only where :func:`codeferry.terminal.colour_enabled` allows it (``NO_COLOR``, a pipe).
+
+How much is said is set once per command by :func:`configure_logging` (``-v``, ``-q``; it lives in
+:mod:`codeferry.terminal`, which imports no typer, and is re-exported here): library code logs
+through ``logging.getLogger("codeferry.<area>")`` and never prints.
 """
 
 from __future__ import annotations
@@ -18,13 +23,19 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from codeferry.progress import format_bytes
+from codeferry.terminal import QUIET, configure_logging, logging_restored
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
 __all__ = [
+    "QUIET",
+    "configure_logging",
     "debug_enabled",
     "format_bytes",
     "info",
+    "logging_restored",
     "print_json",
     "print_table",
     "printable",
@@ -50,8 +61,11 @@ def print_json(data: Any, *, reveal: bool = False) -> None:
 
 
 def info(message: str) -> None:
-    """A message for people, on standard error."""
-    typer.echo(message, err=True)
+    """A message for people, on standard error; none when the command is quiet (``-q``)."""
+    from codeferry.terminal import is_quiet
+
+    if not is_quiet():
+        typer.echo(message, err=True)
 
 
 def print_table(
@@ -77,16 +91,6 @@ def _unmasked() -> Any:
     from codeferry.masked_output import unmasked_stdout
 
     return unmasked_stdout()
-
-
-def format_bytes(count: int) -> str:
-    """``1536`` as ``1.5 KiB``."""
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{count} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def stdin_is_terminal() -> bool:
@@ -127,5 +131,8 @@ def report_error(error: BaseException, *, expected: bool) -> None:
         text = f"unexpected {name}: {text}" if text else f"unexpected {name}"
         if not debug_enabled():
             text += " (set CODEFERRY_DEBUG=1 to see the traceback)"
-    typer.secho("Error: ", fg="red", err=True, nl=False)
-    typer.echo(printable(mask(text)), err=True)
+    from codeferry.terminal import colour_enabled
+
+    colour = colour_enabled()
+    prefix = typer.style("Error: ", fg="red") if colour else "Error: "
+    typer.echo(prefix + printable(mask(text)), err=True, color=colour)

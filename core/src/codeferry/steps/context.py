@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -72,9 +71,11 @@ def write_output(text: str) -> None:
 
     Standard error, always: standard output holds only a command's results, so that
     ``cd "$(codeferry pull)"`` and ``codeferry pull --json | jq`` work whatever the steps print.
+    Above the progress display, when one is up.
     """
-    sys.stderr.write(mask(text.rstrip("\n")) + "\n")
-    sys.stderr.flush()
+    from codeferry.terminal import write_line
+
+    write_line(mask(text.rstrip("\n")))
 
 
 @contextlib.contextmanager

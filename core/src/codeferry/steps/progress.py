@@ -1,18 +1,28 @@
-"""Showing steps as they run: nothing by default, a Rich spinner and a line per step on a TTY."""
+"""Showing steps as they run: log records by default, a spinner and a line per step on a terminal.
+
+Whether the terminal version is used is decided by :func:`codeferry.terminal.animation_enabled`
+(a terminal, not ``TERM=dumb``, not ``-q``). Notes are warnings of the ``codeferry.steps``
+logger, so ``-q`` silences them and a host's logging configuration receives them; the rest of a
+run is logged at ``INFO`` (shown with ``-v``).
+"""
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from rich.progress import TaskID
+
 __all__ = ["RichStepReporter", "StepReporter", "default_reporter"]
+
+log = logging.getLogger("codeferry.steps")
 
 
 class StepReporter:
-    """Receives the events of a run of steps; this base shows nothing but notes.
+    """Receives the events of a run of steps; this base logs them (``codeferry.steps``).
 
     Every text the engine passes has the run's secrets masked already.
     """
@@ -20,22 +30,25 @@ class StepReporter:
     def step_note(self, label: str, text: str) -> None:
         """Something the user should know about a step (a deprecated name, a warning it raised).
 
-        Shown on standard error by every reporter, this one included.
+        A warning record ``note: LABEL: TEXT``, shown on standard error by the command line.
         """
-        sys.stderr.write(f"note: {label}: {text}\n")
-        sys.stderr.flush()
+        log.warning("note: %s: %s", label, text)
 
     def step_started(self, label: str) -> None:
         """A step is about to run."""
+        log.info("running %s", label)
 
     def step_retrying(self, label: str, attempt: int, error: str, delay: float) -> None:
         """Attempt ``attempt`` failed with ``error``; the next starts in ``delay`` seconds."""
+        log.info("%s: attempt %d failed (%s); retrying in %g s", label, attempt, error, delay)
 
     def step_finished(self, label: str, seconds: float) -> None:
         """A step returned."""
+        log.info("%s finished in %.1f s", label, seconds)
 
     def step_failed(self, label: str, error: str) -> None:
         """A step failed for good; the run stops."""
+        log.info("%s failed: %s", label, error)
 
     def close(self) -> None:
         """The run is over (whether it succeeded or not)."""
@@ -53,56 +66,68 @@ class StepReporter:
 
 
 class RichStepReporter(StepReporter):
-    """A spinner while a step runs and a line when it ends, on standard error, secrets masked."""
+    """A spinner while a step runs and a line when it ends, on standard error, secrets masked.
 
-    def __init__(self, console: Any = None) -> None:
-        from rich.console import Console
+    The spinner shares the one live display (:mod:`codeferry.progress_board`) with the bars of the
+    transfers the step makes.
+    """
 
-        self.console = console if console is not None else Console(stderr=True)
-        self._status: Any = None
+    def __init__(self) -> None:
+        from codeferry.progress_board import BOARD
+
+        self._board = BOARD
+        self._status: TaskID | None = None
 
     def step_started(self, label: str) -> None:
         self._stop()
-        self._status = self.console.status(f"{_escape(label)} ...")
-        self._status.start()
+        self._status = self._board.add_status(f"{_masked(label)} ...")
 
     def step_note(self, label: str, text: str) -> None:
-        self.console.print(f"[yellow]![/] {_escape(label)}: {_escape(text)}", highlight=False)
+        self._line("! ", "yellow", f"{_masked(label)}: {_masked(text)}")
 
     def step_retrying(self, label: str, attempt: int, error: str, delay: float) -> None:
-        self.console.print(
-            f"[yellow]↻[/] {_escape(label)}: attempt {attempt} failed ({_escape(error)}); "
+        self._line(
+            "↻ ",
+            "yellow",
+            f"{_masked(label)}: attempt {attempt} failed ({_masked(error)}); "
             f"retrying in {delay:g} s",
-            highlight=False,
         )
 
     def step_finished(self, label: str, seconds: float) -> None:
+        from rich.text import Text
+
         self._stop()
-        self.console.print(f"[green]✓[/] {_escape(label)} [dim]{seconds:.1f} s[/]", highlight=False)
+        line = Text.assemble(("✓ ", "green"), _masked(label), (f" {seconds:.1f} s", "dim"))
+        self._board.print(line)
 
     def step_failed(self, label: str, error: str) -> None:
         self._stop()
-        self.console.print(f"[red]✗[/] {_escape(label)}", highlight=False)
+        self._line("✗ ", "red", _masked(label))
 
     def close(self) -> None:
         self._stop()
 
+    def _line(self, mark: str, style: str, text: str) -> None:
+        from rich.text import Text
+
+        self._board.print(Text.assemble((mark, style), text))
+
     def _stop(self) -> None:
         if self._status is not None:
-            self._status.stop()
+            self._board.remove(self._status)
             self._status = None
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
+def _masked(text: str) -> str:
     from codeferry.secrets import mask
 
-    return escape(mask(text))
+    return mask(text)
 
 
 def default_reporter(quiet: bool = False) -> StepReporter:
-    """Rich progress when standard error is a terminal (and not ``quiet``), else nothing."""
-    if not quiet and sys.stderr.isatty():
+    """The terminal reporter where codeferry may animate standard error (and not ``quiet``)."""
+    from codeferry.terminal import animation_enabled
+
+    if not quiet and animation_enabled():
         return RichStepReporter()
     return StepReporter()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeferry.errors import CodeferryError
+from codeferry.steps.context import write_output
 from codeferry_docker.code_layer import project_files
 
 if TYPE_CHECKING:
@@ -220,8 +221,8 @@ def _run_build(client: docker.DockerClient, image: str, options: dict[str, Any])
             if text:
                 for line in text.splitlines():
                     lines.append(line)
-                    logger.info("%s", line)
-                    print(line, file=sys.stderr)
+                    logger.debug("%s", line)  # shown once: on stderr, and in logs with -vv
+                    write_output(line)
                     if line.upper().startswith(("STEP ", "#")) or line.startswith("Step "):
                         step = line
             error = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeferry.errors import CodeferryError
+from codeferry.progress import TransferProgress
 from codeferry_docker.code_layer import build_layer, image_config_with_layer, manifest_with_layer
 from codeferry_docker.manifests import sha256_digest
 from codeferry_docker.registry import RegistryClient
@@ -87,6 +88,8 @@ def publish_code_layer(
                 )
             )
         )
+        progress = stack.enter_context(TransferProgress(f"push {target}", unit="blobs"))
+        push.transfer.progress = pull.transfer.progress = progress
         top = pull.get_manifest(base.repository, base.reference, where=str(base))
         manifest = resolve_platform(pull, base, top, platform)
         base_config = json.loads(pull.get_blob(base.repository, manifest.config.digest))
@@ -101,6 +104,10 @@ def publish_code_layer(
         config = image_config_with_layer(base_config, layer, workdir, env or {})
         body = manifest_with_layer(manifest, config, layer)
         counts = {"uploaded": 0, "mounted": 0, "present": 0}
+        # The base's layers are mostly there or mounted already: the code layer is what moves.
+        progress.expect(
+            files=len(manifest.layers) + 2, total_bytes=progress.bytes_done + layer.size
+        )
         for descriptor in manifest.layers:
             _copy_blob(
                 pull,
@@ -112,12 +119,14 @@ def publish_code_layer(
                 workspace=workspace,
                 counts=counts,
             )
+            progress.file_done()
         for digest, content in ((layer.digest, layer.path), (sha256_digest(config), config)):
             if push.blob_exists(target.repository, digest):
                 counts["present"] += 1
             else:
                 push.upload_blob(target.repository, digest, content)
                 counts["uploaded"] += 1
+            progress.file_done()
         digest = push.put_manifest(
             target.repository, target.tag or "latest", body, manifest.media_type
         )

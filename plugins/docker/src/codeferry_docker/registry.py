@@ -38,6 +38,7 @@ from codeferry_docker.manifests import (
 from codeferry_docker.retries import RetryPolicy, send_with_retries
 
 if TYPE_CHECKING:
+    from codeferry.progress import TransferProgress
     from codeferry_docker.credentials import DockerRegistryCredentials
     from codeferry_docker.references import ImageReference
 
@@ -56,11 +57,27 @@ class RegistryError(CodeferryError):
 
 @dataclass
 class Transfer:
-    """Bytes moved by one client, for reports and benchmarks."""
+    """Bytes moved by one client, for reports, benchmarks and the progress display.
+
+    Blob bytes are counted as they move; with a :attr:`progress`, they are reported to it too.
+    """
 
     uploaded: int = 0
     downloaded: int = 0
     requests: int = 0
+    progress: TransferProgress | None = None
+
+    def received(self, nbytes: int) -> None:
+        """``nbytes`` more of a blob arrived."""
+        self.downloaded += nbytes
+        if self.progress is not None:
+            self.progress.advance(nbytes)
+
+    def sent(self, nbytes: int) -> None:
+        """``nbytes`` more of a blob went out."""
+        self.uploaded += nbytes
+        if self.progress is not None:
+            self.progress.advance(nbytes)
 
 
 def _challenge(header: str) -> tuple[str, dict[str, str]] | None:
@@ -222,7 +239,7 @@ class BlobReader(io.RawIOBase):
             if chunk is None:
                 return 0
             self._hash.update(chunk)
-            self._transfer.downloaded += len(chunk)
+            self._transfer.received(len(chunk))
             self._buffer = chunk
         size = min(len(view), len(self._buffer))
         view[:size] = self._buffer[:size]
@@ -236,7 +253,7 @@ class BlobReader(io.RawIOBase):
         """
         for chunk in self._chunks:
             self._hash.update(chunk)
-            self._transfer.downloaded += len(chunk)
+            self._transfer.received(len(chunk))
         if "sha256:" + self._hash.hexdigest() != self._digest:
             raise RegistryError(f"{self._where}: blob {self._digest} does not match its digest")
 
@@ -251,7 +268,7 @@ class _FileChunks:
     def __iter__(self) -> Iterator[bytes]:
         with self._path.open("rb") as reader:
             while chunk := reader.read(_CHUNK):
-                self._transfer.uploaded += len(chunk)
+                self._transfer.sent(len(chunk))
                 yield chunk
 
 
@@ -514,7 +531,7 @@ class RegistryClient:
         response = self._attempt(what, attempt)
         self._check(response, what, repository)
         if isinstance(content, bytes):
-            self.transfer.uploaded += size
+            self.transfer.sent(size)
 
     def _location(self, response: httpx.Response, what: str) -> str:
         location = response.headers.get("Location")

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError, PullError, UnsafePathError
+from codeferry.progress import TransferProgress
 from codeferry.storage import CodeStorage, FetchResult, PullContext
 from codeferry_docker.credentials import DockerRegistryCredentials  # noqa: TC001 - a field type
 from codeferry_docker.layers import FolderUnpacker, member_parts, tar_stream
@@ -141,7 +142,11 @@ class OciImage(CodeStorage, Block):
             and before.get("reference") == reference.digest
         ):
             return context.unchanged()  # content-addressed: nothing to ask
-        with self.client() as client:
+        with (
+            self.client() as client,
+            TransferProgress(f"pull {self}", unit="layers") as progress,
+        ):
+            client.transfer.progress = progress
             top = client.get_manifest(reference.repository, reference.reference, where=where)
             if context.previous is not None and before.get("reference") == top.digest:
                 return context.unchanged()
@@ -152,15 +157,20 @@ class OciImage(CodeStorage, Block):
                 context, folder, where, previous_files=dict(before.get("files", {}))
             )
             cache = _LayerCache(context.cache_dir, folder)
+            wanted = [layer for layer in manifest.layers if not cache.irrelevant(layer.digest)]
+            # The config is counted already; the layers read are at most these.
+            progress.expect(
+                files=len(wanted),
+                total_bytes=progress.bytes_done + sum(layer.size for layer in wanted),
+            )
             layers_read = 0
-            for layer in reversed(manifest.layers):
-                if cache.irrelevant(layer.digest):
-                    continue
+            for layer in reversed(wanted):
                 compression = layer_compression(layer, where)  # refuses unknown layer types
                 with client.open_blob(reference.repository, layer.digest) as blob:
                     touched = unpacker.apply(tar_stream(blob, compression))
                     blob.verify()
                 layers_read += 1
+                progress.file_done()
                 if not touched:
                     cache.mark_irrelevant(layer.digest)
                 if unpacker.complete:

@@ -17,9 +17,16 @@ import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["Phase", "ProgressCallback", "TransferProgress", "current_callback", "reporting"]
+__all__ = [
+    "Phase",
+    "ProgressCallback",
+    "TransferProgress",
+    "current_callback",
+    "displayed",
+    "reporting",
+]
 
 Phase = Literal["receiving", "resolving", "writing"]
 
@@ -60,3 +67,44 @@ def reporting(callback: ProgressCallback) -> Iterator[None]:
 def current_callback() -> ProgressCallback | None:
     """The callback of the innermost :func:`reporting` block, if any."""
     return _CALLBACK.get()
+
+
+_PHASES: dict[Phase, tuple[str, str]] = {
+    "receiving": ("receiving objects", "objects"),
+    "resolving": ("resolving deltas", "objects"),
+    "writing": ("writing files", "files"),
+}
+
+
+@contextlib.contextmanager
+def displayed(description: str, also: ProgressCallback | None = None) -> Iterator[ProgressCallback]:
+    """A callback that shows the pull's reports with codeferry's progress display (and ``also``).
+
+    The display is :class:`codeferry.progress.TransferProgress`, one bar per phase: it appears only
+    on a terminal, and only for a pull that takes long enough.
+    """
+    from codeferry.progress import TransferProgress as Bar
+
+    shown: dict[str, Any] = {"phase": None, "bar": None, "done": 0, "bytes": 0}
+
+    def callback(report: TransferProgress) -> None:
+        if also is not None:
+            also(report)
+        if report.phase != shown["phase"]:
+            if shown["bar"] is not None:
+                shown["bar"].close()
+            text, unit = _PHASES[report.phase]
+            shown.update(phase=report.phase, done=0, bar=Bar(f"{description}: {text}", unit=unit))
+        bar = shown["bar"]
+        if report.total is not None:
+            bar.expect(files=report.total)
+        bar.advance(
+            max(report.bytes - shown["bytes"], 0), files=max(report.done - shown["done"], 0)
+        )
+        shown.update(done=report.done, bytes=report.bytes)
+
+    try:
+        yield callback
+    finally:
+        if shown["bar"] is not None:
+            shown["bar"].close()

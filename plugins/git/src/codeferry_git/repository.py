@@ -151,12 +151,26 @@ class GitRepository(CodeStorage, Block):
         if same_layout and self.commit_sha and context.previous_version == self.commit_sha:
             return context.unchanged()
         from codeferry_git.clients import PullTrees, open_repository
-        from codeferry_git.progress import current_callback
+        from codeferry_git.progress import current_callback, displayed
 
         auth, key = self._credentials_for(self.url)
         secrets = [auth.password] if auth else []
-        trees = PullTrees.for_pull(context, label, self.directories or (), current_callback())
-        repo = open_repository(self.url, trees, ssh_key=key is not None)
+        with displayed(f"pull {label}", current_callback()) as callback:
+            trees = PullTrees.for_pull(context, label, self.directories or (), callback)
+            repo = open_repository(self.url, trees, ssh_key=key is not None)
+            return self._fetch(context, repo, trees, auth, key, secrets, same_layout, layout)
+
+    def _fetch(  # noqa: PLR0917 - the parts of one pull, handed on
+        self,
+        context: PullContext,
+        repo: CachedRepository,
+        trees: PullTrees,
+        auth: HttpAuth | None,
+        key: SshKey | None,
+        secrets: list[str],
+        same_layout: bool,
+        layout: str,
+    ) -> FetchResult:
         try:
             commit = repo.fetch_commit(
                 auth,

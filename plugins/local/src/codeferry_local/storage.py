@@ -13,6 +13,7 @@ from codeferry.blocks import Block
 from codeferry.errors import PullError, PushError, describe_os_error
 from codeferry.home import refuse_own_folder
 from codeferry.paths import safe_join
+from codeferry.progress import TransferProgress
 from codeferry.storage import CodeStorage, FetchResult, PullContext, PushResult
 from codeferry.walk import walk_files
 
@@ -28,6 +29,7 @@ class LocalDirectory(CodeStorage, Block):
     """A folder on this machine that holds code."""
 
     block_type_slug: ClassVar[str] = "local-directory"
+    block_type_name: ClassVar[str] = "Local Directory"
     path: str
 
     def __str__(self) -> str:
@@ -41,6 +43,10 @@ class LocalDirectory(CodeStorage, Block):
         root = Path(str(self))
         if not root.is_dir():
             raise PullError(f"folder {root} does not exist")
+        with TransferProgress(f"pull {root}") as progress:
+            return self._fetch(root, context, progress)
+
+    def _fetch(self, root: Path, context: PullContext, progress: TransferProgress) -> FetchResult:
         before: dict[str, list[Any]] = dict(context.previous_state.get("files", {}))
         now = {rel: [st.st_size, st.st_mtime_ns] for rel, st in _walk(root)}
         if (
@@ -49,6 +55,7 @@ class LocalDirectory(CodeStorage, Block):
             and all(now[rel] == before[rel][:2] for rel in now)
         ):
             return context.unchanged()
+        progress.expect(files=len(now), total_bytes=sum(size for size, _ in now.values()))
         files, copied, manifest = 0, 0, {}
         for rel, (size, mtime) in sorted(now.items()):
             old = before.get(rel)
@@ -62,6 +69,7 @@ class LocalDirectory(CodeStorage, Block):
                 digest = _copy_hashing(root / rel, context.path_for(rel))
                 files, copied = files + 1, copied + size
             manifest[rel] = [size, mtime, digest]
+            progress.advance(size, files=1)
         version = hashlib.sha256(
             "".join(f"{rel}\0{entry[2]}\n" for rel, entry in sorted(manifest.items())).encode()
         ).hexdigest()
@@ -94,17 +102,21 @@ class LocalDirectory(CodeStorage, Block):
         previous = _read_manifest(target / MANIFEST_NAME)
         target.mkdir(parents=True, exist_ok=True)
         files = sent = 0
-        for rel, path in local.items():
-            destination = target / rel
-            st = path.stat()
-            try:
-                current = destination.stat()
-                if (current.st_size, current.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
-                    continue
-            except FileNotFoundError:
-                destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, destination)
-            files, sent = files + 1, sent + st.st_size
+        stats = {rel: path.stat() for rel, path in local.items()}
+        total = sum(st.st_size for st in stats.values())
+        with TransferProgress(f"push {target}", files=len(local), total_bytes=total) as progress:
+            for rel, path in local.items():
+                st = stats[rel]
+                progress.advance(st.st_size, files=1)
+                destination = target / rel
+                try:
+                    current = destination.stat()
+                    if (current.st_size, current.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+                        continue
+                except FileNotFoundError:
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, destination)
+                files, sent = files + 1, sent + st.st_size
         for rel in previous.stale(local):
             _remove(target, rel)
         _write_atomically(target / MANIFEST_NAME, manifest.to_bytes())

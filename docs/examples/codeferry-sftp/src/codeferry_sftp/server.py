@@ -31,6 +31,7 @@ class SftpServer(Block):
     """An SSH server reached over SFTP, and the account that reads from it."""
 
     block_type_slug: ClassVar[str] = "sftp-server"
+    block_type_name: ClassVar[str] = "SFTP Server"
 
     host: str = Field(min_length=1)
     port: int = Field(default=22, ge=1, le=65535)

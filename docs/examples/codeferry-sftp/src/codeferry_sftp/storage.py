@@ -38,6 +38,7 @@ class SftpDirectory(CodeStorage, Block):
     """
 
     block_type_slug: ClassVar[str] = "sftp-directory"
+    block_type_name: ClassVar[str] = "SFTP Directory"
 
     server: SftpServer
     path: str = "."

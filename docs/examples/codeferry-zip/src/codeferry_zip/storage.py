@@ -9,12 +9,14 @@ from typing import Any, ClassVar
 from codeferry import Block, CodeStorage, FetchResult, PullContext
 from codeferry.errors import PullError
 from codeferry.paths import is_git_path
+from codeferry.progress import TransferProgress
 
 
 class ZipArchive(CodeStorage, Block):
     """A zip archive on this machine that holds code."""
 
     block_type_slug: ClassVar[str] = "zip-archive"
+    block_type_name: ClassVar[str] = "Zip Archive"
     path: str
 
     def __str__(self) -> str:
@@ -36,14 +38,17 @@ class ZipArchive(CodeStorage, Block):
             if crcs == context.previous_state.get("crcs"):
                 return context.unchanged()
             files = size = 0
-            for member in members:
-                target = context.path_for(member.filename)
-                known_crc = context.previous_state.get("crcs", {}).get(member.filename)
-                if known_crc == member.CRC and context.reuse(member.filename):
-                    continue
-                with archive.open(member) as reader, target.open("wb") as writer:
-                    shutil.copyfileobj(reader, writer)
-                files, size = files + 1, size + member.file_size
+            total = sum(m.file_size for m in members)
+            progress = TransferProgress(f"pull {self}", files=len(members), total_bytes=total)
+            with progress:
+                for member in members:
+                    target = context.path_for(member.filename)  # refuses ../ and absolute names
+                    known_crc = context.previous_state.get("crcs", {}).get(member.filename)
+                    if known_crc != member.CRC or not context.reuse(member.filename):
+                        with archive.open(member) as reader, target.open("wb") as writer:
+                            shutil.copyfileobj(reader, writer)
+                        files, size = files + 1, size + member.file_size
+                    progress.advance(member.file_size, files=1)  # a bar only if it is long
         return FetchResult(version, files, size, state={"crcs": crcs})
 
 
