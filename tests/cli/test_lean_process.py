@@ -135,6 +135,20 @@ def test_pull_and_run_import_no_cli_framework_models_or_event_loop(
     assert imported(env, "run", str(code), "flow.py:greet", "--", "name=Ada") == []
 
 
+def test_a_deployment_pull_imports_no_cli_framework_models_or_event_loop(
+    environment: dict[str, str], code: Path, tmp_path: Path
+) -> None:
+    file = tmp_path / "codeferry.yaml"
+    file.write_text(
+        f"pull:\n  - pull_from_directory: {{path: {code}}}\n"
+        "deployments:\n  - name: greet\n    entrypoint: flow.py:greet\n"
+    )
+    watched = ["pull", "-f", str(file)]
+    imported(environment, *watched)  # the plugin table is read once
+    assert imported(environment, *watched) == []
+    assert imported(environment, "run", "-f", str(file), "greet", "--", "name=Ada") == []
+
+
 def test_help_and_other_commands_still_go_to_typer(environment: dict[str, str]) -> None:
     assert "typer" in imported(environment, "pull", "--help")
     assert "typer" in imported(environment, "plugins", "ls")

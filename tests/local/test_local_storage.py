@@ -155,6 +155,12 @@ def test_set_working_directory_changes_directory(
     assert Path.cwd() == tmp_path / "sub"
 
 
+def test_pull_from_directory_refuses_a_path_that_is_not_text(plugins: Plugins) -> None:
+    step = plugins.step("pull_from_directory")
+    with pytest.raises(CodeferryError, match="path must be a folder's path, not 2024"):
+        step.function(path=2024)
+
+
 def test_str_and_repr_name_the_folder(project: Path) -> None:
     assert repr(LocalDirectory(path=str(project))) == f"LocalDirectory({str(project)!r})"
     assert repr(LocalFolder(str(project))) == f"LocalFolder({str(project)!r})"
