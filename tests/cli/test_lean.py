@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from codeferry.cli import app, lean, worker
+from codeferry.cli import app, block_listing, lean, worker
 from tests.cli.conftest import invoke_main
 
 COMMANDS = ("pull_source", "run_source", "pull_deployment", "run_deployment")
@@ -32,7 +32,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Call]]:
     made: list[Call] = []
 
     def recorder(name: str) -> Callable[..., None]:
-        signature = inspect.signature(getattr(worker, name))
+        signature = inspect.signature(getattr(worker, name, None) or block_listing.list_block_types)
 
         def record(*args: Any, **kwargs: Any) -> None:
             bound = signature.bind(*args, **kwargs)
@@ -43,6 +43,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Call]]:
 
     for name in COMMANDS:
         monkeypatch.setattr(worker, name, recorder(name))
+    monkeypatch.setattr(block_listing, "list_block_types", recorder("list_block_types"))
     yield made
 
 
@@ -145,19 +146,25 @@ def test_what_the_lean_parser_accepts_typer_reads_the_same_way(
             {"deployment": "my-flow", "args": [], "allow_import_steps": True},
         ),
         (["run", "-f", "d.yaml", "my-flow", "--", "n=1"], "run_deployment", {"args": ["n=1"]}),
+        (["block", "type", "ls"], "list_block_types", {"json_output": False}),
+        (["block", "type", "ls", "--json"], "list_block_types", {"json_output": True}),
     ],
 )
-def test_the_lean_parser_reads_the_forms_a_worker_runs(
+def test_the_lean_parser_reads_the_forms_it_takes(
     calls: list[Call], places: dict[str, str], args: list[str], name: str, expected: dict[str, Any]
 ) -> None:
     folder = places["FOLDER"]
-    command = lean.parse([folder if word == "SRC" else word for word in args])
+    args = [folder if word == "SRC" else word for word in args]
+    command = lean.parse(args)
     assert command is not None
     command()
     [(called, arguments)] = calls
     assert called == name
     for key, value in expected.items():
         assert arguments[key] == (folder if value == "SRC" else value), key
+    calls.clear()
+    assert CliRunner().invoke(app, args, catch_exceptions=False).exit_code == 0
+    assert calls == [(called, arguments)], "typer reads it otherwise"
 
 
 @pytest.mark.parametrize(
@@ -181,6 +188,9 @@ def test_the_lean_parser_reads_the_forms_a_worker_runs(
         ["run", "SRC", "flows/a.py:f", "name=Ada"],
         ["run", "my-flow", "-f", "FOLDER"],
         ["block", "ls"],
+        ["block", "type", "ls", "--nope"],
+        ["block", "type", "ls", "extra"],
+        ["block", "type", "--json", "ls"],
     ],
 )
 def test_usage_errors_and_help_are_typers_on_both_paths(

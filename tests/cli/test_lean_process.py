@@ -149,6 +149,11 @@ def test_a_deployment_pull_imports_no_cli_framework_models_or_event_loop(
     assert imported(environment, "run", "-f", str(file), "greet", "--", "name=Ada") == []
 
 
+def test_listing_block_types_imports_no_cli_framework(environment: dict[str, str]) -> None:
+    listed = imported(environment, "block", "type", "ls", "--json")
+    assert "typer" not in listed and "click" not in listed
+
+
 def test_help_and_other_commands_still_go_to_typer(environment: dict[str, str]) -> None:
     assert "typer" in imported(environment, "pull", "--help")
     assert "typer" in imported(environment, "plugins", "ls")

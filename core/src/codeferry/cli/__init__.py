@@ -8,9 +8,9 @@ the file), when a command was declined, or on a bug (printed as ``Error: unexpec
 (unknown option, missing argument); 130 when interrupted.
 
 Start-up time is a feature. The commands a worker runs before every flow run (``pull`` and
-``run``) are parsed by :mod:`codeferry.cli.lean`, which imports no command-line framework; every
-other command line, help and usage errors included, goes to the typer application :data:`app`
-(:mod:`codeferry.cli.root`), imported only then.
+``run``), and ``block type ls``, are parsed by :mod:`codeferry.cli.lean`, which imports no
+command-line framework; every other command line, help and usage errors included, goes to the
+typer application :data:`app` (:mod:`codeferry.cli.root`), imported only then.
 """
 
 from __future__ import annotations

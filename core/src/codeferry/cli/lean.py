@@ -10,6 +10,9 @@ well-formed command lines of these forms::
                    [--allow-import-steps]
     codeferry run SOURCE ENTRYPOINT [--dest DIR] [--replace] [-- ARGS...]
     codeferry run [-f FILE] DEPLOYMENT [--allow-import-steps] [-- ARGS...]
+    codeferry block type ls [--json]
+
+(the last one for scripts that ask what a machine can hold, whose time is mostly start-up)
 
 (options in any order, as ``--name VALUE``, ``--name=VALUE`` or ``-d VALUE``; the options the
 typer commands accept and ignore in a form are accepted and ignored here too). Anything else --
@@ -66,6 +69,10 @@ def main(args: Sequence[str]) -> None:
 
 def parse(args: Sequence[str]) -> Callable[[], None] | None:
     """The call the command line ``args`` stands for, or ``None`` when typer must read it."""
+    if list(args[:3]) == ["block", "type", "ls"] and set(args[3:]) <= {"--json"}:
+        from codeferry.cli.block_listing import list_block_types
+
+        return functools.partial(list_block_types, json_output=len(args) > 3)
     if not args or args[0] not in {"pull", "run"}:
         return None
     name, words = args[0], list(args[1:])
