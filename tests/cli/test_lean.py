@@ -211,3 +211,28 @@ def test_the_lean_parser_leaves_shell_completion_to_typer(
 ) -> None:
     monkeypatch.setenv("_CODEFERRY_COMPLETE", "bash_complete")
     lean.main(["pull", places["FOLDER"]])  # returns: typer answers completion requests
+
+
+@pytest.mark.parametrize(
+    ("args", "verbosity"),
+    [
+        (["pull", "SRC"], 0),
+        (["-v", "pull", "SRC"], 1),
+        (["-vv", "run", "SRC", "a.py:f"], 2),
+        (["--verbose", "-v", "pull", "SRC"], 2),
+        (["-q", "pull", "SRC"], lean.QUIET),
+        (["--quiet", "block", "type", "ls"], lean.QUIET),
+    ],
+)
+def test_verbosity_options_before_the_command_are_read(args: list[str], verbosity: int) -> None:
+    read = lean._read_root_options(args)
+    assert read is not None
+    assert read[0] == verbosity
+    assert read[1][0] in {"pull", "run", "block"}
+
+
+@pytest.mark.parametrize(
+    "args", [["-v", "-q", "pull", "SRC"], ["-vq", "pull", "SRC"], ["--version"], ["-", "pull"]]
+)
+def test_other_root_options_are_typers(args: list[str]) -> None:
+    assert lean._read_root_options(args) is None

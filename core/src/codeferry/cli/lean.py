@@ -12,7 +12,9 @@ well-formed command lines of these forms::
     codeferry run [-f FILE] DEPLOYMENT [--allow-import-steps] [-- ARGS...]
     codeferry block type ls [--json]
 
-(the last one for scripts that ask what a machine can hold, whose time is mostly start-up)
+(the last one for scripts that ask what a machine can hold, whose time is mostly start-up),
+each after the root options ``-v``/``-vv``/``--verbose`` or ``-q``/``--quiet``, which set how
+much codeferry's loggers say.
 
 (options in any order, as ``--name VALUE``, ``--name=VALUE`` or ``-d VALUE``; the options the
 typer commands accept and ignore in a form are accepted and ignored here too). Anything else --
@@ -35,9 +37,9 @@ from typing import TYPE_CHECKING
 from codeferry.cli import worker
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["main", "parse", "report_failure", "run_command"]
+__all__ = ["QUIET", "main", "parse", "report_failure", "run_command"]
 
 # The environment variable click sets to ask for shell completions: typer answers those.
 _COMPLETION_VARIABLE = "_CODEFERRY_COMPLETE"
@@ -62,13 +64,43 @@ def main(args: Sequence[str]) -> None:
     """Run ``args`` and exit when they are one of the lean forms; else return (typer's turn)."""
     if os.environ.get(_COMPLETION_VARIABLE):
         return
-    command = parse(args)
+    root = _read_root_options(args)
+    if root is None:
+        return
+    verbosity, rest = root
+    command = parse(rest)
     if command is not None:
-        raise SystemExit(run_command(command))
+        raise SystemExit(run_command(command, verbosity=verbosity))
+
+
+QUIET = -1
+"""The verbosity of ``-q``: errors only."""
+
+
+def _read_root_options(args: Sequence[str]) -> tuple[int, list[str]] | None:
+    """The verbosity the root options before the command ask for, and the words after them."""
+    verbose, quiet, index = 0, False, 0
+    while index < len(args) and args[index].startswith("-"):
+        word = args[index]
+        if word == "--verbose":
+            verbose += 1
+        elif word in {"-q", "--quiet"}:
+            quiet = True
+        elif len(word) > 1 and word[1:] == "v" * (len(word) - 1):  # -v, -vv, -vvv
+            verbose += len(word) - 1
+        else:
+            return None  # --version, --help, and what typer refuses
+        index += 1
+    if verbose and quiet:
+        return None  # typer says they do not go together
+    return (QUIET if quiet else verbose), list(args[index:])
 
 
 def parse(args: Sequence[str]) -> Callable[[], None] | None:
-    """The call the command line ``args`` stands for, or ``None`` when typer must read it."""
+    """The call the command line ``args`` (after the root options) stands for.
+
+    ``None`` when typer must read it.
+    """
     if list(args[:3]) == ["block", "type", "ls"] and set(args[3:]) <= {"--json"}:
         from codeferry.cli.block_listing import list_block_types
 
@@ -187,19 +219,20 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def run_command(command: Callable[[], None]) -> int:
+def run_command(command: Callable[[], None], *, verbosity: int = 0) -> int:
     """Run ``command`` as the root command runs one; its exit status.
 
     Everything it prints passes the secret mask (the environment's secrets are known from the
     start); a failure is one line on standard error and status 1; an interruption is 130; a
-    closed output pipe (``| head``) ends it quietly with status 1.
+    closed output pipe (``| head``) ends it quietly with status 1. ``verbosity`` is what
+    ``-v``/``-vv`` (1, 2) or ``-q`` (:data:`QUIET`) asked for.
     """
     from codeferry.masked_output import masked_stdio
     from codeferry.secrets import remember_named
 
     remember_named(os.environ)
     try:
-        with masked_stdio():
+        with masked_stdio(), _verbosity(verbosity):
             try:
                 command()
             except BrokenPipeError:
@@ -213,6 +246,22 @@ def run_command(command: Callable[[], None]) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+@contextlib.contextmanager
+def _verbosity(verbosity: int) -> Iterator[None]:
+    """How much the ``codeferry`` loggers say while the command runs, as ``-v``/``-q`` asked."""
+    import logging
+
+    logger = logging.getLogger("codeferry")
+    saved = logger.level
+    if verbosity:
+        levels = {QUIET: logging.ERROR, 1: logging.INFO}
+        logger.setLevel(levels.get(verbosity, logging.DEBUG))
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)
 
 
 def report_failure(error: Exception) -> None:
