@@ -236,3 +236,18 @@ def test_verbosity_options_before_the_command_are_read(args: list[str], verbosit
 )
 def test_other_root_options_are_typers(args: list[str]) -> None:
     assert lean._read_root_options(args) is None
+
+
+def test_a_path_typer_finds_unreadable_is_left_to_typer(
+    plugins: object, places: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (Root reads everything, so unreadable is pretended.)
+    monkeypatch.setattr("os.access", lambda path, mode: False)
+    for args in (
+        ["pull", places["FOLDER"], "--dest", places["FOLDER"]],
+        ["run", "my-flow", "-f", places["FILE"]],
+    ):
+        assert lean.parse(args) is None
+        result = invoke_main(CliRunner(), args)
+        assert result.exit_code == 2
+        assert "is not readable" in result.stderr

@@ -117,7 +117,7 @@ def parse(args: Sequence[str]) -> Callable[[], None] | None:
         return None
     positional, options = parsed
     dest, file = _path(options.get("dest")), _path(options.get("file"))
-    if (dest is not None and _is_file(dest)) or (file is not None and file.is_dir()):
+    if _refused(dest, folder=True) or _refused(file, folder=False):
         return None  # typer refuses these, in its own words
     if name == "pull":
         return _pull(positional, options, dest, file)
@@ -211,12 +211,20 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value is not None else None
 
 
-def _is_file(path: Path) -> bool:
-    """Whether ``path`` is a regular file (what a folder option refuses), links followed."""
+def _refused(path: Path | None, *, folder: bool) -> bool:
+    """Whether typer refuses ``path`` for a folder (or a file) option: what its path type checks.
+
+    An existing path must be of the right kind (links followed) and readable; a missing one is
+    taken.
+    """
+    if path is None:
+        return False
     try:
-        return stat.S_ISREG(path.stat().st_mode)
+        mode = path.stat().st_mode
     except (OSError, ValueError):
         return False
+    wrong_kind = stat.S_ISREG(mode) if folder else stat.S_ISDIR(mode)
+    return wrong_kind or not os.access(path, os.R_OK)
 
 
 def run_command(command: Callable[[], None], *, verbosity: int = 0) -> int:
