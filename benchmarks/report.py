@@ -66,8 +66,9 @@ def _git_clone(case: dict[str, Any]) -> bool:
 
 
 TARGETS = {
-    ("startup", "help"): Target("<= 0.25 s (Prefect 1.9 s)", _within(0.25)),
-    ("startup", "block-type-ls"): Target("<= 0.3 s (Prefect 1.8 s)", _within(0.3)),
+    ("startup", "help"): Target("<= 0.1 s (Prefect 1.9 s)", _within(0.1)),
+    ("startup", "block-type-ls"): Target("<= 0.2 s (Prefect 1.8 s)", _within(0.2)),
+    ("startup", "run-hello"): Target("<= 0.15 s", _within(0.15)),
     ("s3", "cold-small"): Target("<= 1.1x raw (Prefect 3.9x)", _ratio_to_raw(1.1)),
     ("s3", "cold-large"): Target("<= 1.1x raw, peak RSS <= 80 MB (Prefect 123 MB)", _large_pull),
     ("s3", "warm-small"): Target(">= 50x faster than Prefect", _faster_than_prefect(50)),

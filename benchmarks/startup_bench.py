@@ -18,6 +18,8 @@ from recording import case, recorded, series, write_family
 from timing import alternate, run_process
 
 FLOOR = "python -c pass (interpreter floor)"
+RUN_HELLO = "codeferry run examples/hello flows/hello.py:hello -- name=Ada times=2"
+HELLO = Path(__file__).resolve().parent.parent / "examples" / "hello"
 
 
 def main() -> None:
@@ -34,6 +36,16 @@ def main() -> None:
         "codeferry --help": [codeferry, "--help"],
         "codeferry plugins ls": [codeferry, "plugins", "ls"],
         "codeferry block type ls": [codeferry, "block", "type", "ls"],
+        # What a worker runs before a flow run: a re-pull with nothing changed, then the call.
+        RUN_HELLO: [
+            codeferry,
+            "run",
+            str(HELLO),
+            "flows/hello.py:hello",
+            "--",
+            "name=Ada",
+            "times=2",
+        ],
     }
     python: Path | None = None
     if not options.no_prefect:
@@ -69,6 +81,7 @@ def main() -> None:
         )
         for ours, theirs in (*pairs.items(), ("codeferry plugins ls", ""))
     ]
+    cases.append(case("run-hello", f"`{RUN_HELLO}`", series(results[RUN_HELLO]), raw=floor))
     write_family(
         "startup",
         "Start-up",

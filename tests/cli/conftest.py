@@ -1,4 +1,9 @@
-"""Fixtures for the command-line tests: a runner, a folder of code, a module of block types."""
+"""Fixtures for the command-line tests: a runner, a folder of code, a module of block types.
+
+Every command-line test runs twice: through the typer application, and through
+:func:`codeferry.cli.main`, which hands the commands a worker runs to the lean parser
+(:mod:`codeferry.cli.lean`) and the rest to typer. Both must behave alike.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from codeferry.cli import app
+from codeferry.cli import app, main
 from codeferry.plugins import Plugins
 
 BLOCK_MODULE = '''
@@ -73,17 +78,40 @@ def step_one():
 
 @dataclass
 class Cli:
-    """Runs ``codeferry`` in this process, with the test's plugins and home."""
+    """Runs ``codeferry`` in this process, with the test's plugins and home.
+
+    ``path`` is ``"typer"`` (the typer application itself) or ``"main"`` (the command line's
+    entry point, whose lean parser takes the commands a worker runs).
+    """
 
     runner: CliRunner
+    path: str = "typer"
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        return self.runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        if self.path == "typer":
+            return self.runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        return invoke_main(self.runner, list(args), input=input)
 
 
-@pytest.fixture
-def cli(plugins: Plugins) -> Cli:
-    return Cli(CliRunner())
+def invoke_main(runner: CliRunner, args: list[str], input: str | None = None) -> Result:
+    """What :meth:`CliRunner.invoke` does, for :func:`codeferry.cli.main` rather than the app."""
+    exit_code, exception = 0, None
+    with runner.isolation(input=input) as (stdout, stderr, output):
+        try:
+            main(args)
+        except SystemExit as error:
+            exit_code = error.code if isinstance(error.code, int) else int(error.code is not None)
+            exception = error if exit_code else None
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        captured = stdout.getvalue(), stderr.getvalue(), output.getvalue()
+    return Result(runner, *captured, None, exit_code, exception)
+
+
+@pytest.fixture(params=["typer", "main"])
+def cli(plugins: Plugins, request: pytest.FixtureRequest) -> Cli:
+    return Cli(CliRunner(), request.param)
 
 
 @pytest.fixture

@@ -106,7 +106,8 @@ def test_the_declared_range_is_read_as_pip_reads_it(
         f"Metadata-Version: 2.1\nName: acme\nVersion: 1.0\nRequires-Dist: {requirement}\n"
     )
     distribution = metadata.Distribution.at(info)
-    assert (incompatibility(distribution, version) is not None) == refused
+    refusal = incompatibility("acme", distribution.version, distribution.requires or (), version)
+    assert (refusal is not None) == refused
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,31 @@ def test_each_new_version_of_a_checkout_loads_its_own_modules(tmp_path: Path) ->
             sys.modules.pop(name, None)
 
 
+def test_modules_of_another_version_reached_through_a_link_are_forgotten(tmp_path: Path) -> None:
+    # A worker may import through a link to its checkout (a --dest folder): what it imported
+    # that way from an older version is that version's all the same.
+    versions = tmp_path / "checkout" / "versions"
+    for number in (1, 2):
+        (versions / f"v{number}").mkdir(parents=True)
+        (versions / f"v{number}" / "linked_helper.py").write_text(f"VALUE = {number}\n")
+    link = tmp_path / "code"
+    link.symlink_to(versions / "v1")
+    saved_path = list(sys.path)
+    try:
+        sys.path.insert(0, str(link))
+        import linked_helper  # type: ignore[import-not-found]
+
+        assert linked_helper.VALUE == 1
+        (versions / "v2" / "flow.py").write_text(
+            "from linked_helper import VALUE\ndef value():\n    return VALUE\n"
+        )
+        assert load_entrypoint("flow.py:value", versions / "v2")() == 2
+        assert str(link) not in sys.path
+    finally:
+        sys.path[:] = saved_path
+        sys.modules.pop("linked_helper", None)
+
+
 @pytest.fixture
 def outside(tmp_path: Path) -> Path:
     """A file beside the code folder that says so when it is imported."""

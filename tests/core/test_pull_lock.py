@@ -140,3 +140,83 @@ def test_a_pull_that_waits_less_than_the_notice_delay_says_nothing(
     assert finished.returncode == 1
     assert len(finished.stderr) == 1
     assert finished.stderr[0].startswith("Error: gave up after waiting 0.5 s for another pull")
+
+
+# -- the lock itself: flock where there is one, filelock's elsewhere ---------------------------
+
+
+@pytest.fixture
+def short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEFERRY_LOCK_TIMEOUT", "0.2")
+
+
+def test_a_lock_taken_with_filelock_holds_off_a_pull(tmp_path: Path, short_wait: None) -> None:
+    # Other tools (and earlier codeferry versions) lock checkouts with filelock: one lock for both.
+    from filelock import FileLock, Timeout
+
+    from codeferry.errors import PullError
+    from codeferry.pull_lock import pull_lock
+
+    lock = tmp_path / ".lock"
+    held = FileLock(lock)
+    held.acquire(timeout=0)
+    try:
+        with pytest.raises(PullError, match=r"gave up after waiting 0\.2 s"), pull_lock(lock, "x"):
+            pass
+    finally:
+        held.release()
+    with pull_lock(lock, "x"), pytest.raises(Timeout):
+        FileLock(lock).acquire(timeout=0)
+
+
+def test_pulls_in_two_threads_take_turns(tmp_path: Path) -> None:
+    import threading
+
+    from codeferry.pull_lock import pull_lock
+
+    lock, inside, overlapped = tmp_path / ".lock", [], []
+
+    def pull() -> None:
+        with pull_lock(lock, "x"):
+            overlapped.append(bool(inside))
+            inside.append(1)
+            time.sleep(0.05)
+            inside.pop()
+
+    threads = [threading.Thread(target=pull) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=HANG)
+    assert overlapped == [False] * 4
+
+
+def test_a_file_system_without_flock_falls_back_to_filelock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, short_wait: None
+) -> None:
+    import errno
+    import fcntl
+
+    from filelock import FileLock
+
+    from codeferry import pull_lock as module
+    from codeferry.errors import PullError
+
+    class NoFlock:
+        LOCK_EX, LOCK_NB, LOCK_UN = fcntl.LOCK_EX, fcntl.LOCK_NB, fcntl.LOCK_UN
+
+        @staticmethod
+        def flock(fd: int, operation: int) -> None:
+            raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(module, "fcntl", NoFlock)
+    lock = tmp_path / ".lock"
+    with module.pull_lock(lock, "x"):
+        pass  # taken and released through filelock
+    held = FileLock(lock)
+    held.acquire(timeout=0)
+    try:
+        with pytest.raises(PullError, match="gave up"), module.pull_lock(lock, "x"):
+            pass
+    finally:
+        held.release()

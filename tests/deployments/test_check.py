@@ -19,7 +19,7 @@ from codeferry.runs import pull_deployment, push_deployment, run_deployment
 from codeferry.store import get_store
 from tests.deployments import fake_steps
 from tests.deployments.conftest import WriteFile
-from tests.deployments.test_cli import invoke
+from tests.deployments.test_cli import invoke_app as invoke
 
 pytestmark = pytest.mark.usefixtures("steps_plugins")
 

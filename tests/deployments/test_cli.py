@@ -1,21 +1,29 @@
-"""The command modules this area provides, mounted as the lead mounts them on the root app."""
+"""The command modules this area provides, mounted as the lead mounts them on the root app.
+
+Each test runs twice: through that app, and through the real command line
+(:func:`codeferry.cli.main`, whose lean parser takes ``pull`` and ``run``).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import pytest
 import typer
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from codeferry.cli import CodeferryGroup
 from codeferry.cli import deployment as deployment_cli
 from codeferry.cli import init as init_cli
 from codeferry.cli import variable as variable_cli
 from codeferry.store import get_store
+from tests.cli.conftest import invoke_main
 from tests.deployments.conftest import WriteFile
+
+Invoke = Callable[..., Result]
 
 pytestmark = pytest.mark.usefixtures("steps_plugins")
 
@@ -49,8 +57,17 @@ def make_app() -> typer.Typer:
     return app
 
 
-def invoke(*args: str) -> object:
+def invoke_app(*args: str) -> Result:
+    """Runs a command line through the app above."""
     return CliRunner().invoke(make_app(), list(args))
+
+
+@pytest.fixture(params=["app", "main"])
+def invoke(request: pytest.FixtureRequest) -> Invoke:
+    """Runs a command line through the app above, or through the real command line."""
+    if request.param == "app":
+        return invoke_app
+    return lambda *args: invoke_main(CliRunner(), list(args))
 
 
 DEPLOYMENT_FILE = """
@@ -62,7 +79,7 @@ deployments:
 """
 
 
-def test_deployment_ls_prints_a_table_and_json(write_file: WriteFile) -> None:
+def test_deployment_ls_prints_a_table_and_json(write_file: WriteFile, invoke: Invoke) -> None:
     path = write_file(DEPLOYMENT_FILE)
     table = invoke("deployment", "ls", "-f", str(path))
     assert table.exit_code == 0, table.output
@@ -72,7 +89,7 @@ def test_deployment_ls_prints_a_table_and_json(write_file: WriteFile) -> None:
     assert listed[0]["name"] == "hello"
 
 
-def test_malformed_file_is_a_one_line_error_with_exit_1(tmp_path: Path) -> None:
+def test_malformed_file_is_a_one_line_error_with_exit_1(tmp_path: Path, invoke: Invoke) -> None:
     path = tmp_path / "codeferry.yaml"
     path.write_text("pull: [\n")
     result = invoke("deployment", "ls", "-f", str(path))
@@ -81,7 +98,9 @@ def test_malformed_file_is_a_one_line_error_with_exit_1(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_pull_prints_where_the_code_is(write_file: WriteFile, tmp_path: Path) -> None:
+def test_pull_prints_where_the_code_is(
+    write_file: WriteFile, tmp_path: Path, invoke: Invoke
+) -> None:
     path = write_file(DEPLOYMENT_FILE)
     result = invoke("pull", "-f", str(path))
     assert result.exit_code == 0, result.output
@@ -92,14 +111,18 @@ def test_pull_prints_where_the_code_is(write_file: WriteFile, tmp_path: Path) ->
     assert invoke("pull", "-f", str(path), "--dest", str(dest)).stdout.strip() == str(dest)
 
 
-def test_run_calls_the_entrypoint_and_prints_its_result(write_file: WriteFile) -> None:
+def test_run_calls_the_entrypoint_and_prints_its_result(
+    write_file: WriteFile, invoke: Invoke
+) -> None:
     path = write_file(DEPLOYMENT_FILE)
-    result = invoke("run", "hello", "name=ada", "-f", str(path))
+    result = invoke("run", "hello", "-f", str(path), "--", "name=ada")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == '"hello ada!"'
 
 
-def test_run_of_an_unknown_step_gives_the_install_hint(write_file: WriteFile) -> None:
+def test_run_of_an_unknown_step_gives_the_install_hint(
+    write_file: WriteFile, invoke: Invoke
+) -> None:
     path = write_file(
         "pull:\n  - prefect_gcp.deployments.steps.pull_from_gcs: {bucket: b}\n"
         "deployments:\n  - name: x\n    entrypoint: a.py:a\n"
@@ -109,7 +132,7 @@ def test_run_of_an_unknown_step_gives_the_install_hint(write_file: WriteFile) ->
     assert result.stderr.strip().endswith("install it with: pip install codeferry-gcs")
 
 
-def test_pull_of_an_import_path_step_needs_the_flag(write_file: WriteFile) -> None:
+def test_pull_of_an_import_path_step_needs_the_flag(write_file: WriteFile, invoke: Invoke) -> None:
     path = write_file("pull:\n  - tests.deployments.importable.double: {n: 2}\n")
     refused = invoke("pull", "-f", str(path))
     assert refused.exit_code == 1
@@ -119,7 +142,7 @@ def test_pull_of_an_import_path_step_needs_the_flag(write_file: WriteFile) -> No
     assert json.loads(allowed.stdout)["steps"][0]["outputs"] == {"n": 4}
 
 
-def test_push_runs_build_and_push_steps(write_file: WriteFile) -> None:
+def test_push_runs_build_and_push_steps(write_file: WriteFile, invoke: Invoke) -> None:
     path = write_file(
         "build:\n  - outputs: {id: b, tag: '1'}\npush:\n  - echo: {t: '{{ b.tag }}'}\n"
     )
@@ -130,7 +153,7 @@ def test_push_runs_build_and_push_steps(write_file: WriteFile) -> None:
     assert steps[1]["outputs"] == {"t": "1"}
 
 
-def test_variables_can_be_set_read_listed_and_deleted() -> None:
+def test_variables_can_be_set_read_listed_and_deleted(invoke: Invoke) -> None:
     assert invoke("variable", "set", "branch", "main").exit_code == 0
     assert invoke("variable", "set", "n", "3", "--json-value").exit_code == 0
     assert get_store().get_variable("n") == 3
@@ -146,12 +169,12 @@ def test_variables_can_be_set_read_listed_and_deleted() -> None:
     assert missing.exit_code == 1 and "branch" in missing.stderr
 
 
-def test_variable_with_bad_json_is_refused() -> None:
+def test_variable_with_bad_json_is_refused(invoke: Invoke) -> None:
     result = invoke("variable", "set", "x", "{nope", "--json-value")
     assert result.exit_code == 1 and "not JSON" in result.stderr
 
 
-def test_init_with_flags_writes_a_file_that_pulls_and_runs(project: Path) -> None:
+def test_init_with_flags_writes_a_file_that_pulls_and_runs(project: Path, invoke: Invoke) -> None:
     target = project / "codeferry.yaml"
     result = invoke(
         "init",
@@ -171,20 +194,22 @@ def test_init_with_flags_writes_a_file_that_pulls_and_runs(project: Path) -> Non
     assert again.exit_code == 1 and "already exists" in again.stderr
 
 
-def test_init_without_a_terminal_asks_for_the_flags(project: Path) -> None:
+def test_init_without_a_terminal_asks_for_the_flags(project: Path, invoke: Invoke) -> None:
     result = invoke("init", "-f", str(project / "codeferry.yaml"))
     assert result.exit_code == 1
     assert "give --source and --entrypoint" in result.stderr
 
 
-def test_init_with_an_unknown_storage_kind_lists_the_known_ones(project: Path) -> None:
+def test_init_with_an_unknown_storage_kind_lists_the_known_ones(
+    project: Path, invoke: Invoke
+) -> None:
     result = invoke("init", "--storage", "ftp", "-s", "x", "-e", "a.py:a")
     assert result.exit_code == 1
     assert "known: " in result.stderr and "local" in result.stderr
 
 
 def test_init_asks_for_what_is_missing_on_a_terminal(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, monkeypatch: pytest.MonkeyPatch, invoke: Invoke
 ) -> None:
     from codeferry.cli import output
 

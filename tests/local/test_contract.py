@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from codeferry.testing import StorageContract, StoreHandle
+from codeferry_local.folder import LocalFolder
 from codeferry_local.storage import LocalDirectory
 
 
@@ -33,4 +34,21 @@ class TestLocalDirectory(StorageContract):
             LocalDirectory(path=str(root)),
             lambda files: replace_folder(root, files),
             failing=lambda: LocalDirectory(path=str(tmp_path / "missing")),
+        )
+
+
+class TestLocalFolder(StorageContract):
+    """The plain storage a path source gives (the block hands its work to it)."""
+
+    # a folder cannot hold ../escaped.py, /absolute.py, a/../../escaped.py; it is no block
+    expected_skips = 4
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> StoreHandle:
+        root = tmp_path / "source"
+        root.mkdir()
+        return StoreHandle(
+            LocalFolder(str(root)),
+            lambda files: replace_folder(root, files),
+            failing=lambda: LocalFolder(str(tmp_path / "missing")),
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from codeferry.errors import CodeferryError, PullError
 from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME, Manifest, ManifestEntry
+from codeferry_local.folder import LocalFolder
 from codeferry_local.storage import LocalDirectory
 
 
@@ -32,10 +35,45 @@ def files(directory: Path) -> set[str]:
 
 
 def test_paths_and_file_urls_resolve_to_local_storage(plugins: Plugins, project: Path) -> None:
-    assert isinstance(plugins.storage_from_source(str(project)), LocalDirectory)
+    assert isinstance(plugins.storage_from_source(str(project)), LocalFolder)
     storage = plugins.storage_from_source(project.as_uri())
-    assert isinstance(storage, LocalDirectory)
+    assert isinstance(storage, LocalFolder)
     assert str(storage) == str(project)
+
+
+def test_a_path_source_imports_no_block_model(project: Path) -> None:
+    # A pull from a path is what a worker runs before every flow run: pydantic is not its cost.
+    code = (
+        "import sys\n"
+        "from codeferry.plugins import Plugins\n"
+        "from codeferry_local import plugin\n"
+        "plugins = Plugins({'local': plugin}, entry_points=False)\n"
+        "storage = plugins.storage_from_source(sys.argv[1])\n"
+        "storage.pull_code(sys.argv[2])\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'pydantic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(project), str(project.parent / "code")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_folder_pulled_by_path_and_by_block_is_one_checkout(
+    project: Path, tmp_path: Path
+) -> None:
+    by_path = LocalFolder(str(project))
+    by_block = LocalDirectory(path=str(project))
+    # The key checkouts were made under before the block handed its work to LocalFolder.
+    assert by_path.checkout_key() == f"codeferry_local.storage.LocalDirectory {project}"
+    assert by_block.checkout_key() == by_path.checkout_key()
+    first = by_path.pull_code(tmp_path / "code")
+    again = by_block.pull_code(tmp_path / "code")  # not refused as another source's
+    assert not again.changed
+    assert again.directory == first.directory
+    assert by_block.to_pull_step() == by_path.to_pull_step()
 
 
 def test_urls_of_other_schemes_are_left_to_other_plugins(plugins: Plugins) -> None:
@@ -189,9 +227,15 @@ def test_set_working_directory_changes_directory(
     assert Path.cwd() == tmp_path / "sub"
 
 
+def test_pull_from_directory_refuses_a_path_that_is_not_text(plugins: Plugins) -> None:
+    step = plugins.step("pull_from_directory")
+    with pytest.raises(CodeferryError, match="path must be a folder's path, not 2024"):
+        step.function(path=2024)
+
+
 def test_str_and_repr_name_the_folder(project: Path) -> None:
-    storage = LocalDirectory(path=str(project))
-    assert repr(storage) == f"LocalDirectory({str(project)!r})"
+    assert repr(LocalDirectory(path=str(project))) == f"LocalDirectory({str(project)!r})"
+    assert repr(LocalFolder(str(project))) == f"LocalFolder({str(project)!r})"
 
 
 def test_another_folder_pulled_into_the_same_destination_is_refused(tmp_path: Path) -> None:

@@ -35,7 +35,6 @@ import re
 import shutil
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -218,7 +217,7 @@ class Checkout:
             self._remove_leftovers()
             current = self.current
             previous = self._previous(current, storage, replace)
-            staging = self.root / f"staging-{uuid.uuid4().hex}"
+            staging = self.root / f"staging-{_unique()}"
             staging.mkdir()
             # Versions the new one will push out are removed while the fetch waits on the network.
             sweeper = threading.Thread(
@@ -317,7 +316,7 @@ class Checkout:
         }
         directory.with_name(version_id + ".json").write_text(json.dumps(meta))
         staging.rename(directory)
-        temporary = self.root / f"current-{uuid.uuid4().hex}"
+        temporary = self.root / f"current-{_unique()}"
         temporary.symlink_to(Path("versions") / version_id)
         temporary.replace(self.current_link)  # the commit point
         return directory
@@ -355,7 +354,7 @@ class Checkout:
         if link.is_dir() and not link.is_symlink():
             link.rmdir()  # empty, checked before the pull
         link.parent.mkdir(parents=True, exist_ok=True)
-        temporary = link.with_name(f".{link.name}.{uuid.uuid4().hex}")
+        temporary = link.with_name(f".{link.name}.{_unique()}")
         temporary.symlink_to(target)
         temporary.replace(link)
 
@@ -401,6 +400,11 @@ class Checkout:
                 log.debug("removing old version %s", directory)
                 shutil.rmtree(directory, ignore_errors=True)
                 meta.unlink(missing_ok=True)
+
+
+def _unique() -> str:
+    """A name part no other pull picks (what uuid4 gives, without importing uuid and platform)."""
+    return os.urandom(16).hex()
 
 
 def _another_source(where: Path, held: str, storage: CodeStorage) -> str:

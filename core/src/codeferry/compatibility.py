@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from codeferry import __version__
 
 if TYPE_CHECKING:
-    from importlib import metadata
+    from collections.abc import Iterable
 
 __all__ = ["core_requirement", "incompatibility"]
 
@@ -39,13 +39,19 @@ def core_requirement(version: str = __version__) -> str:
     return f"codeferry>={major}.{minor},<{major}.{minor + 1}"
 
 
-def incompatibility(distribution: metadata.Distribution, version: str = __version__) -> str | None:
-    """Why ``distribution`` cannot run on codeferry ``version``, or ``None`` when it can.
+def incompatibility(
+    name: str,
+    made: str | None,
+    requires: Iterable[str],
+    version: str = __version__,
+) -> str | None:
+    """Why the distribution ``name`` ``made`` cannot run on codeferry ``version``, or ``None``.
 
-    Only a requirement on codeferry that applies to a plain install (no extra's marker) counts;
-    a distribution that declares none is not refused.
+    :param requires: its requirements (``Requires-Dist``). Only a requirement on codeferry that
+        applies to a plain install (no extra's marker) counts; a distribution that declares none
+        is not refused.
     """
-    for requirement in distribution.requires or ():
+    for requirement in requires:
         declared = _core_specifier(requirement)
         if declared is None:
             continue
@@ -60,9 +66,8 @@ def incompatibility(distribution: metadata.Distribution, version: str = __versio
         except (InvalidSpecifier, InvalidVersion):
             continue  # pip would not have installed it; not ours to judge
         if not specifiers.contains(release, prereleases=True):
-            name = distribution.metadata["Name"]
             return (
-                f"{name} {distribution.version} is made for codeferry{declared}, and this is "
+                f"{name} {made} is made for codeferry{declared}, and this is "
                 f"codeferry {version}: install the release of {name} made for it "
                 f"(pip install -U {name}) or a codeferry in that range"
             )

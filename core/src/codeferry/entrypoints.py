@@ -12,7 +12,6 @@ The code folder and the file's own folder go first on ``sys.path``, so sibling m
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib
 import importlib.util
@@ -186,6 +185,8 @@ def call(function: Any, args: list[Any] | None = None, kwargs: dict[str, Any] | 
     try:
         result = function(*args, **kwargs)
         if inspect.isawaitable(result):
+            import asyncio  # only for coroutines: it costs the other entrypoints' start-up
+
             result = asyncio.run(_await(result))
     except Exception as error:
         raise UserCodeError(f"the entrypoint raised {type(error).__name__}: {error}") from error
@@ -214,12 +215,25 @@ def _forget_other_versions(root: Path) -> None:
     if versions.name != "versions":  # the layout of codeferry.checkouts
         return
 
+    # os.path rather than pathlib: this runs over every module of the process, at each load.
+    prefix = os.path.join(versions, "")  # noqa: PTH118
+    real_folders: dict[str, str] = {}
+
     def from_another_version(location: str) -> bool:
+        # Resolved folder by folder: a process holds hundreds of modules from a few folders.
+        folder, name = os.path.split(location)
         try:
-            inside = Path(location).resolve().relative_to(versions)
+            real = real_folders.get(folder)
+            if real is None:
+                real = real_folders[folder] = os.path.realpath(folder or os.curdir)
+            path = os.path.normpath(os.path.join(real, name))  # noqa: PTH118
+            if os.path.islink(path):  # noqa: PTH114
+                path = os.path.realpath(path)
         except (ValueError, OSError):
             return False
-        return bool(inside.parts) and inside.parts[0] != root.name
+        if not path.startswith(prefix):
+            return False
+        return path[len(prefix) :].split(os.sep, 1)[0] != root.name
 
     sys.path[:] = [entry for entry in sys.path if not (entry and from_another_version(entry))]
     for name, module in list(sys.modules.items()):

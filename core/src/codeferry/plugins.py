@@ -1,6 +1,7 @@
 """Plugin discovery and the registries built from the hooks in :mod:`codeferry.hookspecs`.
 
-Plugins are found through the entry-point group ``codeferry`` and loaded on first need. Each hook
+Plugins are found through the entry-point group ``codeferry`` (the table is kept between runs
+until an install changes it: :mod:`codeferry.entry_point_table`) and loaded on first need. Each hook
 is called plugin by plugin, so that one plugin that fails to import or raises is reported (which
 plugin, which error) while the others keep working.
 
@@ -27,14 +28,13 @@ import re
 import sys
 import threading
 from dataclasses import dataclass, field
-from importlib import metadata
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from codeferry import __version__, hookspecs, settings
-from codeferry.compatibility import incompatibility
+from codeferry.entry_point_table import PluginEntryPoint, entry_points
 from codeferry.errors import (
     BlockError,
     DuplicateRegistrationError,
@@ -178,11 +178,10 @@ class Plugins:
     def _load_entry_points(self) -> None:
         only = settings.names("CODEFERRY_PLUGINS")
         blocked = settings.names("CODEFERRY_DISABLE_PLUGINS") or set()
-        found = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+        found = entry_points(ENTRY_POINT_GROUP)
         _check_switches(found, {"CODEFERRY_PLUGINS": only, "CODEFERRY_DISABLE_PLUGINS": blocked})
         for ep in found:
-            dist = ep.dist.name if ep.dist else ep.module
-            version = ep.dist.version if ep.dist else None
+            dist = ep.distribution
             wanted = {ep.name, dist}
             if (only is not None and not wanted & only) or wanted & blocked:
                 continue
@@ -190,13 +189,12 @@ class Plugins:
                 info = self.plugins[ep.name]
                 info.fail(f"plugin name {ep.name!r} is used by both {info.distribution} and {dist}")
                 continue
-            refused = incompatibility(ep.dist) if ep.dist else None
-            if refused:  # made for another codeferry: not imported at all
-                info = PluginInfo(ep.name, dist, version, ep.value, status="failed to load")
-                info.errors.append(refused)
+            if ep.refused:  # made for another codeferry: not imported at all
+                info = PluginInfo(ep.name, dist, ep.version, ep.value, status="failed to load")
+                info.errors.append(ep.refused)
                 self.plugins[ep.name] = info
                 continue
-            self._load(ep.name, ep.value, dist, version)
+            self._load(ep.name, ep.value, dist, ep.version)
 
     def _load(
         self, name: str, module: ModuleType | str, distribution: str, version: str | None
@@ -500,12 +498,12 @@ class Plugins:
 
 
 def _check_switches(
-    found: Iterable[metadata.EntryPoint], switches: Mapping[str, set[str] | None]
+    found: Iterable[PluginEntryPoint], switches: Mapping[str, set[str] | None]
 ) -> None:
     """Refuse plugin switches that name no installed plugin (a typo would silently do nothing)."""
     known = set(BUILTIN_PLUGINS)
     for ep in found:
-        known.update({ep.name, ep.dist.name if ep.dist else ep.module})
+        known.update({ep.name, ep.distribution})
     for variable, wanted in switches.items():
         unknown = sorted((wanted or set()) - known)
         if unknown:

@@ -28,7 +28,6 @@ import contextlib
 import errno
 import os
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -148,6 +147,8 @@ class VersionFiles:
         """
         if not entries:
             return []
+        from concurrent.futures import ThreadPoolExecutor  # only when there are files to reuse
+
         with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
             results = list(pool.map(self._put_batch, _batches(entries)))
         return [entry for batch in results for entry in batch]

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from codeferry.deployments import Deployment, DeploymentFile
     from codeferry.plugins import Plugins
-    from codeferry.push_outputs import RecordedOutputs
+    from codeferry.recorded_outputs import RecordedOutputs
     from codeferry.steps.progress import StepReporter
 
 __all__ = [
@@ -116,7 +116,7 @@ def pull_deployment(
         leaves the previous checkout as it was).
     """
     from codeferry.deployment_templates import listed_name
-    from codeferry.push_outputs import RecordedOutputs
+    from codeferry.recorded_outputs import RecordedOutputs
 
     parsed, runs = _checked(
         file, deployment, ("pull",), plugins, allow_import_steps, fields=("name",)
@@ -162,7 +162,7 @@ def run_deployment(
     from codeferry.checkouts import hold_version
     from codeferry.deployment_templates import resolve_deployment
     from codeferry.entrypoints import call, load_entrypoint, parse_entrypoint
-    from codeferry.push_outputs import RecordedOutputs
+    from codeferry.recorded_outputs import RecordedOutputs
     from codeferry.steps.context import masking_logs
     from codeferry.templating import TemplateContext
 

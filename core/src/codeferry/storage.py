@@ -21,7 +21,14 @@ if TYPE_CHECKING:
 
     from codeferry.reuse import VersionFiles
 
-__all__ = ["CodeStorage", "FetchResult", "PullContext", "PullResult", "PushResult"]
+__all__ = [
+    "CodeStorage",
+    "DelegatingStorage",
+    "FetchResult",
+    "PullContext",
+    "PullResult",
+    "PushResult",
+]
 
 
 @dataclass(frozen=True)
@@ -211,3 +218,43 @@ class CodeStorage(abc.ABC):
         from codeferry.checkouts import Checkout
 
         return Checkout.for_storage(self, destination, keep=keep).pull(self, replace=replace)
+
+
+class DelegatingStorage(CodeStorage):
+    """A storage whose work is done by another: a block that describes a plain storage object.
+
+    A storage block (a pydantic model) costs its model's import and build; a pull from a source
+    string (``codeferry pull ./flows``), run as a whole process before every flow run, need not
+    pay that. So a plugin may write the transfer as a plain :class:`CodeStorage` built from a
+    few values, return that from ``storage_from_source`` for strings, and make its block a
+    ``DelegatingStorage`` whose :meth:`delegate` builds the same object from the block's fields::
+
+        class LocalDirectory(DelegatingStorage, Block):
+            path: str
+
+            def delegate(self) -> LocalFolder:
+                return LocalFolder(self.path)
+
+    The block and the plain object then pull into the same checkout (``checkout_key`` is the
+    plain object's) and behave alike.
+    """
+
+    @abc.abstractmethod
+    def delegate(self) -> CodeStorage:
+        """The plain storage that does the work, built from this object's current values."""
+
+    def fetch(self, context: PullContext) -> FetchResult:
+        return self.delegate().fetch(context)
+
+    def to_pull_step(self) -> dict[str, dict[str, Any]]:
+        return self.delegate().to_pull_step()
+
+    def __str__(self) -> str:
+        return str(self.delegate())
+
+    def push_code(self, source_dir: str | Path, **options: Any) -> PushResult:
+        # Options the delegate's push takes (ignore_file...) pass through.
+        return self.delegate().push_code(source_dir, **options)
+
+    def checkout_key(self) -> str:
+        return self.delegate().checkout_key()

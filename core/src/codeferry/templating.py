@@ -47,7 +47,7 @@ from codeferry.errors import (
 )
 
 if TYPE_CHECKING:
-    from codeferry.push_outputs import RecordedOutputs
+    from codeferry.recorded_outputs import RecordedOutputs
     from codeferry.steps.outputs import StepOutputs
     from codeferry.store.blockstore import BlockStore
 

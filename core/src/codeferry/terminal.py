@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import TextIO
+    from typing import IO
 
 __all__ = [
     "QUIET",
@@ -59,7 +59,7 @@ def is_quiet() -> bool:
     return _quiet
 
 
-def colour_enabled(stream: TextIO | None = None) -> bool:
+def colour_enabled(stream: IO[str] | None = None) -> bool:
     """Whether text written to ``stream`` (default: standard error) may be coloured."""
     if os.environ.get("NO_COLOR"):
         return False
@@ -70,7 +70,7 @@ def colour_enabled(stream: TextIO | None = None) -> bool:
     return _is_terminal(sys.stderr if stream is None else stream)
 
 
-def animation_enabled(stream: TextIO | None = None) -> bool:
+def animation_enabled(stream: IO[str] | None = None) -> bool:
     """Whether ``stream`` (default: standard error) may show progress bars and spinners."""
     if _quiet or os.environ.get("TERM") == "dumb":
         return False

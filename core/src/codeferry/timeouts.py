@@ -21,11 +21,14 @@ within about a minute, with one line naming the server.
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from codeferry import settings
+
+if TYPE_CHECKING:
+    import socket
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -89,6 +92,8 @@ def open_connection(host: str, port: int, timeouts: NetworkTimeouts) -> socket.s
     :raises ConnectTimeoutError: when the server did not accept it in time.
     :raises OSError: when it refused, or the host is unknown or unreachable.
     """
+    import socket  # here: the pulls that open no connection of their own start faster
+
     try:
         connection = socket.create_connection((host, port), timeout=timeouts.connect)
     except TimeoutError as error:

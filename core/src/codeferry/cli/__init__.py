@@ -10,125 +10,37 @@ the file), when a command was declined, or on a bug (printed as ``Error: unexpec
 ``-v``/``-vv`` and ``-q`` (before the command: ``codeferry -q pull SOURCE``) set how much is said
 on standard error, through :func:`codeferry.terminal.configure_logging`.
 
-Start-up time is a feature: this package and its command modules import only typer and the
-standard library at module level, and each command imports what it needs when it runs.
+Start-up time is a feature. The commands a worker runs before every flow run (``pull`` and
+``run``), and ``block type ls``, are parsed by :mod:`codeferry.cli.lean`, which imports no
+command-line framework; every other command line, help and usage errors included, goes to the
+typer application :data:`app` (:mod:`codeferry.cli.root`), imported only then.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-import typer
-from typer.core import TyperGroup
-
-from codeferry import __version__
-from codeferry.cli import block, code, deployment, init, plugins, variable
-from codeferry.errors import CodeferryError
+if TYPE_CHECKING:
+    from codeferry.cli.root import CodeferryGroup, app
 
 __all__ = ["CodeferryGroup", "app", "main"]
 
 
-class CodeferryGroup(TyperGroup):
-    """The root command: masks secrets in all it prints; one-line errors and exit statuses."""
-
-    def main(self, *args: Any, **kwargs: Any) -> Any:
-        # Everything a command prints passes the mask: its results, errors and tracebacks, the
-        # output of the programs its steps run, user code's prints, usage errors. The secrets
-        # of the environment (GITHUB_TOKEN...) are known from the start: a program may print them.
-        import os
-
-        from codeferry.cli.output import logging_restored
-        from codeferry.masked_output import masked_stdio
-        from codeferry.secrets import remember_named
-
-        remember_named(os.environ)
-        with masked_stdio(), logging_restored():
-            return super().main(*args, **kwargs)
-
-    def invoke(self, ctx: Any) -> Any:
-        from codeferry.cli import output
-
-        try:
-            return super().invoke(ctx)
-        except CodeferryError as error:
-            output.report_error(error, expected=True)
-            raise typer.Exit(1) from None
-        except Exception as error:
-            if _is_click_control_flow(error):
-                raise
-            # An operating-system failure (disk full, permissions) is the user's to fix, not a bug.
-            output.report_error(error, expected=isinstance(error, OSError))
-            raise typer.Exit(1) from None
-
-
-def _is_click_control_flow(error: Exception) -> bool:
-    """Usage errors, exits, aborts and a closed pipe (``| head``): click handles those itself."""
-    if isinstance(error, BrokenPipeError):
-        return True
-    return type(error).__module__.split(".", 1)[0] in {"typer", "click"}
-
-
-app = typer.Typer(
-    name="codeferry",
-    cls=CodeferryGroup,
-    help="Fetch workflow code from where it is stored, and run it.",
-    no_args_is_help=True,
-    rich_markup_mode=None,  # plain help: rich and markdown-it cost 100 ms of start-up
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _show_version(value: bool) -> None:
-    if value:
-        typer.echo(f"codeferry {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
-        ),
-    ] = False,
-    verbose: Annotated[
-        int,
-        typer.Option(
-            "--verbose",
-            "-v",
-            count=True,
-            show_default=False,
-            help="Say what codeferry does on standard error; -vv adds debugging detail.",
-        ),
-    ] = 0,
-    quiet: Annotated[
-        bool,
-        typer.Option(
-            "--quiet", "-q", help="Errors only: no progress, notices or summaries on stderr."
-        ),
-    ] = False,
-) -> None:
-    """Fetch workflow code from where it is stored, and run it."""
-    from codeferry.cli.output import QUIET, configure_logging
-
-    if verbose and quiet:
-        raise typer.BadParameter("give -v or -q, not both", param_hint="'-v' / '-q'")
-    configure_logging(QUIET if quiet else verbose)
-
-
-# Commands and groups of commands: one line each.
-app.command("pull")(code.pull)
-app.command("run", cls=code.RunCommand)(code.run)
-app.command("push")(deployment.push)
-app.command("init")(init.init)
-app.add_typer(deployment.app)
-app.add_typer(block.app)
-app.add_typer(variable.app)
-app.add_typer(plugins.app)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the command line (``argv`` defaults to the process arguments)."""
+    from codeferry.cli import lean
+
+    lean.main(sys.argv[1:] if argv is None else argv)  # returns only if it is not lean's to run
+    from codeferry.cli.root import app
+
     app(args=argv, prog_name="codeferry")
+
+
+def __getattr__(name: str) -> Any:
+    # The typer application is imported on first use, so that the lean path never pays for it.
+    if name in {"CodeferryGroup", "app"}:
+        from codeferry.cli import root
+
+        return getattr(root, name)
+    raise AttributeError(f"module 'codeferry.cli' has no attribute {name!r}")

@@ -1,18 +1,19 @@
 """``codeferry deployment ...`` and the deployment-file forms of ``pull``, ``run`` and ``push``.
 
 Only typer and the standard library are imported here; the work is imported inside the commands
-so that ``codeferry --help`` stays fast.
+so that ``codeferry --help`` stays fast. The deployment forms of ``pull`` and ``run`` live in
+:mod:`codeferry.cli.worker` (``pull_command`` and ``run_command`` here are the same functions).
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from codeferry.cli.worker import pull_deployment as pull_command
+from codeferry.cli.worker import run_deployment as run_command
 
 __all__ = ["app", "pull_command", "push", "push_command", "run_command"]
 
@@ -112,78 +113,9 @@ def check_command(
 
 
 def _reporter(quiet: bool) -> Any:
-    from codeferry.steps.progress import default_reporter
+    from codeferry.cli.worker import reporter
 
-    return default_reporter(quiet=quiet)
-
-
-def pull_command(
-    file: Path | None,
-    deployment: str | None,
-    dest: Path | None = None,
-    json_output: bool = False,
-    allow_import_steps: bool = False,
-    *,
-    replace: bool = False,
-) -> None:
-    """``codeferry pull [-f FILE] [--deployment NAME] [--dest DIR] [--replace] [--json]``.
-
-    Prints where the code is (the folder alone, so ``cd "$(codeferry pull)"`` works), or the
-    whole result as JSON. Progress goes to standard error.
-    """
-    from codeferry.cli import output
-    from codeferry.runs import pull_deployment
-
-    result = pull_deployment(
-        file,
-        deployment,
-        dest=dest,
-        replace=replace,
-        allow_import_steps=True if allow_import_steps else None,
-        reporter=_reporter(json_output),
-    )
-    if json_output:
-        output.print_json(result.as_dict())
-        return
-    count = len(result.steps.records)
-    output.info(f"ran {count} pull step{'s' if count != 1 else ''}")
-    typer.echo(str(result.link or result.directory))
-
-
-def run_command(
-    file: Path | None,
-    deployment: str,
-    args: list[str] | None = None,
-    allow_import_steps: bool = False,
-) -> None:
-    """``codeferry run [-f FILE] DEPLOYMENT [-- ARGS]``: pull, then call the entrypoint.
-
-    ``ARGS`` are ``key=value``, ``--key value`` or positional words (JSON values decoded). What
-    the entrypoint returns is printed, as JSON when it can be.
-    """
-    from codeferry.entrypoints import parse_arguments
-    from codeferry.errors import UserCodeError
-    from codeferry.runs import run_deployment
-
-    positional, keywords = parse_arguments(list(args or []))
-    try:
-        result = run_deployment(
-            file,
-            deployment,
-            positional,
-            keywords,
-            allow_import_steps=True if allow_import_steps else None,
-            reporter=_reporter(False),
-        )
-    except UserCodeError as error:
-        if error.__cause__ is not None:
-            traceback.print_exception(error.__cause__, file=sys.stderr)
-        raise UserCodeError(f"running deployment {deployment}: {error}") from error
-    if result is not None:
-        try:
-            typer.echo(json.dumps(result))
-        except (TypeError, ValueError):
-            typer.echo(repr(result))
+    return reporter(quiet)
 
 
 def push_command(

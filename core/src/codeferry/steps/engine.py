@@ -25,7 +25,6 @@ record made during the run.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import inspect
@@ -58,7 +57,7 @@ if TYPE_CHECKING:
 
     from codeferry.deployments import Step
     from codeferry.plugins import Plugins
-    from codeferry.push_outputs import RecordedOutputs
+    from codeferry.recorded_outputs import RecordedOutputs
     from codeferry.steps.progress import StepReporter
     from codeferry.steps.resolution import ResolvedStep
     from codeferry.store.blockstore import BlockStore
@@ -297,6 +296,8 @@ def _call(
 def _invoke(function: Callable[..., Any], arguments: Mapping[str, Any]) -> Any:
     result = function(**arguments)
     if inspect.isawaitable(result):  # Prefect's steps may be coroutines
+        import asyncio  # only for them: the others' pulls start without it
+
         result = asyncio.run(_awaited(result))
     return result
 

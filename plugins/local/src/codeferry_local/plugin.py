@@ -58,6 +58,6 @@ def storage_from_source(source: object) -> CodeStorage | None:
         return None
     else:
         path = source
-    from codeferry_local.storage import LocalDirectory
+    from codeferry_local.folder import LocalFolder  # a plain object: no block model to build
 
-    return LocalDirectory(path=str(Path(path).expanduser()))
+    return LocalFolder(str(Path(path).expanduser()))

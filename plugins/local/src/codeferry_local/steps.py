@@ -28,6 +28,8 @@ def pull_from_directory(
 
     Outputs: ``directory`` (where the code is), ``version``, ``files`` and ``bytes`` copied.
     """
-    from codeferry_local.storage import LocalDirectory
+    if not isinstance(path, str):
+        raise CodeferryError(f"pull_from_directory: path must be a folder's path, not {path!r}")
+    from codeferry_local.folder import LocalFolder  # a plain storage: no block model to build
 
-    return LocalDirectory(path=path).pull_code(destination, replace=replace).as_dict()
+    return LocalFolder(path).pull_code(destination, replace=replace).as_dict()
