@@ -236,7 +236,7 @@ def _try_plugin_alone(session: nox.Session, name: str, dist: Path, work: Path) -
     session.run("python", "-m", "pip", "--python", python, "install", "-q", *wheels, *group)
 
     run = work / "runs" / name
-    _copy_tests(name, run)
+    _copy_tests([name, *(d.removeprefix("codeferry-") for d in requires)], run)
     env = {**_CLEAN_ENV, "CODEFERRY_HOME": str(run / "home"), "CI": os.environ.get("CI", "")}
     expected = sorted(["codeferry", distribution, *requires])
     session.chdir(run)  # nothing of the repository is on sys.path from here on
@@ -307,8 +307,9 @@ def _contract_tests(name: str) -> list[str]:
     return found
 
 
-def _copy_tests(name: str, run: Path) -> None:
-    """The tests a plugin's contract needs, in a folder of their own outside the repository.
+def _copy_tests(names: list[str], run: Path) -> None:
+    """The tests a plugin's contract needs, in a folder of their own outside the repository:
+    ``tests/<name>`` of the plugin and of the plugins it requires (whose helpers it may use).
 
     ``tests/servers`` is copied (its npm folder linked, so Azurite is installed once); pytest's
     settings come with a copy of the top ``pyproject.toml``.
@@ -320,8 +321,9 @@ def _copy_tests(name: str, run: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "node")
     shutil.copytree(ROOT / "tests" / "servers", tests / "servers", ignore=ignore)
     (tests / "servers" / "node").symlink_to(ROOT / "tests" / "servers" / "node")
-    if (ROOT / "tests" / name).is_dir():
-        shutil.copytree(ROOT / "tests" / name, tests / name, ignore=ignore)
+    for name in names:
+        if (ROOT / "tests" / name).is_dir():
+            shutil.copytree(ROOT / "tests" / name, tests / name, ignore=ignore)
     shutil.copy2(ROOT / "pyproject.toml", run / "pyproject.toml")
 
 

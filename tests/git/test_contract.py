@@ -1,7 +1,7 @@
 """Git storages pass the storage contract every plugin passes, against the smart-HTTP server.
 
-GitRepository, and a host's repository block (Bitbucket's) pulled by the same engine. Each test
-gets a repository of its own. The kit's ``write`` commits exactly the files given as the new tip
+GitRepository here; a host's repository block is tried the same way in ``tests/bitbucket``, with
+the helpers below. Each test gets a repository of its own. The kit's ``write`` commits exactly the files given as the new tip
 of ``main``, built with git's plumbing (``hash-object``, ``mktree``), so hostile names such as
 ``..``, ``.git`` or an empty name reach the pull as real tree entries.
 """
@@ -17,8 +17,6 @@ import pytest
 from codeferry.blocks import Block
 from codeferry.storage import CodeStorage
 from codeferry.testing import StorageContract, StoreHandle
-from codeferry_bitbucket.credentials import BitBucketCredentials
-from codeferry_bitbucket.repository import BitBucketRepository
 from codeferry_git.credentials import GitCredentials
 from codeferry_git.repository import GitRepository
 from tests.git.conftest import CLIENTS
@@ -44,46 +42,45 @@ def tip_writer(repos: GitRepos, name: str) -> Callable[[Mapping[str, bytes]], No
     return write
 
 
-# The storages pulled from a private repository: the user the server takes with the token, the
-# credentials block holding the token, and the storage made from a URL and that block.
-PRIVATE: dict[str, tuple[str, Callable[[str], Block], Callable[[str, Any], CodeStorage]]] = {
-    "git-repository": (
-        "contract-user",
-        lambda token: GitCredentials(username="contract-user", token=token),
-        lambda url, credentials: GitRepository(url=url, credentials=credentials),
-    ),
-    "bitbucket-repository": (
-        "x-token-auth",  # Bitbucket Cloud's user for an access token
-        lambda token: BitBucketCredentials(token=token),
-        lambda url, credentials: BitBucketRepository(
-            repository=url, bitbucket_credentials=credentials
-        ),
-    ),
-}
+def private_store(
+    user: str,
+    credentials: Callable[[str], Block],
+    storage: Callable[[str, Any], CodeStorage],
+    server: GitHttpServer,
+    repos: GitRepos,
+) -> StoreHandle:
+    """A new private repository on ``server``, pulled with a token from a saved block.
+
+    ``user`` is the user the server takes with the token, ``credentials`` makes the block holding
+    the token, ``storage`` the storage from the repository's URL and that block.
+    """
+    name = new_repository(repos, "contract")
+    token = f"contract-{secrets.token_hex(12)}"
+    server.allow(user, token)
+    saved = credentials(token)
+    saved.save("contract")
+    missing = server.url(f"missing-{secrets.token_hex(4)}.git")
+    return StoreHandle(
+        storage(server.url(name), saved),
+        write=tip_writer(repos, name),
+        secrets=[token],
+        failing=lambda: storage(missing, saved),
+    )
 
 
 class TestPrivateGitRepository(StorageContract):
     """Basic auth with a token from a saved credentials block, as a deployment names it."""
 
-    # /absolute.py needs a tree entry with no name: once per kind of credentials and git client
-    expected_skips = len(PRIVATE) * len(CLIENTS)
+    expected_skips = len(CLIENTS)  # /absolute.py needs a tree entry with no name, per client
 
-    @pytest.fixture(params=sorted(PRIVATE))
-    def store(
-        self, request: pytest.FixtureRequest, git_http_server: GitHttpServer, git_repos: GitRepos
-    ) -> StoreHandle:
-        user, credentials, storage = PRIVATE[request.param]
-        name = new_repository(git_repos, "contract")
-        token = f"contract-{secrets.token_hex(12)}"
-        git_http_server.allow(user, token)
-        saved = credentials(token)
-        saved.save("contract")
-        missing = git_http_server.url(f"missing-{secrets.token_hex(4)}.git")
-        return StoreHandle(
-            storage(git_http_server.url(name), saved),
-            write=tip_writer(git_repos, name),
-            secrets=[token],
-            failing=lambda: storage(missing, saved),
+    @pytest.fixture
+    def store(self, git_http_server: GitHttpServer, git_repos: GitRepos) -> StoreHandle:
+        return private_store(
+            "contract-user",
+            lambda token: GitCredentials(username="contract-user", token=token),
+            lambda url, credentials: GitRepository(url=url, credentials=credentials),
+            git_http_server,
+            git_repos,
         )
 
 

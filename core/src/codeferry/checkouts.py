@@ -111,8 +111,9 @@ def destination_path(destination: str | Path) -> Path:
 def link_target(link: Path) -> Path | None:
     """Where the symbolic link ``link``, which codeferry made, leads; ``None`` for no link.
 
-    :raises PullError: ``link`` is a symbolic link codeferry did not make (it does not lead into
-        the codeferry home): it is never replaced, since it may be the user's.
+    :raises PullError: ``link`` is a symbolic link codeferry did not make: it leads neither into
+        the codeferry home nor to a checkout's current version (a checkout may live elsewhere, as
+        an Airflow bundle's does). It is never replaced, since it may be the user's.
     """
     try:
         raw = link.readlink()
@@ -122,7 +123,8 @@ def link_target(link: Path) -> Path | None:
         raise
     target = Path(os.path.normpath(link.parent / raw))
     home = Path(os.path.realpath(settings.home()))
-    if not Path(os.path.realpath(target.parent)).joinpath(target.name).is_relative_to(home):
+    resolved = Path(os.path.realpath(target.parent)).joinpath(target.name)
+    if not resolved.is_relative_to(home) and _checkout_of(resolved) is None:
         raise PullError(
             f"destination {link} is a symbolic link that codeferry did not make (to {raw}); "
             "remove it or give another folder"
