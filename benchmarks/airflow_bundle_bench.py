@@ -165,6 +165,7 @@ def main(rounds: int) -> None:
         TITLE,
         cases,
         rounds=rounds,
+        server=SERVER,
         notes=[
             "Each bundle lives in a fresh process of Airflow's interpreter"
             f" ({', '.join(AIRFLOW)}: the provider's S3DagBundle) and is timed inside it.",

@@ -15,9 +15,8 @@ flow run's working folder, so each of their runs is a full pull.
 - S3: ``prefect_aws.deployments.steps.pull_from_s3`` vs ``codeferry_s3.steps.pull_from_s3``, the
   same arguments, on the same 2,000 files in a moto bucket.
 
-Servers, on 127.0.0.1: git over smart HTTP through the tests' threaded Python server in front of
-``git http-backend`` (a stand-in until the benchmarks' nginx + fcgiwrap server lands; it slows
-both tools alike), and moto's S3 server.
+Servers, on 127.0.0.1: git over smart HTTP through nginx, fcgiwrap and ``git http-backend`` with
+Basic auth (``tests/servers/nginx_git.py``, as in ``git_bench.py``), and moto's S3 server.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ FAMILY, TITLE = "prefect-steps", "Prefect workers: pull steps per flow run"
 BUCKET, FOLDER = "bench-flows", "flows"
 KEY, SECRET = "bench", "bench-secret"
 SHAPE = "2000 x 1-20 KB"
-GIT_SERVER = "git smart HTTP, the tests' Python server + git http-backend (stand-in for nginx)"
 S3_SERVER = "moto S3 server"
 
 
@@ -47,8 +45,8 @@ S3_SERVER = "moto S3 server"
 
 def step_for(tool: str, source: str) -> dict[str, Any]:
     if source == "git":
-        # Prefect's step puts credentials into https:// URLs only; the stand-in server speaks
-        # http, so both steps get them in the URL (codeferry's moves them out, into memory).
+        # Prefect's step puts credentials into https:// URLs only; the server speaks http, so
+        # both steps get them in the URL (codeferry's moves them out, into memory).
         url = os.environ["BENCH_GIT_URL"].replace(
             "http://", f"http://{os.environ['BENCH_GIT_USER']}:{os.environ['BENCH_GIT_TOKEN']}@"
         )
@@ -105,30 +103,35 @@ def main(rounds: int) -> None:
     from blob_shapes import Samples, make_tree, measure
     from recording import case, series, write_family
 
-    from tests.servers.git_http import GitRepos, start_git_http_server
+    from git_bench import server_label
+
+    from tests.servers.git_http import GitRepos
     from tests.servers.moto_s3 import running_moto
+    from tests.servers.nginx_git import running_nginx_git
 
     python = prefect_interpreter()
     work = Path(tempfile.mkdtemp(prefix="prefect-steps-bench-"))
     files = make_tree(SHAPE)
     names = [f"{tool} {flow}" for tool in ("codeferry", "prefect") for flow in ("cold", "warm")]
     results: dict[str, dict[str, Samples]] = {}
-    git_state, git_server = start_git_http_server(work / "repos")
+    (work / "repos").mkdir()
+    repos = GitRepos(work / "repos", work / "git-work")
+    repos.work.mkdir(parents=True)
+    repos.bare("flows.git")
+    repos.fast_import("flows.git", [files])
+    user, token = "bench-user", "bench-token-7d2e"
     try:
-        repos = GitRepos(git_state.root, work / "git-work")
-        repos.work.mkdir(parents=True)
-        repos.bare("flows.git")
-        repos.fast_import("flows.git", [files])
-        with running_moto() as moto:
+        with running_nginx_git(work / "repos", user, token) as git, running_moto() as moto:
+            git_server = server_label(git)
             client = moto.client(KEY, SECRET)
             client.create_bucket(Bucket=BUCKET)
             for path, data in files.items():
                 client.put_object(Bucket=BUCKET, Key=f"{FOLDER}/{path}", Body=data)
             env = {
                 "BENCH_ENDPOINT": moto.endpoint,
-                "BENCH_GIT_URL": git_state.url("flows.git"),
-                "BENCH_GIT_USER": git_state.user,
-                "BENCH_GIT_TOKEN": git_state.password,
+                "BENCH_GIT_URL": git.url("flows.git"),
+                "BENCH_GIT_USER": user,
+                "BENCH_GIT_TOKEN": token,
                 "PYTHONDONTWRITEBYTECODE": "1",
                 # No server: run_steps needs one only for block and variable references.
                 "PREFECT_API_URL": "http://127.0.0.1:9/api",
@@ -151,12 +154,10 @@ def main(rounds: int) -> None:
                 for name in names:
                     print(samples[name].row(samples[name.replace("codeferry", "prefect")]))
     finally:
-        git_server.shutdown()
-        git_server.server_close()
         shutil.rmtree(work, ignore_errors=True)
 
     cases = []
-    for source, server in (("git", GIT_SERVER), ("s3", S3_SERVER)):
+    for source, server in (("git", git_server), ("s3", S3_SERVER)):
         samples = results[source]
         for flow in ("cold", "warm"):
             cases.append(
@@ -180,11 +181,12 @@ def main(rounds: int) -> None:
         cases,
         rounds=rounds,
         prefect_python=python,
+        server=f"{git_server}; {S3_SERVER}",
         notes=[
             "Each figure is one flow run's pull step run by Prefect's own step engine"
             " (`prefect.deployments.steps.core.run_steps`) in a fresh process of Prefect's"
             " interpreter, in a fresh working folder, timed inside the process.",
-            f"Servers on 127.0.0.1: {GIT_SERVER}; {S3_SERVER}.",
+            f"Servers on 127.0.0.1: {git_server}; {S3_SERVER}.",
         ],
     )
 
