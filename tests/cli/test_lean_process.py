@@ -8,11 +8,9 @@ where, secrets masked, exit statuses, the options, and the plugin switches.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -20,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from codeferry.secrets import MASK
+from tests.programs import SCRIPT, child_environment, python, run
 
-SCRIPT = Path(sys.executable).parent / "codeferry"
 TOKEN = "tok-Lean-path-secret-4711"
 WAIT = 60.0  # seconds a child may take before the test gives up on it
 
@@ -57,14 +55,7 @@ def wait(started):
 
 @pytest.fixture
 def environment(codeferry_home: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "CODEFERRY_HOME": str(codeferry_home),
-        "CODEFERRY_PLUGINS": "local",
-        "DEPLOY_TOKEN": TOKEN,
-    }
-    env.pop("CODEFERRY_DEBUG", None)
-    return env
+    return child_environment(codeferry_home, DEPLOY_TOKEN=TOKEN)
 
 
 @pytest.fixture
@@ -78,15 +69,7 @@ def code(tmp_path: Path) -> Path:
 def codeferry(
     env: dict[str, str], *args: str, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SCRIPT), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
-    )
+    return run([str(SCRIPT), *args], env=env, cwd=cwd, timeout=WAIT)
 
 
 def lines(text: str) -> list[str]:
@@ -112,14 +95,7 @@ WATCH = textwrap.dedent(
 
 
 def imported(env: dict[str, str], *args: str) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", WATCH, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
-    )
+    done = python("-c", WATCH, *args, env=env, timeout=WAIT)
     assert done.returncode == 0, done.stderr
     return lines(done.stderr)[-1].split()[1:]
 
