@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from codeferry.cli import app
 from codeferry.errors import PullError
 from codeferry_local.storage import LocalDirectory
+from tests.conftest import write_tree
 from tests.servers.mounts import Tmpfs
 
 
@@ -32,11 +33,8 @@ def tree(directory: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
-    root = tmp_path / "source"
-    (root / "pkg").mkdir(parents=True)
-    (root / "flow.py").write_text("def main():\n    return 1\n")
-    (root / "pkg" / "helpers.py").write_text("X = 1\n")
-    return root
+    files = {"flow.py": "def main():\n    return 1\n", "pkg/helpers.py": "X = 1\n"}
+    return write_tree(tmp_path / "source", files)
 
 
 @pytest.fixture

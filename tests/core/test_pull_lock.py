@@ -174,7 +174,9 @@ def test_pulls_in_two_threads_take_turns(tmp_path: Path) -> None:
 
     from codeferry.pull_lock import pull_lock
 
-    lock, inside, overlapped = tmp_path / ".lock", [], []
+    lock = tmp_path / ".lock"
+    inside: list[int] = []
+    overlapped: list[bool] = []
 
     def pull() -> None:
         with pull_lock(lock, "x"):

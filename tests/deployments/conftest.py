@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from codeferry.plugins import Plugins, set_plugins
+from codeferry.plugins import Plugins
+from tests.conftest import use_plugins
 from tests.deployments import fake_steps
 
 WriteFile = Callable[[str], Path]
@@ -17,17 +18,12 @@ WriteFile = Callable[[str], Path]
 @pytest.fixture
 def steps_plugins() -> Iterator[Plugins]:
     """Core, codeferry-local and the fake steps of ``fake_steps``; nothing installed."""
-    registry = Plugins(
-        {"local": "codeferry_local.plugin", "fake": "tests.deployments.fake_steps"},
-        entry_points=False,
-    )
-    previous = set_plugins(registry)
+    registry = use_plugins(local="codeferry_local.plugin", fake="tests.deployments.fake_steps")
     fake_steps.CALLS.clear()
     fake_steps.FAILURES.clear()
     fake_steps.RELEASE.clear()
     yield registry
     fake_steps.RELEASE.set()
-    set_plugins(previous)
 
 
 @pytest.fixture
