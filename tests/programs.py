@@ -32,9 +32,9 @@ def run(
     """``command`` run to its end with its output captured as text."""
     return subprocess.run(
         list(command),
-        env=None if env is None else dict(env),
         cwd=cwd,
         input=input,
+        env=None if env is None else dict(env),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -127,7 +127,8 @@ def test_a_deployment_pull_imports_no_cli_framework_models_or_event_loop(
 
 def test_listing_block_types_imports_no_cli_framework(environment: dict[str, str]) -> None:
     listed = imported(environment, "block", "type", "ls", "--json")
-    assert "typer" not in listed and "click" not in listed
+    assert "typer" not in listed
+    assert "click" not in listed
 
 
 def test_help_and_other_commands_still_go_to_typer(environment: dict[str, str]) -> None:
@@ -143,7 +144,8 @@ def test_run_prints_the_result_alone_on_stdout(environment: dict[str, str], code
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == "hello Ada, hello Ada"
     [summary] = lines(result.stderr)
-    assert summary.startswith(f"pulled {code} (version ") and ": 1 file, " in summary
+    assert summary.startswith(f"pulled {code} (version ")
+    assert ": 1 file, " in summary
 
 
 def test_run_masks_secrets_on_stdout_and_stderr(environment: dict[str, str], code: Path) -> None:
@@ -229,12 +231,14 @@ def test_a_closed_output_pipe_ends_quietly(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert reader.stdout is not None and reader.stderr is not None
+    assert reader.stdout is not None
+    assert reader.stderr is not None
     reader.stdout.close()  # like `| head -0`: the reader has gone before the result is written
     stderr = reader.stderr.read().decode()
     assert reader.wait(timeout=WAIT) == 1
     assert "Error" not in stderr
-    assert "Exception ignored" not in stderr and "BrokenPipeError" not in stderr
+    assert "Exception ignored" not in stderr
+    assert "BrokenPipeError" not in stderr
 
 
 # -- options ------------------------------------------------------------------------------------
@@ -245,7 +249,9 @@ def test_pull_json_and_dest(environment: dict[str, str], code: Path, tmp_path: P
     result = codeferry(environment, "pull", str(code), "--dest", str(dest), "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["link"] == str(dest) and data["changed"] is True and data["files"] == 1
+    assert data["link"] == str(dest)
+    assert data["changed"] is True
+    assert data["files"] == 1
     assert (dest / "flow.py").is_file()
     again = codeferry(environment, "pull", str(code), f"--dest={dest}")
     assert lines(again.stdout) == [str(dest)]
@@ -285,7 +291,8 @@ def test_errors_name_the_source_without_its_credentials(
         result = codeferry(environment, *args)
         assert result.returncode == 1
         [line] = lines(result.stderr)
-        assert line.startswith("Error: ") and "no installed plugin understands" in line
+        assert line.startswith("Error: ")
+        assert "no installed plugin understands" in line
         assert TOKEN not in line
 
 

@@ -83,7 +83,8 @@ def test_a_closed_output_pipe_is_not_reported_as_a_bug(environment: dict[str, st
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert reader.stdout is not None and reader.stderr is not None
+    assert reader.stdout is not None
+    assert reader.stderr is not None
     reader.stdout.close()
     stderr = reader.stderr.read().decode()
     reader.wait(timeout=60)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def codeferry(
     return codeferry_module(*args, env=env, cwd=cwd, input=input)
 
 
-def write_deployment_file(folder: Path, **sections: list[dict[str, object]]) -> None:
+def write_deployment_file(folder: Path, **sections: Sequence[Mapping[str, object]]) -> None:
     deployment = {"name": "flow", "entrypoint": "flow.py:main"}
     (folder / "codeferry.yaml").write_text(
         yaml.safe_dump({**sections, "deployments": [deployment]})

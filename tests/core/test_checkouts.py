@@ -165,7 +165,12 @@ def test_an_edit_in_place_by_the_files_owner_fails_and_changes_no_version(
 
     def shell(command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["sh", "-c", command], capture_output=True, text=True, check=False, **owner
+            ["sh", "-c", command],
+            capture_output=True,
+            text=True,
+            check=False,
+            user=owner.get("user"),
+            group=owner.get("group"),
         )
 
     assert shell(f"cat '{target}'").stdout == "A", "the owner cannot even read the file"
@@ -201,10 +206,13 @@ def test_a_destination_holding_another_source_is_refused_naming_both(tmp_path: P
     with pytest.raises(PullError) as caught:
         other.pull_code(dest)
     message = str(caught.value)
-    assert "dict://first" in message and "dict://second" in message and "replace" in message
+    assert "dict://first" in message
+    assert "dict://second" in message
+    assert "replace" in message
     assert tree(dest) == {"a.py": "1"}
     replaced = other.pull_code(dest, replace=True)
-    assert replaced.changed and replaced.files == 1
+    assert replaced.changed
+    assert replaced.files == 1
     assert Checkout.for_storage(other, dest).current.source == "dict://second"  # type: ignore[union-attr]
 
 
@@ -289,7 +297,7 @@ def test_next_pull_repairs_leftovers_of_a_killed_pull() -> None:
     assert not (checkout.versions_dir / "orphan.json").exists()
 
 
-def test_old_versions_are_cleaned_up_keeping_the_newest(tmp_path: Path) -> None:
+def test_old_versions_are_cleaned_up_keeping_the_newest() -> None:
     storage = DictStorage({"a.py": "0"})
     for n in range(5):
         storage.files = {"a.py": str(n)}

@@ -56,7 +56,8 @@ def test_a_full_disk_fails_the_pull_naming_the_file_and_keeps_the_version(
         storage.pull_code(tmp_path / "code")
     message = str(caught.value)
     assert "No space left on device (ENOSPC)" in message
-    assert message.endswith("data.bin") and "\n" not in message
+    assert message.endswith("data.bin")
+    assert "\n" not in message
     assert tree(tmp_path / "code") == tree(good.directory) == before
     assert not list(home_on.rglob("staging-*")), "the failed pull left its staging folder"
 

@@ -24,7 +24,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     for variable in ("NO_COLOR", "FORCE_COLOR"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
-    monkeypatch.setattr("codeferry.terminal._is_terminal", lambda stream: True)
+    monkeypatch.setattr("codeferry.terminal._is_terminal", lambda _stream: True)
     return lambda: capsys.readouterr().err
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
@@ -134,7 +135,7 @@ def test_named_values_are_remembered_by_their_names() -> None:
     assert mask(text) == f"flows {MASK} http://host {MASK} {MASK} us-east-1"
 
 
-def test_settings_and_file_paths_under_secret_names_are_not_remembered(tmp_path) -> None:
+def test_settings_and_file_paths_under_secret_names_are_not_remembered(tmp_path: Path) -> None:
     key_file = tmp_path / "key.json"
     key_file.write_text("{}")
     remember_named({"AUTH_ENABLED": "true", "GOOGLE_CREDENTIALS": str(key_file), "KEY": "ab"})
@@ -162,7 +163,7 @@ def test_a_multi_line_secret_is_masked_line_by_line() -> None:
 # -- every form ----------------------------------------------------------------------------------
 
 _SECRET = st.text(
-    st.characters(min_codepoint=33, max_codepoint=0x2FFF, exclude_categories=("Cs",)),
+    st.characters(min_codepoint=33, max_codepoint=0x2FFF, exclude_categories=["Cs"]),
     min_size=4,
     max_size=40,
 ).filter(lambda s: s.strip().lower() not in {"true", "false", "none", "null"})
@@ -193,7 +194,7 @@ def test_http_basic_credentials_in_a_header_are_masked(secret: str, user: str) -
 
 
 _PLAIN = st.text(
-    st.characters(min_codepoint=32, max_codepoint=0x2FFF, exclude_categories=("Cs",)),
+    st.characters(min_codepoint=32, max_codepoint=0x2FFF, exclude_categories=["Cs"]),
     max_size=200,
 )
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -12,7 +13,11 @@ from codeferry.plugins import Plugins
 from tests.conftest import use_plugins
 from tests.deployments import fake_steps
 
-WriteFile = Callable[[str], Path]
+
+class WriteFile(Protocol):
+    """Writes a deployment file of ``text`` (dedented) into the project; its path."""
+
+    def __call__(self, text: str, name: str = "codeferry.yaml") -> Path: ...
 
 
 @pytest.fixture

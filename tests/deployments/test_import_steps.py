@@ -91,9 +91,7 @@ def test_module_colon_function_and_file_colon_function_forms(
     assert result.outputs["b"] == {"form": "sibling"}
 
 
-def test_a_missing_module_fails_when_its_step_runs_after_the_earlier_steps(
-    tmp_path: Path,
-) -> None:
+def test_a_missing_module_fails_when_its_step_runs_after_the_earlier_steps() -> None:
     steps = (Step("outputs", {"x": 1}, id="first"), Step("no_such_package_xyz.steps.go"))
     with pytest.raises(MissingPluginError, match=r"neither a registered step nor an importable"):
         run_steps(steps, allow_import_steps=True)
@@ -199,7 +197,8 @@ def test_every_step_of_prefects_projects_module_resolves() -> None:
     ):
         resolved = resolve_step(Step(f"prefect.projects.steps.{name}"), plugins=everything)
         assert resolved.function is not None
-        assert resolved.note is not None and "prefect.deployments.steps." in resolved.note
+        assert resolved.note is not None
+        assert "prefect.deployments.steps." in resolved.note
     clone = resolve_step(Step("prefect.projects.steps.git_clone_project"), plugins=everything)
     assert clone.name == "prefect.deployments.steps.git_clone"
     assert (
