@@ -98,14 +98,8 @@ def test_empty_or_unset_containers_of_secrets_load_back() -> None:
 
 
 def test_containers_of_secrets_are_secret_fields() -> None:
-    assert ApiKeys.secret_fields() == [
-        "by_service",
-        "certificates",
-        "headers",
-        "nested",
-        "optional_tokens",
-        "tokens",
-    ]
+    secret = ["by_service", "certificates", "headers", "nested", "optional_tokens", "tokens"]
+    assert ApiKeys.secret_fields() == secret
 
 
 def test_containers_of_secrets_are_masked_in_repr_and_public_dict() -> None:

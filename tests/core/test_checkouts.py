@@ -297,22 +297,23 @@ def test_next_pull_repairs_leftovers_of_a_killed_pull() -> None:
     assert not (checkout.versions_dir / "orphan.json").exists()
 
 
-def test_old_versions_are_cleaned_up_keeping_the_newest() -> None:
+def pull_versions(count: int, keep: int) -> Checkout:
+    """Pull ``count`` versions of ``a.py`` (its text ``0``, ``1``...) keeping ``keep``."""
     storage = DictStorage({"a.py": "0"})
-    for n in range(5):
+    for n in range(count):
         storage.files = {"a.py": str(n)}
-        storage.pull_code(keep=2)
-    checkout = Checkout.for_storage(storage)
+        storage.pull_code(keep=keep)
+    return Checkout.for_storage(storage)
+
+
+def test_old_versions_are_cleaned_up_keeping_the_newest() -> None:
+    checkout = pull_versions(5, keep=2)
     versions = sorted(p for p in checkout.versions_dir.iterdir() if p.is_dir())
     assert [tree(v) for v in versions] == [{"a.py": "3"}, {"a.py": "4"}]
 
 
 def test_versions_lists_the_retained_versions_newest_first() -> None:
-    storage = DictStorage({"a.py": "0"})
-    for n in range(4):
-        storage.files = {"a.py": str(n)}
-        storage.pull_code(keep=3)
-    checkout = Checkout.for_storage(storage)
+    checkout = pull_versions(4, keep=3)
     versions = checkout.versions()
     assert [tree(v.directory) for v in versions] == [{"a.py": "3"}, {"a.py": "2"}, {"a.py": "1"}]
     assert versions[0] == checkout.current

@@ -13,6 +13,15 @@ from codeferry.plugins import Plugins
 from tests.conftest import use_plugins
 from tests.deployments import fake_steps
 
+HELLO_FILE = """
+pull:
+  - pull_from_directory: {path: src}
+deployments:
+  - name: hello
+    entrypoint: flows/hello.py:hello
+"""
+"""A deployment file that pulls ``src`` and runs ``hello`` from it."""
+
 
 class WriteFile(Protocol):
     """Writes a deployment file of ``text`` (dedented) into the project; its path."""

@@ -21,7 +21,7 @@ from codeferry.cli import init as init_cli
 from codeferry.cli import variable as variable_cli
 from codeferry.store import get_store
 from tests.cli.conftest import invoke_main
-from tests.deployments.conftest import WriteFile
+from tests.deployments.conftest import HELLO_FILE, WriteFile
 
 Invoke = Callable[..., Result]
 
@@ -70,17 +70,8 @@ def invoke(request: pytest.FixtureRequest) -> Invoke:
     return lambda *args: invoke_main(CliRunner(), list(args))
 
 
-DEPLOYMENT_FILE = """
-pull:
-  - pull_from_directory: {path: src}
-deployments:
-  - name: hello
-    entrypoint: flows/hello.py:hello
-"""
-
-
 def test_deployment_ls_prints_a_table_and_json(write_file: WriteFile, invoke: Invoke) -> None:
-    path = write_file(DEPLOYMENT_FILE)
+    path = write_file(HELLO_FILE)
     table = invoke("deployment", "ls", "-f", str(path))
     assert table.exit_code == 0, table.output
     assert table.stdout.splitlines()[0].split() == ["NAME", "ENTRYPOINT", "PULL", "STEPS"]
@@ -101,7 +92,7 @@ def test_malformed_file_is_a_one_line_error_with_exit_1(tmp_path: Path, invoke: 
 def test_pull_prints_where_the_code_is(
     write_file: WriteFile, tmp_path: Path, invoke: Invoke
 ) -> None:
-    path = write_file(DEPLOYMENT_FILE)
+    path = write_file(HELLO_FILE)
     result = invoke("pull", "-f", str(path))
     assert result.exit_code == 0, result.output
     assert (Path(result.stdout.strip()) / "flows" / "hello.py").is_file()
@@ -114,7 +105,7 @@ def test_pull_prints_where_the_code_is(
 def test_run_calls_the_entrypoint_and_prints_its_result(
     write_file: WriteFile, invoke: Invoke
 ) -> None:
-    path = write_file(DEPLOYMENT_FILE)
+    path = write_file(HELLO_FILE)
     result = invoke("run", "hello", "-f", str(path), "--", "name=ada")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == '"hello ada!"'
