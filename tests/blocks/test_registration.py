@@ -13,7 +13,6 @@ import pytest
 
 from codeferry.blocks import Block, block_types, get_block_type, register_block_types_from
 from codeferry.errors import BlockError
-from codeferry.plugins import Plugins
 from codeferry.store import BlockStore
 
 HELPER = """
@@ -56,12 +55,22 @@ def modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[P
         sys.modules.pop(name, None)
 
 
+@pytest.fixture
+def blocks_file(modules: tuple[Path, str, str], tmp_path: Path) -> Path:
+    """A file (not a module on sys.path) of ``BLOCKS_V1``, importing the helper module."""
+    _, helper, _ = modules
+    path = tmp_path / "blocks_file.py"
+    path.write_text(BLOCKS_V1.format(helper=helper))
+    return path
+
+
 def slugs(results: list[tuple[type[Block], str]]) -> list[tuple[str, str]]:
     return sorted((block_type.block_type_slug, status) for block_type, status in results)
 
 
+@pytest.mark.usefixtures("plugins")
 def test_registering_a_module_registers_what_it_defines_not_what_it_imports(
-    store: BlockStore, plugins: Plugins, modules: tuple[Path, str, str]
+    store: BlockStore, modules: tuple[Path, str, str]
 ) -> None:
     _, _, module = modules
     results = register_block_types_from(module)
@@ -74,8 +83,9 @@ def test_registering_a_module_registers_what_it_defines_not_what_it_imports(
     assert record.schema["secret_fields"] == ["password"]
 
 
+@pytest.mark.usefixtures("store", "plugins")
 def test_registering_a_module_again_is_unchanged_then_updated_when_it_changes(
-    store: BlockStore, plugins: Plugins, modules: tuple[Path, str, str]
+    modules: tuple[Path, str, str],
 ) -> None:
     folder, helper, module = modules
     register_block_types_from(module)
@@ -92,12 +102,12 @@ def test_registering_a_module_again_is_unchanged_then_updated_when_it_changes(
     ]
 
 
+@pytest.mark.usefixtures("plugins")
 def test_registering_a_file_reads_it_as_it_is_now(
-    store: BlockStore, plugins: Plugins, modules: tuple[Path, str, str], tmp_path: Path
+    store: BlockStore, modules: tuple[Path, str, str], blocks_file: Path
 ) -> None:
     _, helper, _ = modules
-    path = tmp_path / "blocks_file.py"
-    path.write_text(BLOCKS_V1.format(helper=helper))
+    path = blocks_file
     assert slugs(register_block_types_from(path)) == [("mirror", "new"), ("server-login", "new")]
     assert slugs(register_block_types_from(str(path))) == [
         ("mirror", "unchanged"),
@@ -113,12 +123,9 @@ def test_registering_a_file_reads_it_as_it_is_now(
     assert record.module == f"{path.resolve()}:Mirror"
 
 
-def test_a_block_of_a_registered_type_loads_by_slug_and_name(
-    store: BlockStore, plugins: Plugins, modules: tuple[Path, str, str], tmp_path: Path
-) -> None:
-    _, helper, _ = modules
-    path = tmp_path / "blocks_file.py"
-    path.write_text(BLOCKS_V1.format(helper=helper))
+@pytest.mark.usefixtures("store", "plugins")
+def test_a_block_of_a_registered_type_loads_by_slug_and_name(blocks_file: Path) -> None:
+    path = blocks_file
     [(login_type, _)] = [
         r for r in register_block_types_from(path) if r[0].__name__ == "ServerLogin"
     ]
@@ -132,12 +139,11 @@ def test_a_block_of_a_registered_type_loads_by_slug_and_name(
     assert known["secret"].source == "codeferry"  # plugins' types come first
 
 
+@pytest.mark.usefixtures("store", "plugins")
 def test_registered_type_whose_module_is_gone_is_left_out_of_block_types(
-    store: BlockStore, plugins: Plugins, modules: tuple[Path, str, str], tmp_path: Path
+    blocks_file: Path,
 ) -> None:
-    _, helper, _ = modules
-    path = tmp_path / "blocks_file.py"
-    path.write_text(BLOCKS_V1.format(helper=helper))
+    path = blocks_file
     register_block_types_from(path)
     path.unlink()
     for name in [n for n in sys.modules if n.startswith("codeferry_registered_")]:
@@ -147,9 +153,8 @@ def test_registered_type_whose_module_is_gone_is_left_out_of_block_types(
         get_block_type("mirror")
 
 
-def test_a_module_without_block_types_is_refused(
-    store: BlockStore, plugins: Plugins, tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("plugins")
+def test_a_module_without_block_types_is_refused(store: BlockStore, tmp_path: Path) -> None:
     path = tmp_path / "empty.py"
     path.write_text("from codeferry.blocks import Block, Secret\nX = 1\n")
     with pytest.raises(BlockError, match="defines no block types"):
@@ -157,9 +162,8 @@ def test_a_module_without_block_types_is_refused(
     assert store.list_block_types() == []
 
 
-def test_a_module_that_fails_to_import_is_a_block_error_and_can_be_fixed(
-    store: BlockStore, plugins: Plugins, tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("store", "plugins")
+def test_a_module_that_fails_to_import_is_a_block_error_and_can_be_fixed(tmp_path: Path) -> None:
     path = tmp_path / "broken.py"
     path.write_text("raise RuntimeError('boom')\n")
     with pytest.raises(BlockError, match=r"cannot import .*broken.py: RuntimeError: boom"):
@@ -191,9 +195,11 @@ def test_a_block_without_a_display_name_gets_its_words_spaced_acronyms_whole(
     block_type = type(
         class_name, (Block,), {"__annotations__": {"host": "str"}, "__module__": __name__}
     )
+    assert issubclass(block_type, Block)
     assert block_type.block_type_name == shown
 
 
 def test_a_derived_display_name_never_changes_the_slug() -> None:
     block_type = type("OAuthToken", (Block,), {"__annotations__": {}, "__module__": __name__})
+    assert issubclass(block_type, Block)
     assert block_type.block_type_slug == "o-auth-token"  # as saved blocks already name it

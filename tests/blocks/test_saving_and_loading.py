@@ -10,7 +10,6 @@ from pydantic import SecretBytes, SecretStr
 
 from codeferry.blocks import Block, Secret, load_block
 from codeferry.errors import BlockError, BlockNotFoundError, BlockTypeNotFoundError
-from codeferry.plugins import Plugins
 from codeferry.store import BlockStore
 
 
@@ -47,7 +46,8 @@ def bucket(**changes: Any) -> Bucket:
     return Bucket(**values)
 
 
-def test_saved_block_loads_back_as_an_equal_typed_object(store: BlockStore) -> None:
+@pytest.mark.usefixtures("store")
+def test_saved_block_loads_back_as_an_equal_typed_object() -> None:
     original = bucket()
     original.save("prod")
     loaded = Bucket.load("prod")
@@ -72,7 +72,8 @@ def test_secret_fields_are_stored_apart_from_public_data(store: BlockStore) -> N
     assert "sk-credentials-1" not in repr(document)
 
 
-def test_repr_and_public_dict_mask_secrets(store: BlockStore) -> None:
+@pytest.mark.usefixtures("store")
+def test_repr_and_public_dict_mask_secrets() -> None:
     bucket().save("prod")
     loaded = Bucket.load("prod")
     for text in (repr(loaded), str(loaded), repr(loaded.public_dict())):
@@ -84,14 +85,16 @@ def test_repr_and_public_dict_mask_secrets(store: BlockStore) -> None:
     assert revealed["settings"] == {"token": "tok-settings-1", "retries": 3}
 
 
-def test_optional_secrets_left_empty_load_as_none(store: BlockStore) -> None:
+@pytest.mark.usefixtures("store")
+def test_optional_secrets_left_empty_load_as_none() -> None:
     bucket(certificate=None, settings=None).save("plain")
     loaded = Bucket.load("plain")
     assert loaded.certificate is None
     assert loaded.settings is None
 
 
-def test_saving_over_a_name_needs_overwrite(store: BlockStore) -> None:
+@pytest.mark.usefixtures("store")
+def test_saving_over_a_name_needs_overwrite() -> None:
     bucket(prefix="one/").save("prod")
     with pytest.raises(BlockError, match="test-bucket/prod is already saved"):
         bucket(prefix="two/").save("prod")
@@ -100,7 +103,8 @@ def test_saving_over_a_name_needs_overwrite(store: BlockStore) -> None:
     assert Bucket.load("prod").prefix == "two/"
 
 
-def test_names_lists_saved_names_of_the_type_only(store: BlockStore) -> None:
+@pytest.mark.usefixtures("store")
+def test_names_lists_saved_names_of_the_type_only() -> None:
     for name in ["zeta", "alpha", "mid"]:
         bucket().save(name)
     Credentials(access_key="x", secret_key="y").save("other-type")
@@ -108,7 +112,8 @@ def test_names_lists_saved_names_of_the_type_only(store: BlockStore) -> None:
     assert Credentials.names() == ["other-type"]
 
 
-def test_delete_removes_the_block_and_a_second_delete_says_not_found(store: BlockStore) -> None:
+@pytest.mark.usefixtures("store")
+def test_delete_removes_the_block_and_a_second_delete_says_not_found() -> None:
     bucket().save("prod")
     Bucket.delete("prod")
     assert Bucket.names() == []
@@ -125,9 +130,8 @@ def test_bad_names_are_refused_and_nothing_is_saved(store: BlockStore, name: str
     assert store.list_documents() == []
 
 
-def test_a_block_can_be_saved_to_an_explicit_store(
-    database_url: str, tmp_path: Any, store: BlockStore
-) -> None:
+@pytest.mark.usefixtures("database_url", "store")
+def test_a_block_can_be_saved_to_an_explicit_store(tmp_path: Any) -> None:
     other = BlockStore(f"sqlite:///{tmp_path / 'other.db'}")
     bucket().save("elsewhere", store=other)
     assert Bucket.names(store=other) == ["elsewhere"]
@@ -158,7 +162,8 @@ def test_nested_block_never_saved_is_stored_inline(store: BlockStore) -> None:
     assert Credentials.names() == []
 
 
-def test_a_block_whose_referenced_block_was_deleted_says_which(store: BlockStore) -> None:
+@pytest.mark.usefixtures("store")
+def test_a_block_whose_referenced_block_was_deleted_says_which() -> None:
     Credentials(access_key="a", secret_key="b").save("gone")
     bucket(credentials=Credentials.load("gone")).save("prod")
     Credentials.delete("gone")
@@ -166,9 +171,8 @@ def test_a_block_whose_referenced_block_was_deleted_says_which(store: BlockStore
         Bucket.load("prod")
 
 
-def test_load_by_slug_and_name_uses_a_plugin_registered_type(
-    store: BlockStore, plugins: Plugins
-) -> None:
+@pytest.mark.usefixtures("plugins")
+def test_load_by_slug_and_name_uses_a_plugin_registered_type(store: BlockStore) -> None:
     Secret(value="s3cr3t-token").save("github-token")
     Secret(value={"user": "u", "password": "pw-json"}).save("db")
     loaded = Block.load("secret/github-token")
@@ -180,9 +184,8 @@ def test_load_by_slug_and_name_uses_a_plugin_registered_type(
     assert raw.secrets == {"value": "s3cr3t-token"}
 
 
-def test_load_by_reference_of_an_unknown_type_names_the_slug(
-    store: BlockStore, plugins: Plugins
-) -> None:
+@pytest.mark.usefixtures("store", "plugins")
+def test_load_by_reference_of_an_unknown_type_names_the_slug() -> None:
     with pytest.raises(BlockTypeNotFoundError, match="no block type 'nobody-knows' is known"):
         Block.load("nobody-knows/x")
     with pytest.raises(BlockError, match="is not of the form SLUG/NAME"):

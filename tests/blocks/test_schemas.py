@@ -11,7 +11,7 @@ from codeferry.errors import BlockSchemaError
 from codeferry.store import BlockStore
 
 
-def evolving(defaults: dict[str, object] | None = None, **fields: object) -> type[Block]:
+def evolving(defaults: dict[str, object] | None = None, /, **fields: object) -> type[Block]:
     """A block class named ``Evolving`` with slug ``evolving``, these fields and defaults."""
     namespace: dict[str, object] = {
         "__annotations__": {"block_type_slug": ClassVar[str], **fields},
@@ -48,12 +48,12 @@ def test_schema_checksum_changes_with_the_schema(changed: dict[str, object]) -> 
 
 def test_saved_document_records_the_schema_checksum(store: BlockStore) -> None:
     old = evolving(url=str)
-    old(url="x").save("one")
+    old.model_validate({"url": "x"}).save("one")
     assert store.get_document("evolving", "one").schema_checksum == old.schema_checksum()
 
 
 def test_document_from_an_older_schema_loads_when_it_still_fits(store: BlockStore) -> None:
-    evolving(url=str)(url="https://x").save("one")
+    evolving(url=str).model_validate({"url": "https://x"}).save("one")
     newer = evolving({"retries": None}, url=str, retries=int | None)
     assert newer.schema_checksum() != store.get_document("evolving", "one").schema_checksum
     loaded = newer.load("one")
@@ -61,8 +61,9 @@ def test_document_from_an_older_schema_loads_when_it_still_fits(store: BlockStor
     assert loaded.retries is None  # type: ignore[attr-defined]
 
 
-def test_document_missing_a_new_required_field_names_the_field(store: BlockStore) -> None:
-    evolving(url=str)(url="https://x").save("one")
+@pytest.mark.usefixtures("store")
+def test_document_missing_a_new_required_field_names_the_field() -> None:
+    evolving(url=str).model_validate({"url": "https://x"}).save("one")
     with pytest.raises(BlockSchemaError) as caught:
         evolving(url=str, region=str).load("one")
     message = str(caught.value)
@@ -71,13 +72,15 @@ def test_document_missing_a_new_required_field_names_the_field(store: BlockStore
     assert "field 'region'" in message
 
 
-def test_document_whose_field_changed_type_names_the_field(store: BlockStore) -> None:
-    evolving(url=str, retries=str)(url="u", retries="many").save("one")
+@pytest.mark.usefixtures("store")
+def test_document_whose_field_changed_type_names_the_field() -> None:
+    evolving(url=str, retries=str).model_validate({"url": "u", "retries": "many"}).save("one")
     with pytest.raises(BlockSchemaError, match=r"field 'retries': Input should be a valid integer"):
         evolving(url=str, retries=int).load("one")
 
 
-def test_document_with_a_field_since_removed_names_it(store: BlockStore) -> None:
-    evolving(url=str, legacy=str)(url="u", legacy="old").save("one")
+@pytest.mark.usefixtures("store")
+def test_document_with_a_field_since_removed_names_it() -> None:
+    evolving(url=str, legacy=str).model_validate({"url": "u", "legacy": "old"}).save("one")
     with pytest.raises(BlockSchemaError, match=r"field 'legacy'"):
         evolving(url=str).load("one")

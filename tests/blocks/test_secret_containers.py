@@ -55,7 +55,8 @@ def keys(**changes: Any) -> ApiKeys:
     return ApiKeys(**values)
 
 
-def test_lists_and_dicts_of_secrets_load_back_as_saved(store: BlockStore) -> None:
+@pytest.mark.usefixtures("store")
+def test_lists_and_dicts_of_secrets_load_back_as_saved() -> None:
     keys().save("prod")
     loaded = ApiKeys.load("prod")
     assert [t.get_secret_value() for t in loaded.tokens] == ["tok-list-1", "tok-list-2"]
@@ -89,21 +90,16 @@ def test_lists_and_dicts_of_secrets_are_encrypted_at_rest(
         assert secret.encode() not in stored
 
 
-def test_empty_or_unset_containers_of_secrets_load_back(store: BlockStore) -> None:
+@pytest.mark.usefixtures("store")
+def test_empty_or_unset_containers_of_secrets_load_back() -> None:
     keys(tokens=[], by_service={}, optional_tokens=None, headers=[]).save("empty")
     loaded = ApiKeys.load("empty")
     assert (loaded.tokens, loaded.by_service, loaded.optional_tokens) == ([], {}, None)
 
 
 def test_containers_of_secrets_are_secret_fields() -> None:
-    assert ApiKeys.secret_fields() == [
-        "by_service",
-        "certificates",
-        "headers",
-        "nested",
-        "optional_tokens",
-        "tokens",
-    ]
+    secret = ["by_service", "certificates", "headers", "nested", "optional_tokens", "tokens"]
+    assert ApiKeys.secret_fields() == secret
 
 
 def test_containers_of_secrets_are_masked_in_repr_and_public_dict() -> None:
@@ -195,7 +191,7 @@ def test_a_plugin_registering_an_unstorable_shape_is_refused(tmp_path: Path) -> 
 
 def test_validation_errors_never_quote_the_values_given() -> None:
     with pytest.raises(pydantic.ValidationError) as caught:
-        ApiKeys(tokens="tok-not-a-list-99", by_service={"x": 12345678})  # type: ignore[arg-type]
+        ApiKeys(tokens="tok-not-a-list-99", by_service={"x": 12345678})
     text = str(caught.value)
     assert "tok-not-a-list-99" not in text
     assert "12345678" not in text

@@ -18,7 +18,6 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from codeferry.cli import app, main
-from codeferry.plugins import Plugins
 
 BLOCK_MODULE = '''
 from pydantic import Field, SecretStr
@@ -110,7 +109,8 @@ def invoke_main(runner: CliRunner, args: list[str], input: str | None = None) ->
 
 
 @pytest.fixture(params=["typer", "main"])
-def cli(plugins: Plugins, request: pytest.FixtureRequest) -> Cli:
+def cli(request: pytest.FixtureRequest) -> Cli:
+    request.getfixturevalue("plugins")  # the commands see core and the local plugin only
     return Cli(CliRunner(), request.param)
 
 
@@ -152,8 +152,9 @@ def clean_imports(tmp_path: Path) -> Iterator[None]:
 
 
 @pytest.fixture
-def code_folder(tmp_path: Path, clean_imports: None) -> Path:
+def code_folder(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """A project folder: flows/main.py importing its sibling module flows/helpers_<tag>.py."""
+    request.getfixturevalue("clean_imports")  # what the tests import from it is forgotten after
     tag = tmp_path.name.replace("-", "_")[-20:]
     root = tmp_path / "project"
     (root / "flows").mkdir(parents=True)

@@ -33,8 +33,9 @@ def saved_names() -> list[str]:
     return [document.name for document in get_store().list_documents()]
 
 
+@pytest.mark.usefixtures("registered")
 def test_create_reads_a_secret_from_an_environment_variable(
-    cli: Cli, registered: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("API_TOKEN", TOKEN)
     result = create(cli, *PUBLIC, "credentials.token=@env:API_TOKEN")
@@ -44,8 +45,9 @@ def test_create_reads_a_secret_from_an_environment_variable(
     assert TOKEN not in result.output
 
 
+@pytest.mark.usefixtures("registered")
 def test_create_reads_a_secret_from_a_file_without_its_line_ending(
-    cli: Cli, registered: Path, tmp_path: Path
+    cli: Cli, tmp_path: Path
 ) -> None:
     secret_file = tmp_path / "token"
     secret_file.write_text(TOKEN + "\n")
@@ -55,9 +57,8 @@ def test_create_reads_a_secret_from_a_file_without_its_line_ending(
     assert block.credentials.token.get_secret_value() == TOKEN  # type: ignore[attr-defined]
 
 
-def test_a_multi_line_secret_file_is_kept_exactly(
-    cli: Cli, plugins: object, tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("plugins")
+def test_a_multi_line_secret_file_is_kept_exactly(cli: Cli, tmp_path: Path) -> None:
     key = "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"
     (tmp_path / "key").write_text(key)
     result = cli("block", "create", "secret", "key", "--set", f"value=@file:{tmp_path / 'key'}")
@@ -65,20 +66,19 @@ def test_a_multi_line_secret_file_is_kept_exactly(
     assert load_block("secret/key").get() == key  # type: ignore[attr-defined]
 
 
-def test_a_literal_secret_on_the_command_line_is_refused_and_nothing_is_saved(
-    cli: Cli, registered: Path
-) -> None:
+@pytest.mark.usefixtures("registered")
+def test_a_literal_secret_on_the_command_line_is_refused_and_nothing_is_saved(cli: Cli) -> None:
     result = create(cli, *PUBLIC, f"credentials.token={TOKEN}")
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) == 1
-    assert "@env:" in result.stderr and "@file:" in result.stderr
+    assert "@env:" in result.stderr
+    assert "@file:" in result.stderr
     assert TOKEN not in result.output
     assert saved_names() == []
 
 
-def test_a_secret_inside_a_json_value_on_the_command_line_is_refused(
-    cli: Cli, registered: Path
-) -> None:
+@pytest.mark.usefixtures("registered")
+def test_a_secret_inside_a_json_value_on_the_command_line_is_refused(cli: Cli) -> None:
     credentials = json.dumps({"username": "bob", "token": TOKEN})
     result = create(cli, "url=https://a", f"credentials={credentials}")
     assert result.exit_code == 1
@@ -87,9 +87,8 @@ def test_a_secret_inside_a_json_value_on_the_command_line_is_refused(
     assert saved_names() == []
 
 
-def test_a_missing_secret_is_asked_for_on_a_terminal_without_echo(
-    cli: Cli, registered: Path, terminal: None
-) -> None:
+@pytest.mark.usefixtures("registered", "terminal")
+def test_a_missing_secret_is_asked_for_on_a_terminal_without_echo(cli: Cli) -> None:
     result = create(cli, *PUBLIC, input=TOKEN + "\n")
     assert result.exit_code == 0, result.output
     assert "credentials.token" in result.output
@@ -98,18 +97,16 @@ def test_a_missing_secret_is_asked_for_on_a_terminal_without_echo(
     assert block.credentials.token.get_secret_value() == TOKEN  # type: ignore[attr-defined]
 
 
-def test_a_missing_secret_without_a_terminal_is_an_error_saying_how_to_give_it(
-    cli: Cli, registered: Path
-) -> None:
+@pytest.mark.usefixtures("registered")
+def test_a_missing_secret_without_a_terminal_is_an_error_saying_how_to_give_it(cli: Cli) -> None:
     result = create(cli, *PUBLIC)
     assert result.exit_code == 1
     assert "credentials.token=@env:VARIABLE" in result.stderr
     assert saved_names() == []
 
 
-def test_field_values_can_come_from_a_json_file_with_set_on_top(
-    cli: Cli, registered: Path, tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("registered")
+def test_field_values_can_come_from_a_json_file_with_set_on_top(cli: Cli, tmp_path: Path) -> None:
     document = tmp_path / "values.json"
     document.write_text(
         json.dumps(
@@ -132,15 +129,17 @@ def test_field_values_can_come_from_a_json_file_with_set_on_top(
     assert block.credentials.token.get_secret_value() == TOKEN  # type: ignore[attr-defined]
 
 
-def test_field_values_can_come_from_standard_input(cli: Cli, plugins: object) -> None:
+@pytest.mark.usefixtures("plugins")
+def test_field_values_can_come_from_standard_input(cli: Cli) -> None:
     document = json.dumps({"value": {"key": TOKEN}})
     result = create(cli, block="secret/s", options=("--json", "-"), input=document)
     assert result.exit_code == 0, result.output
     assert load_block("secret/s").get() == {"key": TOKEN}  # type: ignore[attr-defined]
 
 
+@pytest.mark.usefixtures("registered")
 def test_text_values_are_converted_to_the_field_type(
-    cli: Cli, registered: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("API_TOKEN", TOKEN)
     result = create(cli, *PUBLIC, "port=8080", "credentials.token=@env:API_TOKEN")
@@ -148,8 +147,9 @@ def test_text_values_are_converted_to_the_field_type(
     assert load_block("api-service/prod").port == 8080  # type: ignore[attr-defined]
 
 
+@pytest.mark.usefixtures("registered")
 def test_a_value_that_does_not_fit_names_the_field_and_saves_nothing(
-    cli: Cli, registered: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("API_TOKEN", TOKEN)
     result = create(cli, *PUBLIC, "port=eighty", "credentials.token=@env:API_TOKEN", "colour=red")
@@ -160,9 +160,10 @@ def test_a_value_that_does_not_fit_names_the_field_and_saves_nothing(
     assert saved_names() == []
 
 
+@pytest.mark.usefixtures("registered")
 @pytest.mark.parametrize("assignment", ["url", "=x", "a..b=1", "credentials.=x"])
 def test_a_malformed_set_exits_with_status_1_and_a_one_line_error(
-    cli: Cli, registered: Path, assignment: str
+    cli: Cli, assignment: str
 ) -> None:
     result = cli("block", "create", "api-service", "prod", "--set", assignment)
     assert result.exit_code == 1
@@ -170,15 +171,17 @@ def test_a_malformed_set_exits_with_status_1_and_a_one_line_error(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_an_unset_environment_variable_is_named(cli: Cli, registered: Path) -> None:
+@pytest.mark.usefixtures("registered")
+def test_an_unset_environment_variable_is_named(cli: Cli) -> None:
     result = create(cli, *PUBLIC, "credentials.token=@env:CODEFERRY_TEST_UNSET_VARIABLE")
     assert result.exit_code == 1
     assert "CODEFERRY_TEST_UNSET_VARIABLE is not set" in result.stderr
     assert saved_names() == []
 
 
+@pytest.mark.usefixtures("plugins")
 def test_an_existing_block_is_replaced_only_with_overwrite(
-    cli: Cli, plugins: object, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("V1", "first-value")
     monkeypatch.setenv("V2", "second-value")
@@ -191,9 +194,8 @@ def test_an_existing_block_is_replaced_only_with_overwrite(
     assert load_block("secret/s").get() == "second-value"  # type: ignore[attr-defined]
 
 
-def test_a_nested_block_can_be_a_saved_block(
-    cli: Cli, registered: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("registered")
+def test_a_nested_block_can_be_a_saved_block(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_TOKEN", TOKEN)
     made = create(cli, "username=bob", "token=@env:API_TOKEN", block="api-credentials/bob")
     assert made.exit_code == 0, made.output
@@ -251,8 +253,9 @@ def service_keys(cli: Cli, tmp_path: Path) -> None:
     assert cli("block", "register", "-f", str(module)).exit_code == 0
 
 
+@pytest.mark.usefixtures("service_keys")
 def test_a_list_and_a_dict_of_secrets_are_read_as_json_from_a_file_and_never_shown(
-    cli: Cli, service_keys: None, tmp_path: Path
+    cli: Cli, tmp_path: Path
 ) -> None:
     tokens, hosts = tmp_path / "tokens.json", tmp_path / "hosts.json"
     tokens.write_text(json.dumps([TOKEN, "tok-second-88"]))
@@ -277,7 +280,8 @@ def test_a_list_and_a_dict_of_secrets_are_read_as_json_from_a_file_and_never_sho
     }
 
 
-def test_a_list_of_secrets_on_the_command_line_is_refused(cli: Cli, service_keys: None) -> None:
+@pytest.mark.usefixtures("service_keys")
+def test_a_list_of_secrets_on_the_command_line_is_refused(cli: Cli) -> None:
     result = create(cli, f'tokens=["{TOKEN}"]', block="service-keys/ci")
     assert result.exit_code == 1
     assert "secret values are not taken from the command line" in result.stderr
@@ -285,8 +289,9 @@ def test_a_list_of_secrets_on_the_command_line_is_refused(cli: Cli, service_keys
     assert saved_names() == []
 
 
+@pytest.mark.usefixtures("service_keys")
 def test_a_list_of_secrets_that_is_not_json_names_the_field_not_the_value(
-    cli: Cli, service_keys: None, tmp_path: Path
+    cli: Cli, tmp_path: Path
 ) -> None:
     tokens = tmp_path / "tokens.txt"
     tokens.write_text(TOKEN)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Cli
 
 
@@ -24,7 +26,8 @@ def test_register_reports_new_then_unchanged_then_updated(cli: Cli, block_module
     assert "unchanged: api-credentials" in changed.stdout
 
 
-def test_register_by_module_name(cli: Cli, block_module: Path, clean_imports: None) -> None:
+@pytest.mark.usefixtures("clean_imports")
+def test_register_by_module_name(cli: Cli, block_module: Path) -> None:
     import sys
 
     sys.path.insert(0, str(block_module.parent))
@@ -50,7 +53,8 @@ def test_register_of_a_file_that_fails_to_import_is_one_line_error(
     assert "Traceback" not in result.output
 
 
-def test_type_ls_lists_installed_and_registered_types(cli: Cli, registered: Path) -> None:
+@pytest.mark.usefixtures("registered")
+def test_type_ls_lists_installed_and_registered_types(cli: Cli) -> None:
     result = cli("block", "type", "ls", "--json")
     assert result.exit_code == 0
     listed = {row["slug"]: row for row in json.loads(result.stdout)}
@@ -72,9 +76,8 @@ def test_type_ls_without_a_store_lists_plugin_types_and_creates_no_database(
     assert not (codeferry_home / "codeferry.db").exists()
 
 
-def test_type_inspect_shows_fields_secrets_defaults_and_descriptions(
-    cli: Cli, registered: Path
-) -> None:
+@pytest.mark.usefixtures("registered")
+def test_type_inspect_shows_fields_secrets_defaults_and_descriptions(cli: Cli) -> None:
     result = cli("block", "type", "inspect", "api-service")
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line for line in result.stdout.splitlines()[3:]}
@@ -85,7 +88,8 @@ def test_type_inspect_shows_fields_secrets_defaults_and_descriptions(
     assert "secret" not in rows["credentials.username"]
 
 
-def test_type_inspect_json_is_the_schema(cli: Cli, plugins: object) -> None:
+@pytest.mark.usefixtures("plugins")
+def test_type_inspect_json_is_the_schema(cli: Cli) -> None:
     result = cli("block", "type", "inspect", "secret", "--json")
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
@@ -131,7 +135,8 @@ def test_type_ls_spells_display_names_as_people_do(cli: Cli) -> None:
         "json": "JSON",
         "local-directory": "Local Directory",
     }.items():
-        assert f"{slug}  " in names[slug] and f"  {name}  " in names[slug], names[slug]
+        assert f"{slug}  " in names[slug], names[slug]
+        assert f"  {name}  " in names[slug], names[slug]
 
 
 def test_every_block_type_codeferry_ships_names_itself() -> None:

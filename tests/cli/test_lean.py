@@ -9,7 +9,7 @@ typer, so help and usage errors are typer's, word for word.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ Call = tuple[str, dict[str, Any]]
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Call]]:
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[Call]:
     """The worker functions, replaced by recorders of how they are called (nothing runs)."""
     made: list[Call] = []
 
@@ -44,7 +44,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Call]]:
     for name in COMMANDS:
         monkeypatch.setattr(worker, name, recorder(name))
     monkeypatch.setattr(block_listing, "list_block_types", recorder("list_block_types"))
-    yield made
+    return made
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def command_lines() -> st.SearchStrategy[list[str]]:
     body = st.lists(st.one_of(option, positional), max_size=4).map(
         lambda parts: [word for part in parts for word in part]
     )
-    tail = st.one_of(
+    tail: st.SearchStrategy[list[str]] = st.one_of(
         st.just([]),
         st.just([]),
         st.lists(st.sampled_from(["name=Ada", "--", "-x", "--json"]), max_size=3).map(
@@ -103,12 +103,13 @@ def placed(args: list[str], places: dict[str, str]) -> list[str]:
     return args
 
 
+@pytest.mark.usefixtures("plugins")
 @settings(
     max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(args=command_lines())
 def test_what_the_lean_parser_accepts_typer_reads_the_same_way(
-    plugins: object, calls: list[Call], places: dict[str, str], args: list[str]
+    calls: list[Call], places: dict[str, str], args: list[str]
 ) -> None:
     args = placed(args, places)
     command = lean.parse(args)
@@ -167,6 +168,7 @@ def test_the_lean_parser_reads_the_forms_it_takes(
     assert calls == [(called, arguments)], "typer reads it otherwise"
 
 
+@pytest.mark.usefixtures("plugins", "calls")
 @pytest.mark.parametrize(
     "args",
     [
@@ -194,7 +196,7 @@ def test_the_lean_parser_reads_the_forms_it_takes(
     ],
 )
 def test_usage_errors_and_help_are_typers_on_both_paths(
-    plugins: object, calls: list[Call], places: dict[str, str], args: list[str]
+    places: dict[str, str], args: list[str]
 ) -> None:
     args = placed(args, {**places, "SRC": places["FOLDER"]})
     if args != ["pull"]:
@@ -238,11 +240,12 @@ def test_other_root_options_are_typers(args: list[str]) -> None:
     assert lean._read_root_options(args) is None
 
 
+@pytest.mark.usefixtures("plugins")
 def test_a_path_typer_finds_unreadable_is_left_to_typer(
-    plugins: object, places: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    places: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # (Root reads everything, so unreadable is pretended.)
-    monkeypatch.setattr("os.access", lambda path, mode: False)
+    monkeypatch.setattr("os.access", lambda *_: False)
     for args in (
         ["pull", places["FOLDER"], "--dest", places["FOLDER"]],
         ["run", "my-flow", "-f", places["FILE"]],

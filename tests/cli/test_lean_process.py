@@ -8,11 +8,9 @@ where, secrets masked, exit statuses, the options, and the plugin switches.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -20,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from codeferry.secrets import MASK
+from tests.programs import SCRIPT, child_environment, python, run
 
-SCRIPT = Path(sys.executable).parent / "codeferry"
 TOKEN = "tok-Lean-path-secret-4711"
 WAIT = 60.0  # seconds a child may take before the test gives up on it
 
@@ -57,14 +55,7 @@ def wait(started):
 
 @pytest.fixture
 def environment(codeferry_home: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "CODEFERRY_HOME": str(codeferry_home),
-        "CODEFERRY_PLUGINS": "local",
-        "DEPLOY_TOKEN": TOKEN,
-    }
-    env.pop("CODEFERRY_DEBUG", None)
-    return env
+    return child_environment(codeferry_home, DEPLOY_TOKEN=TOKEN)
 
 
 @pytest.fixture
@@ -78,15 +69,7 @@ def code(tmp_path: Path) -> Path:
 def codeferry(
     env: dict[str, str], *args: str, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SCRIPT), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
-    )
+    return run([str(SCRIPT), *args], env=env, cwd=cwd, timeout=WAIT)
 
 
 def lines(text: str) -> list[str]:
@@ -112,14 +95,7 @@ WATCH = textwrap.dedent(
 
 
 def imported(env: dict[str, str], *args: str) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", WATCH, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
-    )
+    done = python("-c", WATCH, *args, env=env, timeout=WAIT)
     assert done.returncode == 0, done.stderr
     return lines(done.stderr)[-1].split()[1:]
 
@@ -151,7 +127,8 @@ def test_a_deployment_pull_imports_no_cli_framework_models_or_event_loop(
 
 def test_listing_block_types_imports_no_cli_framework(environment: dict[str, str]) -> None:
     listed = imported(environment, "block", "type", "ls", "--json")
-    assert "typer" not in listed and "click" not in listed
+    assert "typer" not in listed
+    assert "click" not in listed
 
 
 def test_help_and_other_commands_still_go_to_typer(environment: dict[str, str]) -> None:
@@ -167,7 +144,8 @@ def test_run_prints_the_result_alone_on_stdout(environment: dict[str, str], code
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == "hello Ada, hello Ada"
     [summary] = lines(result.stderr)
-    assert summary.startswith(f"pulled {code} (version ") and ": 1 file, " in summary
+    assert summary.startswith(f"pulled {code} (version ")
+    assert ": 1 file, " in summary
 
 
 def test_run_masks_secrets_on_stdout_and_stderr(environment: dict[str, str], code: Path) -> None:
@@ -253,12 +231,14 @@ def test_a_closed_output_pipe_ends_quietly(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert reader.stdout is not None and reader.stderr is not None
+    assert reader.stdout is not None
+    assert reader.stderr is not None
     reader.stdout.close()  # like `| head -0`: the reader has gone before the result is written
     stderr = reader.stderr.read().decode()
     assert reader.wait(timeout=WAIT) == 1
     assert "Error" not in stderr
-    assert "Exception ignored" not in stderr and "BrokenPipeError" not in stderr
+    assert "Exception ignored" not in stderr
+    assert "BrokenPipeError" not in stderr
 
 
 # -- options ------------------------------------------------------------------------------------
@@ -269,7 +249,9 @@ def test_pull_json_and_dest(environment: dict[str, str], code: Path, tmp_path: P
     result = codeferry(environment, "pull", str(code), "--dest", str(dest), "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["link"] == str(dest) and data["changed"] is True and data["files"] == 1
+    assert data["link"] == str(dest)
+    assert data["changed"] is True
+    assert data["files"] == 1
     assert (dest / "flow.py").is_file()
     again = codeferry(environment, "pull", str(code), f"--dest={dest}")
     assert lines(again.stdout) == [str(dest)]
@@ -309,7 +291,8 @@ def test_errors_name_the_source_without_its_credentials(
         result = codeferry(environment, *args)
         assert result.returncode == 1
         [line] = lines(result.stderr)
-        assert line.startswith("Error: ") and "no installed plugin understands" in line
+        assert line.startswith("Error: ")
+        assert "no installed plugin understands" in line
         assert TOKEN not in line
 
 

@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from codeferry import __version__
-
-SCRIPT = Path(sys.executable).parent / "codeferry"
+from tests.programs import SCRIPT, child_environment, codeferry_module, run
 
 
 @pytest.fixture
 def environment(codeferry_home: Path) -> dict[str, str]:
-    env = {**os.environ, "CODEFERRY_HOME": str(codeferry_home), "CODEFERRY_PLUGINS": "local"}
-    env.pop("CODEFERRY_DEBUG", None)
-    return env
+    return child_environment(codeferry_home)
 
 
 def codeferry(
     env: dict[str, str], *args: str, module: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "codeferry"] if module else [str(SCRIPT)]
-    return subprocess.run(
-        [*command, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    if module:
+        return codeferry_module(*args, env=env, timeout=60)
+    return run([str(SCRIPT), *args], env=env, timeout=60)
 
 
 def test_version(environment: dict[str, str]) -> None:
@@ -89,7 +83,8 @@ def test_a_closed_output_pipe_is_not_reported_as_a_bug(environment: dict[str, st
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert reader.stdout is not None and reader.stderr is not None
+    assert reader.stdout is not None
+    assert reader.stderr is not None
     reader.stdout.close()
     stderr = reader.stderr.read().decode()
     reader.wait(timeout=60)

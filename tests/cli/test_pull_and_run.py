@@ -126,7 +126,8 @@ def test_user_code_that_raises_shows_its_own_traceback_then_one_error_line(
     )
     traceback = "\n".join(lines[:-1])
     assert "Traceback (most recent call last):" in traceback
-    assert "in fails" in traceback and "in step_one" in traceback
+    assert "in fails" in traceback
+    assert "in step_one" in traceback
     assert "ValueError: the flow failed on purpose" in traceback
     assert "codeferry/entrypoints.py" not in traceback  # trimmed to the user's frames
 
@@ -161,7 +162,8 @@ def test_pull_into_a_destination_of_another_source_is_refused_unless_replace(
     refused = cli("pull", str(other), "--dest", str(dest))
     assert refused.exit_code == 1
     assert refused.stderr.startswith("Error: destination ")
-    assert str(code_folder) in refused.stderr and str(other) in refused.stderr
+    assert str(code_folder) in refused.stderr
+    assert str(other) in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     replaced = cli("pull", str(other), "--dest", str(dest), "--replace")
     assert replaced.exit_code == 0, replaced.output

@@ -15,7 +15,8 @@ TOKEN = "tok-8d2b6e41aa"
 
 
 @pytest.fixture
-def saved(cli: Cli, registered: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def saved(cli: Cli, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    request.getfixturevalue("registered")
     monkeypatch.setenv("API_TOKEN", TOKEN)
     result = cli(
         "block",
@@ -33,7 +34,8 @@ def saved(cli: Cli, registered: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return "api-service/prod"
 
 
-def test_ls_lists_saved_blocks(cli: Cli, saved: str) -> None:
+@pytest.mark.usefixtures("saved")
+def test_ls_lists_saved_blocks(cli: Cli) -> None:
     listed = json.loads(cli("block", "ls", "--json").stdout)
     assert [(row["block_type_slug"], row["name"]) for row in listed] == [("api-service", "prod")]
     assert cli("block", "ls", "--type", "secret", "--json").stdout.strip() == "[]"
@@ -86,13 +88,15 @@ def test_no_command_shows_the_secret_and_the_database_holds_it_encrypted(
         assert TOKEN.encode() not in path.read_bytes()
 
 
-def test_inspect_of_a_missing_block_is_one_line_error(cli: Cli, plugins: object) -> None:
+@pytest.mark.usefixtures("plugins")
+def test_inspect_of_a_missing_block_is_one_line_error(cli: Cli) -> None:
     result = cli("block", "inspect", "secret/none")
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: no block secret/none is saved"
 
 
-def test_inspect_needs_slug_slash_name(cli: Cli, plugins: object) -> None:
+@pytest.mark.usefixtures("plugins")
+def test_inspect_needs_slug_slash_name(cli: Cli) -> None:
     result = cli("block", "inspect", "just-a-name")
     assert result.exit_code == 1
     assert "SLUG/NAME" in result.stderr
@@ -124,9 +128,8 @@ def test_delete_without_yes_and_without_a_terminal_refuses(cli: Cli, saved: str)
     assert len(get_store().list_documents()) == 1
 
 
-def test_delete_on_a_terminal_asks_and_keeps_the_block_when_declined(
-    cli: Cli, saved: str, terminal: None
-) -> None:
+@pytest.mark.usefixtures("terminal")
+def test_delete_on_a_terminal_asks_and_keeps_the_block_when_declined(cli: Cli, saved: str) -> None:
     declined = cli("block", "delete", saved, input="n\n")
     assert declined.exit_code == 1
     assert len(get_store().list_documents()) == 1
@@ -135,7 +138,8 @@ def test_delete_on_a_terminal_asks_and_keeps_the_block_when_declined(
     assert get_store().list_documents() == []
 
 
-def test_delete_of_a_missing_block_is_an_error(cli: Cli, plugins: object) -> None:
+@pytest.mark.usefixtures("plugins")
+def test_delete_of_a_missing_block_is_an_error(cli: Cli) -> None:
     result = cli("block", "delete", "secret/none", "--yes")
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: no block secret/none is saved"

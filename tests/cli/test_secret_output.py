@@ -6,62 +6,35 @@ must hold only the result (a folder, or JSON), and no secret may reach either st
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import subprocess
 import sys
-import urllib.parse
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 import yaml
 
 from codeferry.secrets import MASK
+from tests.programs import child_environment, codeferry_module
+from tests.secret_forms import secret_forms
 
 BLOCK_SECRET = "blk-Secret/value+42"
 ENV_TOKEN = "env-Token-value-77"
 
 
-def forms(secret: str) -> list[str]:
-    """The secret as it may travel: as is, URL-encoded, JSON-escaped, in HTTP Basic."""
-    return [
-        secret,
-        urllib.parse.quote(secret, safe=""),
-        urllib.parse.quote_plus(secret),
-        json.dumps(secret)[1:-1],
-        base64.b64encode(f"user:{secret}".encode()).decode(),
-    ]
-
-
 @pytest.fixture
 def environment(codeferry_home: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "CODEFERRY_HOME": str(codeferry_home),
-        "CODEFERRY_PLUGINS": "local",
-        "DEPLOY_TOKEN": ENV_TOKEN,
-    }
-    env.pop("CODEFERRY_DEBUG", None)
-    return env
+    return child_environment(codeferry_home, DEPLOY_TOKEN=ENV_TOKEN)
 
 
 def codeferry(
     env: dict[str, str], *args: str, cwd: Path, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "codeferry", *args],
-        env=env,
-        cwd=cwd,
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return codeferry_module(*args, env=env, cwd=cwd, input=input)
 
 
-def write_deployment_file(folder: Path, **sections: list[dict[str, object]]) -> None:
+def write_deployment_file(folder: Path, **sections: Sequence[Mapping[str, object]]) -> None:
     deployment = {"name": "flow", "entrypoint": "flow.py:main"}
     (folder / "codeferry.yaml").write_text(
         yaml.safe_dump({**sections, "deployments": [deployment]})
@@ -103,7 +76,7 @@ def project(tmp_path: Path, environment: dict[str, str]) -> Path:
 def assert_no_secret(*texts: str) -> None:
     for text in texts:
         for secret in (BLOCK_SECRET, ENV_TOKEN):
-            for form in forms(secret):
+            for form in secret_forms(secret):
                 assert form not in text, (form, text)
 
 

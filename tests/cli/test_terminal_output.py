@@ -83,7 +83,8 @@ def test_a_pipe_gets_no_escape_sequence_and_no_progress(home: Path, many_files: 
     env = terminal_env(home)
     pulled = run_codeferry("pull", str(many_files), env=env, terminal=False)
     failed = run_codeferry("pull", str(many_files / "nowhere"), env=env, terminal=False)
-    assert pulled.returncode == 0 and failed.returncode == 1
+    assert pulled.returncode == 0
+    assert failed.returncode == 1
     assert ESCAPE not in pulled.terminal + failed.terminal + pulled.stdout
     assert pulled.terminal.decode().startswith(f"pulled {many_files} (version ")
 
@@ -96,7 +97,8 @@ def test_a_long_local_pull_shows_progress_on_the_terminal_never_on_stdout(
     assert f"pull {many_files}" in finished.text
     assert f"/{FILES} files" in finished.text
     directory = finished.stdout.decode().removesuffix("\n")
-    assert "\n" not in directory and ESCAPE not in finished.stdout
+    assert "\n" not in directory
+    assert ESCAPE not in finished.stdout
     assert Path(directory, "mod_7.py").read_text() == "VALUE = 7\n"
 
 
@@ -163,7 +165,8 @@ def test_a_notice_is_shown_by_default_as_its_message_alone(cli: Cli, deployment_
     ]
 
 
-def test_quiet_silences_notices_and_summaries(cli: Cli, deployment_file: Path) -> None:
+@pytest.mark.usefixtures("deployment_file")
+def test_quiet_silences_notices_and_summaries(cli: Cli) -> None:
     result = cli("-q", "pull")
     assert result.exit_code == 0, result.output
     assert result.stderr == ""

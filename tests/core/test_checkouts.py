@@ -165,7 +165,12 @@ def test_an_edit_in_place_by_the_files_owner_fails_and_changes_no_version(
 
     def shell(command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["sh", "-c", command], capture_output=True, text=True, check=False, **owner
+            ["sh", "-c", command],
+            capture_output=True,
+            text=True,
+            check=False,
+            user=owner.get("user"),
+            group=owner.get("group"),
         )
 
     assert shell(f"cat '{target}'").stdout == "A", "the owner cannot even read the file"
@@ -201,10 +206,13 @@ def test_a_destination_holding_another_source_is_refused_naming_both(tmp_path: P
     with pytest.raises(PullError) as caught:
         other.pull_code(dest)
     message = str(caught.value)
-    assert "dict://first" in message and "dict://second" in message and "replace" in message
+    assert "dict://first" in message
+    assert "dict://second" in message
+    assert "replace" in message
     assert tree(dest) == {"a.py": "1"}
     replaced = other.pull_code(dest, replace=True)
-    assert replaced.changed and replaced.files == 1
+    assert replaced.changed
+    assert replaced.files == 1
     assert Checkout.for_storage(other, dest).current.source == "dict://second"  # type: ignore[union-attr]
 
 
@@ -289,22 +297,23 @@ def test_next_pull_repairs_leftovers_of_a_killed_pull() -> None:
     assert not (checkout.versions_dir / "orphan.json").exists()
 
 
-def test_old_versions_are_cleaned_up_keeping_the_newest(tmp_path: Path) -> None:
+def pull_versions(count: int, keep: int) -> Checkout:
+    """Pull ``count`` versions of ``a.py`` (its text ``0``, ``1``...) keeping ``keep``."""
     storage = DictStorage({"a.py": "0"})
-    for n in range(5):
+    for n in range(count):
         storage.files = {"a.py": str(n)}
-        storage.pull_code(keep=2)
-    checkout = Checkout.for_storage(storage)
+        storage.pull_code(keep=keep)
+    return Checkout.for_storage(storage)
+
+
+def test_old_versions_are_cleaned_up_keeping_the_newest() -> None:
+    checkout = pull_versions(5, keep=2)
     versions = sorted(p for p in checkout.versions_dir.iterdir() if p.is_dir())
     assert [tree(v) for v in versions] == [{"a.py": "3"}, {"a.py": "4"}]
 
 
 def test_versions_lists_the_retained_versions_newest_first() -> None:
-    storage = DictStorage({"a.py": "0"})
-    for n in range(4):
-        storage.files = {"a.py": str(n)}
-        storage.pull_code(keep=3)
-    checkout = Checkout.for_storage(storage)
+    checkout = pull_versions(4, keep=3)
     versions = checkout.versions()
     assert [tree(v.directory) for v in versions] == [{"a.py": "3"}, {"a.py": "2"}, {"a.py": "1"}]
     assert versions[0] == checkout.current

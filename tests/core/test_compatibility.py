@@ -44,7 +44,9 @@ def test_a_plugin_made_for_another_minor_line_is_not_imported_and_says_why(
     )
     info = by_name(Plugins(), "future")
     assert info["status"] == "failed to load"
-    (error,) = info["errors"]
+    errors = info["errors"]
+    assert isinstance(errors, list)
+    (error,) = errors
     assert isinstance(error, str)
     assert "acme-future 3.0 is made for codeferry>=9.1,<9.2" in error
     assert f"this is codeferry {__version__}" in error

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Each time the installed metadata is read (rather than the kept table)."""
     made: list[str] = []
     read = entry_point_table._read_metadata
@@ -36,7 +35,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return read(group)
 
     monkeypatch.setattr(entry_point_table, "_read_metadata", counting)
-    yield made
+    return made
 
 
 def install(site: Path, name: str, version: str = "1.0", *, settled: bool = True) -> Path:
@@ -65,7 +64,8 @@ def test_the_table_is_read_once_then_kept(site: Path, reads: list[str]) -> None:
     assert reads == [GROUP]
 
 
-def test_an_installed_plugin_is_seen_at_once(site: Path, reads: list[str]) -> None:
+@pytest.mark.usefixtures("reads")
+def test_an_installed_plugin_is_seen_at_once(site: Path) -> None:
     install(site, "alpha-plugin")
     entry_points(GROUP)
     install(site, "beta-plugin")
@@ -122,7 +122,8 @@ def test_a_damaged_table_is_read_again(site: Path, reads: list[str], codeferry_h
     kept.write_text("{not json")
     assert names(entry_points(GROUP)) == [("alpha_plugin", "alpha-plugin", "1.0")]
     assert reads == [GROUP, GROUP]
-    assert entry_points(GROUP) and reads == [GROUP, GROUP]  # and kept again
+    assert entry_points(GROUP)
+    assert reads == [GROUP, GROUP]
 
 
 def test_a_home_that_cannot_be_written_only_costs_the_reading(
@@ -141,11 +142,11 @@ def test_distributions_found_by_an_import_hook_are_read_every_time(
 ) -> None:
     class Finder:
         @staticmethod
-        def find_spec(*args: object) -> None:
+        def find_spec(*_args: object) -> None:
             return None
 
         @staticmethod
-        def find_distributions(*args: object) -> list[object]:
+        def find_distributions(*_args: object) -> list[object]:
             return []
 
     monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder()])

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.programs import codeferry_module, pip_install_into
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "codeferry-zip"
@@ -18,33 +19,13 @@ EXAMPLE = ROOT / "docs" / "examples" / "codeferry-zip"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(EXAMPLE),
-        ],
-        check=True,
-    )
+    pip_install_into(target, EXAMPLE)
     return target
 
 
 def codeferry(site: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(site), "CODEFERRY_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "codeferry", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return codeferry_module(*args, env=env)
 
 
 def test_installed_example_plugin_pulls_zip_sources(site: Path, tmp_path: Path) -> None:

@@ -39,11 +39,11 @@ def use_the_store(home: Path) -> None:
     store.save_document(document, overwrite=True)
     store.set_variable("region", "eu-west-1")
     store.close()
+    assert (home / "codeferry.db").is_file(), f"the store was not made in {home}"
 
 
-def test_the_home_and_its_store_files_are_private_whatever_the_umask(
-    codeferry_home: Path, umask: int
-) -> None:
+@pytest.mark.usefixtures("umask")
+def test_the_home_and_its_store_files_are_private_whatever_the_umask(codeferry_home: Path) -> None:
     use_the_store(codeferry_home)
     settings.checkouts_dir()
     assert mode(codeferry_home) == 0o700

@@ -76,42 +76,42 @@ def test_the_plugins_under_plugins_are_found() -> None:
     }
 
 
-def test_every_step_name_the_table_hints_is_registered_by_that_distribution() -> None:
+# What the table hints for each kind of name, how a hint is asked for, and the table to edit.
+_KINDS = {
+    "steps": (known_plugins._BY_STEP, known_plugins.distribution_for_step, "_STEPS"),
+    "block_types": (
+        known_plugins._BY_BLOCK_TYPE,
+        known_plugins.distribution_for_block_type,
+        "_BLOCK_TYPES",
+    ),
+}
+
+
+def registered(plugin: InTree, kind: str) -> frozenset[str]:
+    return plugin.steps if kind == "steps" else plugin.block_types
+
+
+@pytest.mark.parametrize("kind", sorted(_KINDS))
+def test_every_name_the_table_hints_is_registered_by_that_distribution(kind: str) -> None:
+    table, _, _ = _KINDS[kind]
     untrue = sorted(
         f"{name} -> {dist}"
-        for name, dist in known_plugins._BY_STEP.items()
-        if dist not in in_tree() or name not in in_tree()[dist].steps
+        for name, dist in table.items()
+        if dist not in in_tree() or name not in registered(in_tree()[dist], kind)
     )
-    assert untrue == [], "the table names steps these distributions do not register"
+    assert untrue == [], f"the table names {kind} these distributions do not register"
 
 
-def test_every_step_a_plugin_registers_has_its_hint() -> None:
+@pytest.mark.parametrize("kind", sorted(_KINDS))
+def test_every_name_a_plugin_registers_has_its_hint(kind: str) -> None:
+    _, hint, edit = _KINDS[kind]
     missing = sorted(
         f"{name} -> {plugin.distribution}"
         for plugin in in_tree().values()
-        for name in plugin.steps
-        if known_plugins.distribution_for_step(name) != plugin.distribution
+        for name in registered(plugin, kind)
+        if hint(name) != plugin.distribution
     )
-    assert missing == [], "add these to _STEPS in codeferry/known_plugins.py"
-
-
-def test_every_block_type_the_table_hints_is_registered_by_that_distribution() -> None:
-    untrue = sorted(
-        f"{slug} -> {dist}"
-        for slug, dist in known_plugins._BY_BLOCK_TYPE.items()
-        if dist not in in_tree() or slug not in in_tree()[dist].block_types
-    )
-    assert untrue == [], "the table names block types these distributions do not register"
-
-
-def test_every_block_type_a_plugin_registers_has_its_hint() -> None:
-    missing = sorted(
-        f"{slug} -> {plugin.distribution}"
-        for plugin in in_tree().values()
-        for slug in plugin.block_types
-        if known_plugins.distribution_for_block_type(slug) != plugin.distribution
-    )
-    assert missing == [], "add these to _BLOCK_TYPES in codeferry/known_plugins.py"
+    assert missing == [], f"add these to {edit} in codeferry/known_plugins.py"
 
 
 _SCHEME_EXAMPLES = {

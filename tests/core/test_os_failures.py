@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from codeferry.cli import app
 from codeferry.errors import PullError
 from codeferry_local.storage import LocalDirectory
+from tests.conftest import write_tree
 from tests.servers.mounts import Tmpfs
 
 
@@ -32,11 +33,8 @@ def tree(directory: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
-    root = tmp_path / "source"
-    (root / "pkg").mkdir(parents=True)
-    (root / "flow.py").write_text("def main():\n    return 1\n")
-    (root / "pkg" / "helpers.py").write_text("X = 1\n")
-    return root
+    files = {"flow.py": "def main():\n    return 1\n", "pkg/helpers.py": "X = 1\n"}
+    return write_tree(tmp_path / "source", files)
 
 
 @pytest.fixture
@@ -58,7 +56,8 @@ def test_a_full_disk_fails_the_pull_naming_the_file_and_keeps_the_version(
         storage.pull_code(tmp_path / "code")
     message = str(caught.value)
     assert "No space left on device (ENOSPC)" in message
-    assert message.endswith("data.bin") and "\n" not in message
+    assert message.endswith("data.bin")
+    assert "\n" not in message
     assert tree(tmp_path / "code") == tree(good.directory) == before
     assert not list(home_on.rglob("staging-*")), "the failed pull left its staging folder"
 

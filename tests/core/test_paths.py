@@ -16,7 +16,7 @@ from codeferry.walk import walk_files
 ROOT = Path("/dest/root")
 
 segment = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="/\x00"),
     min_size=0,
     max_size=20,
 )

@@ -36,6 +36,15 @@ def by_name(plugins: Plugins, name: str) -> dict[str, object]:
     return next(p for p in plugins.describe() if p["name"] == name)
 
 
+def first_error(plugins: Plugins, name: str, status: str) -> str:
+    """The first error plugin ``name`` reports, once its status is checked to be ``status``."""
+    info = by_name(plugins, name)
+    assert info["status"] == status
+    errors = info["errors"]
+    assert isinstance(errors, list)
+    return str(errors[0])
+
+
 def test_discovers_entry_point_plugins_with_distribution_and_version(
     install_plugin: InstallPlugin,
 ) -> None:
@@ -109,10 +118,9 @@ def test_misspelled_hook_is_caught(install_plugin: InstallPlugin) -> None:
         """,
     )
     plugins = Plugins()
-    typo = by_name(plugins, "typo")
-    assert typo["status"] == "failed to load"
-    assert "register_stepz" in typo["errors"][0]
-    assert "misspelled" in typo["errors"][0]
+    error = first_error(plugins, "typo", status="failed to load")
+    assert "register_stepz" in error
+    assert "misspelled" in error
 
 
 def test_duplicate_step_name_names_both_distributions(install_plugin: InstallPlugin) -> None:
@@ -156,9 +164,8 @@ def test_duplicate_block_type_slug_names_both_distributions(install_plugin: Inst
         """,
     )
     plugins = Plugins()
-    info = by_name(plugins, "secrets")
-    assert info["status"] == "error"
-    assert "'secret' is registered by both codeferry and acme-secrets" in info["errors"][0]
+    error = first_error(plugins, "secrets", status="error")
+    assert "'secret' is registered by both codeferry and acme-secrets" in error
     assert plugins.block_types["secret"].distribution == "codeferry"
 
 
@@ -357,9 +364,8 @@ def test_a_hook_wrapper_is_refused_at_load_with_a_clear_status(
         """,
     )
     plugins = Plugins()
-    info = by_name(plugins, "wrapper")
-    assert info["status"] == "failed to load"
-    assert "register_steps is a hook wrapper" in info["errors"][0]
+    error = first_error(plugins, "wrapper", status="failed to load")
+    assert "register_steps is a hook wrapper" in error
     assert "set_working_directory" in plugins.steps  # the others still work
 
 

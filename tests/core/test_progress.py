@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import logging
 import sys
-import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -24,7 +24,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     for variable in ("NO_COLOR", "FORCE_COLOR"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
-    monkeypatch.setattr("codeferry.terminal._is_terminal", lambda stream: True)
+    monkeypatch.setattr("codeferry.terminal._is_terminal", lambda _stream: True)
     return lambda: capsys.readouterr().err
 
 
@@ -118,11 +118,9 @@ def test_counts_add_up_from_many_threads() -> None:
             progress.advance(3)
             progress.file_done()
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for done in [pool.submit(work) for _ in range(8)]:
+            done.result()
     assert (progress.files_done, progress.bytes_done) == (8000, 24000)
 
 

@@ -127,8 +127,9 @@ def test_the_holder_is_on_record_while_it_pulls_and_gone_after(
     assert read_holder(lock) is None
 
 
+@pytest.mark.usefixtures("holder")
 def test_a_pull_that_waits_less_than_the_notice_delay_says_nothing(
-    holder: Holder, source: Path, tmp_path: Path
+    source: Path, tmp_path: Path
 ) -> None:
     finished = run_codeferry(
         "pull",
@@ -150,7 +151,8 @@ def short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODEFERRY_LOCK_TIMEOUT", "0.2")
 
 
-def test_a_lock_taken_with_filelock_holds_off_a_pull(tmp_path: Path, short_wait: None) -> None:
+@pytest.mark.usefixtures("short_wait")
+def test_a_lock_taken_with_filelock_holds_off_a_pull(tmp_path: Path) -> None:
     # Other tools (and earlier codeferry versions) lock checkouts with filelock: one lock for both.
     from filelock import FileLock, Timeout
 
@@ -174,7 +176,9 @@ def test_pulls_in_two_threads_take_turns(tmp_path: Path) -> None:
 
     from codeferry.pull_lock import pull_lock
 
-    lock, inside, overlapped = tmp_path / ".lock", [], []
+    lock = tmp_path / ".lock"
+    inside: list[int] = []
+    overlapped: list[bool] = []
 
     def pull() -> None:
         with pull_lock(lock, "x"):
@@ -191,8 +195,9 @@ def test_pulls_in_two_threads_take_turns(tmp_path: Path) -> None:
     assert overlapped == [False] * 4
 
 
+@pytest.mark.usefixtures("short_wait")
 def test_a_file_system_without_flock_falls_back_to_filelock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, short_wait: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import errno
     import fcntl
@@ -206,7 +211,7 @@ def test_a_file_system_without_flock_falls_back_to_filelock(
         LOCK_EX, LOCK_NB, LOCK_UN = fcntl.LOCK_EX, fcntl.LOCK_NB, fcntl.LOCK_UN
 
         @staticmethod
-        def flock(fd: int, operation: int) -> None:
+        def flock(_fd: int, _operation: int) -> None:
             raise OSError(errno.ENOSYS, "Function not implemented")
 
     monkeypatch.setattr(module, "fcntl", NoFlock)

@@ -6,8 +6,8 @@ import base64
 import json
 import re
 import threading
-import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
@@ -24,6 +24,7 @@ from codeferry.secrets import (
     remember_named,
     split_url_credentials,
 )
+from tests.secret_forms import secret_forms
 
 
 @pytest.fixture(autouse=True)
@@ -134,7 +135,7 @@ def test_named_values_are_remembered_by_their_names() -> None:
     assert mask(text) == f"flows {MASK} http://host {MASK} {MASK} us-east-1"
 
 
-def test_settings_and_file_paths_under_secret_names_are_not_remembered(tmp_path) -> None:
+def test_settings_and_file_paths_under_secret_names_are_not_remembered(tmp_path: Path) -> None:
     key_file = tmp_path / "key.json"
     key_file.write_text("{}")
     remember_named({"AUTH_ENABLED": "true", "GOOGLE_CREDENTIALS": str(key_file), "KEY": "ab"})
@@ -162,26 +163,12 @@ def test_a_multi_line_secret_is_masked_line_by_line() -> None:
 # -- every form ----------------------------------------------------------------------------------
 
 _SECRET = st.text(
-    st.characters(min_codepoint=33, max_codepoint=0x2FFF, blacklist_categories=("Cs",)),
+    st.characters(min_codepoint=33, max_codepoint=0x2FFF, exclude_categories=["Cs"]),
     min_size=4,
     max_size=40,
 ).filter(lambda s: s.strip().lower() not in {"true", "false", "none", "null"})
 _USER = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
 _AROUND = st.text(max_size=40)
-
-
-def _forms(secret: str, user: str) -> list[str]:
-    return [
-        secret,
-        urllib.parse.quote(secret, safe=""),
-        urllib.parse.quote(secret),
-        urllib.parse.quote_plus(secret),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        base64.b64encode(f"{user}:{secret}".encode()).decode(),
-        base64.urlsafe_b64encode(f"{user}:{secret}".encode()).decode(),
-        base64.b64encode(secret.encode()).decode(),
-    ]
 
 
 @given(_SECRET, _USER, _AROUND, _AROUND)
@@ -190,7 +177,7 @@ def test_every_form_of_a_remembered_secret_is_masked(
 ) -> None:
     secrets.forget()
     remember(secret)
-    for form in _forms(secret, user):
+    for form in secret_forms(secret, user):
         shown = mask(f"{before} {form} {after}")
         assert form not in shown, (form, shown)
         assert MASK in shown
@@ -207,7 +194,7 @@ def test_http_basic_credentials_in_a_header_are_masked(secret: str, user: str) -
 
 
 _PLAIN = st.text(
-    st.characters(min_codepoint=32, max_codepoint=0x2FFF, blacklist_categories=("Cs",)),
+    st.characters(min_codepoint=32, max_codepoint=0x2FFF, exclude_categories=["Cs"]),
     max_size=200,
 )
 
@@ -217,7 +204,7 @@ def test_text_without_secrets_is_unchanged(text: str, secret: str) -> None:
     assume(not re.search(r"://|=|authorization|PRIVATE KEY|gh[pousr]_|glpat-", text, re.I))
     secrets.forget()
     remember(secret)
-    assume(all(form not in text for form in _forms(secret, "")))
+    assume(all(form not in text for form in secret_forms(secret, "")))
     assume(not any(core in text for core in secrets._base64_cores(secret)))
     assert mask(text) == text
 

@@ -22,6 +22,15 @@ def plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TERM", "xterm-256color")
 
 
+def stream_in(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], terminal: bool
+) -> io.StringIO:
+    """A terminal (or a pipe, if not ``terminal``) in this environment plus ``environment``."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return FakeTerminal() if terminal else io.StringIO()
+
+
 @pytest.mark.parametrize(
     ("environment", "terminal", "colour"),
     [
@@ -40,10 +49,7 @@ def plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_colour_follows_no_color_force_color_term_and_the_terminal(
     monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], terminal: bool, colour: bool
 ) -> None:
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    stream = FakeTerminal() if terminal else io.StringIO()
-    assert colour_enabled(stream) is colour
+    assert colour_enabled(stream_in(monkeypatch, environment, terminal)) is colour
 
 
 @pytest.mark.parametrize(
@@ -59,10 +65,7 @@ def test_colour_follows_no_color_force_color_term_and_the_terminal(
 def test_animation_needs_a_terminal_that_is_not_dumb(
     monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], terminal: bool, animated: bool
 ) -> None:
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    stream = FakeTerminal() if terminal else io.StringIO()
-    assert animation_enabled(stream) is animated
+    assert animation_enabled(stream_in(monkeypatch, environment, terminal)) is animated
 
 
 def test_a_quiet_command_never_animates() -> None:

@@ -3,31 +3,41 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
-from codeferry.plugins import Plugins, set_plugins
+from codeferry.plugins import Plugins
+from tests.conftest import use_plugins
 from tests.deployments import fake_steps
 
-WriteFile = Callable[[str], Path]
+HELLO_FILE = """
+pull:
+  - pull_from_directory: {path: src}
+deployments:
+  - name: hello
+    entrypoint: flows/hello.py:hello
+"""
+"""A deployment file that pulls ``src`` and runs ``hello`` from it."""
+
+
+class WriteFile(Protocol):
+    """Writes a deployment file of ``text`` (dedented) into the project; its path."""
+
+    def __call__(self, text: str, name: str = "codeferry.yaml") -> Path: ...
 
 
 @pytest.fixture
 def steps_plugins() -> Iterator[Plugins]:
     """Core, codeferry-local and the fake steps of ``fake_steps``; nothing installed."""
-    registry = Plugins(
-        {"local": "codeferry_local.plugin", "fake": "tests.deployments.fake_steps"},
-        entry_points=False,
-    )
-    previous = set_plugins(registry)
+    registry = use_plugins(local="codeferry_local.plugin", fake="tests.deployments.fake_steps")
     fake_steps.CALLS.clear()
     fake_steps.FAILURES.clear()
     fake_steps.RELEASE.clear()
     yield registry
     fake_steps.RELEASE.set()
-    set_plugins(previous)
 
 
 @pytest.fixture

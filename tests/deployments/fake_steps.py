@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import Field, SecretStr
@@ -11,6 +12,7 @@ from pydantic import Field, SecretStr
 from codeferry import hookimpl
 from codeferry.blocks import Block
 from codeferry.errors import PullError
+from codeferry.hookspecs import RegisterBlockType, RegisterStep
 from codeferry.steps.context import resolve_template, resolves_templates, write_output
 from codeferry.storage import CodeStorage, FetchResult, PullContext
 
@@ -129,14 +131,15 @@ def pull_from_dict(
 
 
 @hookimpl
-def register_block_types(register: Any) -> None:
-    register(FakeCredentials)
-    register(FakeRepository)
+def register_block_types(register: RegisterBlockType) -> None:
+    for block_type in (FakeCredentials, FakeRepository):
+        register(block_type)
 
 
 @hookimpl
-def register_steps(register: Any) -> None:
-    for step in (echo, outputs, nothing, not_a_mapping, flaky, fail, say, coroutine, slow, late):
+def register_steps(register: RegisterStep) -> None:
+    steps: list[Callable[..., Any]] = [echo, outputs, nothing, not_a_mapping, flaky, fail, say]
+    steps += [coroutine, slow, late, pull_from_dict]
+    for step in steps:
         register(step)
-    register(pull_from_dict)
     register(block_until_released, aliases=["fake.deployments.steps.block_until_released"])

@@ -57,7 +57,7 @@ def test_shell_script_runs_each_line_and_returns_the_output(tmp_path: Path) -> N
     assert outputs == {"stdout": "one\ntwo words", "stderr": ""}
 
 
-def test_shell_script_runs_without_a_shell(tmp_path: Path) -> None:
+def test_shell_script_runs_without_a_shell() -> None:
     outputs = run_shell_script("echo $HOME && echo; done", stream_output=False)
     assert outputs["stdout"] == "$HOME && echo; done"
 
@@ -153,9 +153,8 @@ def test_pip_install_requirements_with_a_missing_file_fails_clearly(tmp_path: Pa
         )
 
 
-def test_pull_from_remote_storage_pulls_through_the_plugin_for_the_url(
-    plugins: Plugins, tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("plugins")
+def test_pull_from_remote_storage_pulls_through_the_plugin_for_the_url(tmp_path: Path) -> None:
     source = tmp_path / "src"
     source.mkdir()
     (source / "flow.py").write_text("x = 1\n")
@@ -166,9 +165,8 @@ def test_pull_from_remote_storage_pulls_through_the_plugin_for_the_url(
     assert (result.directory / "flow.py").read_text() == "x = 1\n"
 
 
-def test_pull_from_remote_storage_names_the_plugin_for_an_unknown_scheme(
-    plugins: Plugins,
-) -> None:
+@pytest.mark.usefixtures("plugins")
+def test_pull_from_remote_storage_names_the_plugin_for_an_unknown_scheme() -> None:
     step = Step("prefect.deployments.steps.pull_from_remote_storage", {"url": "s3://b/f"})
     with pytest.raises(StepError, match="pip install codeferry-s3"):
         run_steps((step,))

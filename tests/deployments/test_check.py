@@ -18,7 +18,7 @@ from codeferry.positions import load_yaml
 from codeferry.runs import pull_deployment, push_deployment, run_deployment
 from codeferry.store import get_store
 from tests.deployments import fake_steps
-from tests.deployments.conftest import WriteFile
+from tests.deployments.conftest import HELLO_FILE, WriteFile
 from tests.deployments.test_cli import invoke_app as invoke
 
 pytestmark = pytest.mark.usefixtures("steps_plugins")
@@ -47,6 +47,13 @@ def assert_points(problems: list[Problem], expected: list[tuple[str, str, str]])
     assert [(s, k) for s, k, _ in found] == [(s, k) for s, k, _ in expected], found
     for (_, _, text), (_, _, start) in zip(found, expected, strict=True):
         assert text.startswith(start), (text, start)
+
+
+def assert_table(problems: list[Problem], table: str) -> None:
+    """:func:`assert_points`, the rows written one a line as ``SEVERITY KIND TEXT`` (as corpus
+    files say them)."""
+    rows = [line.split(maxsplit=2) for line in table.strip().splitlines()]
+    assert_points(problems, [(severity, kind, text) for severity, kind, text in rows])
 
 
 CLEAN = """
@@ -203,17 +210,11 @@ def test_empty_and_null_step_entries_are_skipped_as_prefect_skips_them(
     assert caplog.text == ""  # Prefect says nothing either; only check mentions them
 
 
-TWINS = """
-pull:
-  - pull_from_directory: {path: src}
-deployments:
-  - name: daily
-    entrypoint: flows/hello.py:hello
-  - name: other
-    entrypoint: flows/hello.py:where
-  - name: daily
-    entrypoint: flows/hello.py:where
-"""
+# Deployments 1 and 3 (lines 5 and 9) are both called daily.
+TWINS = HELLO_FILE.replace("name: hello", "name: daily") + (
+    "  - name: other\n    entrypoint: flows/hello.py:where\n"
+    "  - name: daily\n    entrypoint: flows/hello.py:where\n"
+)
 
 
 def test_two_deployments_with_one_name_are_refused_instead_of_the_first_winning(
@@ -258,13 +259,13 @@ def test_an_unknown_step_gets_the_install_hint_or_the_name_meant(write_file: Wri
       - prefect.projects.steps.set_working_directory: {directory: src}
     """
     problems = check(write_file, text)
-    assert_points(
+    assert_table(
         problems,
-        [
-            ("error", "unknown-step", "prefect_aws.deployments"),
-            ("error", "unknown-step", "pull_from_directry"),
-            ("warning", "deprecated-step", "prefect.projects"),
-        ],
+        """
+        error unknown-step prefect_aws.deployments
+        error unknown-step pull_from_directry
+        warning deprecated-step prefect.projects
+        """,
     )
     assert problems[0].message.endswith("install it with: pip install codeferry-s3")
     assert problems[1].message.endswith("did you mean 'pull_from_directory'?")
@@ -291,15 +292,15 @@ def test_arguments_that_do_not_fit_the_signature_are_named(write_file: WriteFile
       - echo: {whatever: 1, 2: x}
     """
     problems = check(write_file, text)
-    assert_points(
+    assert_table(
         problems,
-        [
-            ("error", "arguments", "flaky:"),
-            ("error", "arguments", "failurs: 2"),
-            ("error", "arguments", "pull_from_directory: {}"),
-            ("error", "arguments", "anything: 1"),
-            ("error", "arguments", "2: x"),
-        ],
+        """
+        error arguments flaky:
+        error arguments failurs: 2
+        error arguments pull_from_directory: {}
+        error arguments anything: 1
+        error arguments 2: x
+        """,
     )
     assert "the argument 'failures' is required" in problems[0].message
     assert "'failurs' is not an argument of this step; did you mean 'failures'?" in (
@@ -320,13 +321,13 @@ def test_a_value_of_the_wrong_kind_is_a_warning_and_a_template_fits_any(
       - flaky: {key: k, failures: two}
     """
     problems = check(write_file, text)
-    assert_points(
+    assert_table(
         problems,
-        [
-            ("warning", "argument-type", "path: {nested"),
-            ("warning", "missing-env", "{{ $N }}"),
-            ("warning", "argument-type", "failures: two"),
-        ],
+        """
+        warning argument-type path: {nested
+        warning missing-env {{ $N }}
+        warning argument-type failures: two
+        """,
     )
     assert "'path' takes text, not a mapping" in problems[0].message
     assert "'failures' takes int, not the text 'two'" in problems[2].message
@@ -366,12 +367,12 @@ def test_a_step_relying_on_prefects_working_folder_is_a_warning(write_file: Writ
       - set_working_directory: {directory: "{{ code.directory }}"}
     """
     problems = check(write_file, text)
-    assert_points(
+    assert_table(
         problems,
-        [
-            ("warning", "working-folder", "flows}"),
-            ("warning", "working-folder", "pip_install_requirements: {}"),
-        ],
+        """
+        warning working-folder flows}
+        warning working-folder pip_install_requirements: {}
+        """,
     )
     assert "reads the folder 'flows' next to the deployment file, not where pull step 1" in (
         problems[0].message
@@ -394,13 +395,13 @@ def test_step_ids_must_be_defined_before_the_step_that_uses_them(write_file: Wri
       - echo: {id: pulled}
     """
     problems = check(write_file, text)
-    assert_points(
+    assert_table(
         problems,
-        [
-            ("error", "reference", "{{ pulled.directory }}"),
-            ("error", "reference", "{{ later.y }} and"),
-            ("error", "reference", "{{ prefect.deployment.name }}"),
-        ],
+        """
+        error reference {{ pulled.directory }}
+        error reference {{ later.y }} and
+        error reference {{ prefect.deployment.name }}
+        """,
     )
     assert "'pulled' is the id of pull step 3 'echo' (id pulled), which does not run" in (
         problems[0].message
@@ -436,12 +437,12 @@ def test_references_in_a_deployments_fields_see_build_and_push_outputs(
           job_variables: {env: {TOKEN: "{{ $TOKEN }}"}}
     """
     problems = check(write_file, text)
-    assert_points(
+    assert_table(
         problems,
-        [
-            ("error", "reference", "{{ code.directory }}"),
-            ("warning", "missing-env", "{{ $TOKEN }}"),
-        ],
+        """
+        error reference {{ code.directory }}
+        warning missing-env {{ $TOKEN }}
+        """,
     )
     assert problems[0].message.startswith("deployment 'etl' parameters.code: {{ code.directory }}")
     assert problems[1].message.startswith("deployment 'etl' work_pool.job_variables.env.TOKEN:")
@@ -459,14 +460,14 @@ def test_block_types_and_their_fields_are_known_offline(write_file: WriteFile) -
           f: "{{ blocks.fake-repository }}"
     """
     problems = [p for p in check(write_file, text) if p.kind != "missing-block"]
-    assert_points(
+    assert_table(
         problems,
-        [
-            ("error", "reference", "{{ prefect.blocks.fake-repository.main.credentials.usrname"),
-            ("error", "block-type", "{{ prefect.blocks.aws-credentials.prod }}"),
-            ("error", "block-type", "{{ prefect.blocks.no-such-type.x }}"),
-            ("error", "reference", "{{ blocks.fake-repository }}"),
-        ],
+        """
+        error reference {{ prefect.blocks.fake-repository.main.credentials.usrname
+        error block-type {{ prefect.blocks.aws-credentials.prod }}
+        error block-type {{ prefect.blocks.no-such-type.x }}
+        error reference {{ blocks.fake-repository }}
+        """,
     )
     assert "block type 'fake-repository' field credentials has no field 'usrname'" in (
         problems[0].message
@@ -490,13 +491,13 @@ def test_blocks_variables_and_environment_missing_here_are_warnings(
     fake_steps.FakeCredentials(username="u", token="t").save("saved")
     get_store().set_variable("set", "x")
     problems = check_deployment_file(write_file(text), environ={"PRESENT": "1"})
-    assert_points(
+    assert_table(
         problems,
-        [
-            ("warning", "missing-block", "{{ prefect.blocks.fake-credentials.unsaved }}"),
-            ("warning", "missing-variable", "{{ prefect.variables.unset }}"),
-            ("warning", "missing-env", "{{ $ABSENT }}"),
-        ],
+        """
+        warning missing-block {{ prefect.blocks.fake-credentials.unsaved }}
+        warning missing-variable {{ prefect.variables.unset }}
+        warning missing-env {{ $ABSENT }}
+        """,
     )
     assert "codeferry block create fake-credentials unsaved" in problems[0].message
     assert "no variable 'unset' is set on this machine" in problems[1].message

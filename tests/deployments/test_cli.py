@@ -21,7 +21,7 @@ from codeferry.cli import init as init_cli
 from codeferry.cli import variable as variable_cli
 from codeferry.store import get_store
 from tests.cli.conftest import invoke_main
-from tests.deployments.conftest import WriteFile
+from tests.deployments.conftest import HELLO_FILE, WriteFile
 
 Invoke = Callable[..., Result]
 
@@ -70,17 +70,8 @@ def invoke(request: pytest.FixtureRequest) -> Invoke:
     return lambda *args: invoke_main(CliRunner(), list(args))
 
 
-DEPLOYMENT_FILE = """
-pull:
-  - pull_from_directory: {path: src}
-deployments:
-  - name: hello
-    entrypoint: flows/hello.py:hello
-"""
-
-
 def test_deployment_ls_prints_a_table_and_json(write_file: WriteFile, invoke: Invoke) -> None:
-    path = write_file(DEPLOYMENT_FILE)
+    path = write_file(HELLO_FILE)
     table = invoke("deployment", "ls", "-f", str(path))
     assert table.exit_code == 0, table.output
     assert table.stdout.splitlines()[0].split() == ["NAME", "ENTRYPOINT", "PULL", "STEPS"]
@@ -101,7 +92,7 @@ def test_malformed_file_is_a_one_line_error_with_exit_1(tmp_path: Path, invoke: 
 def test_pull_prints_where_the_code_is(
     write_file: WriteFile, tmp_path: Path, invoke: Invoke
 ) -> None:
-    path = write_file(DEPLOYMENT_FILE)
+    path = write_file(HELLO_FILE)
     result = invoke("pull", "-f", str(path))
     assert result.exit_code == 0, result.output
     assert (Path(result.stdout.strip()) / "flows" / "hello.py").is_file()
@@ -114,7 +105,7 @@ def test_pull_prints_where_the_code_is(
 def test_run_calls_the_entrypoint_and_prints_its_result(
     write_file: WriteFile, invoke: Invoke
 ) -> None:
-    path = write_file(DEPLOYMENT_FILE)
+    path = write_file(HELLO_FILE)
     result = invoke("run", "hello", "-f", str(path), "--", "name=ada")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == '"hello ada!"'
@@ -162,16 +153,19 @@ def test_variables_can_be_set_read_listed_and_deleted(invoke: Invoke) -> None:
     assert json.loads(invoke("variable", "ls", "--json").stdout) == {"branch": "main", "n": 3}
     assert invoke("variable", "ls").stdout.splitlines()[1].split() == ["branch", "main"]
     again = invoke("variable", "set", "branch", "dev")
-    assert again.exit_code == 1 and "overwrite" in again.stderr
+    assert again.exit_code == 1
+    assert "overwrite" in again.stderr
     assert invoke("variable", "set", "branch", "dev", "--overwrite").exit_code == 0
     assert invoke("variable", "delete", "branch").exit_code == 0
     missing = invoke("variable", "get", "branch")
-    assert missing.exit_code == 1 and "branch" in missing.stderr
+    assert missing.exit_code == 1
+    assert "branch" in missing.stderr
 
 
 def test_variable_with_bad_json_is_refused(invoke: Invoke) -> None:
     result = invoke("variable", "set", "x", "{nope", "--json-value")
-    assert result.exit_code == 1 and "not JSON" in result.stderr
+    assert result.exit_code == 1
+    assert "not JSON" in result.stderr
 
 
 def test_init_with_flags_writes_a_file_that_pulls_and_runs(project: Path, invoke: Invoke) -> None:
@@ -191,7 +185,8 @@ def test_init_with_flags_writes_a_file_that_pulls_and_runs(project: Path, invoke
     ran = invoke("run", "greet", "-f", str(target))
     assert ran.stdout.strip() == '"hello world!"'
     again = invoke("init", "-s", str(project / "src"), "-e", "a.py:a", "-f", str(target))
-    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert again.exit_code == 1
+    assert "already exists" in again.stderr
 
 
 def test_init_without_a_terminal_asks_for_the_flags(project: Path, invoke: Invoke) -> None:
@@ -200,12 +195,12 @@ def test_init_without_a_terminal_asks_for_the_flags(project: Path, invoke: Invok
     assert "give --source and --entrypoint" in result.stderr
 
 
-def test_init_with_an_unknown_storage_kind_lists_the_known_ones(
-    project: Path, invoke: Invoke
-) -> None:
+@pytest.mark.usefixtures("project")
+def test_init_with_an_unknown_storage_kind_lists_the_known_ones(invoke: Invoke) -> None:
     result = invoke("init", "--storage", "ftp", "-s", "x", "-e", "a.py:a")
     assert result.exit_code == 1
-    assert "known: " in result.stderr and "local" in result.stderr
+    assert "known: " in result.stderr
+    assert "local" in result.stderr
 
 
 def test_init_asks_for_what_is_missing_on_a_terminal(

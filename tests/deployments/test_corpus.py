@@ -16,6 +16,7 @@ variables and environment variables missing here) are not part of the expectatio
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import shutil
@@ -141,13 +142,22 @@ class Prepared:
     requests_before: int = 0
 
 
+@dataclass(frozen=True)
+class Preparing:
+    """What a backend's preparer gets: the corpus file, the project folder, the deployment, and
+    the test's fixtures (servers are requested only by the backend that needs them)."""
+
+    path: Path
+    project: Path
+    deployment: str | None
+    request: pytest.FixtureRequest
+    monkeypatch: pytest.MonkeyPatch
+
+
+@pytest.mark.usefixtures("in_tree_plugins")
 @pytest.mark.parametrize("path", PULLED, ids=[p.stem for p in PULLED])
 def test_corpus_file_pulls_from_the_test_server(
-    path: Path,
-    in_tree_plugins: Plugins,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    monkeypatch: pytest.MonkeyPatch,
+    path: Path, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     about = header(path)
     prepare = {
@@ -159,7 +169,7 @@ def test_corpus_file_pulls_from_the_test_server(
     }[str(about.backend)]
     project = tmp_path / "project"
     project.mkdir()
-    prepared = prepare(path, project, about.deployment, request, monkeypatch)
+    prepared = prepare(Preparing(path, project, about.deployment, request, monkeypatch))
     if about.pull_fails is not None:
         with pytest.raises(CodeferryError, match=re.escape(about.pull_fails)) as caught:
             pull_deployment(prepared.path, about.deployment)
@@ -207,9 +217,8 @@ def _blocks(text: str, slug: str) -> set[str]:
     return set(re.findall(rf"prefect\.blocks\.{re.escape(slug)}\.([\w-]+)", text))
 
 
-def _prepare_local(
-    path: Path, project: Path, deployment: str | None, request: Any, monkeypatch: Any
-) -> Prepared:
+def _prepare_local(job: Preparing) -> Prepared:
+    path, project, deployment = job.path, job.project, job.deployment
     text = path.read_text()
     entrypoint_file = _entrypoint_file(text, deployment)
     for name, data in _code_files(entrypoint_file).items():
@@ -220,13 +229,12 @@ def _prepare_local(
     return Prepared(target, entrypoint_file)
 
 
-def _prepare_git(
-    path: Path, project: Path, deployment: str | None, request: Any, monkeypatch: Any
-) -> Prepared:
+def _prepare_git(job: Preparing) -> Prepared:
     from codeferry.blocks import Secret
     from codeferry_github.credentials import GitHubCredentials
     from codeferry_github.repository import GitHubRepository
 
+    path, project, deployment, request = job.path, job.project, job.deployment, job.request
     server = request.getfixturevalue("git_http_server")
     repos = request.getfixturevalue("git_repos")
     text = path.read_text()
@@ -257,21 +265,20 @@ def _prepare_git(
     return Prepared(target, entrypoint_file, requests_before=len(server.requests))
 
 
-def _prepare_s3(
-    path: Path, project: Path, deployment: str | None, request: Any, monkeypatch: Any
-) -> Prepared:
+def _prepare_s3(job: Preparing) -> Prepared:
     from codeferry_s3.credentials import AwsCredentials
     from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET
 
-    server = request.getfixturevalue("s3_server")
-    _isolate_aws(monkeypatch, project)
+    path, project, deployment = job.path, job.project, job.deployment
+    server = job.request.getfixturevalue("s3_server")
+    _isolate_aws(job.monkeypatch, project)
     for name, value in {
         "AWS_ACCESS_KEY_ID": TEST_KEY,
         "AWS_SECRET_ACCESS_KEY": TEST_SECRET,
         "AWS_ENDPOINT_URL": server.endpoint,
         "S3_ENDPOINT_URL": server.endpoint,
     }.items():
-        monkeypatch.setenv(name, value)
+        job.monkeypatch.setenv(name, value)
     text = path.read_text()
     entrypoint_file = _entrypoint_file(text, deployment)
     pull, push = _chosen_steps(text, deployment)
@@ -300,14 +307,13 @@ def _isolate_aws(monkeypatch: Any, folder: Path) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
-def _prepare_gcs(
-    path: Path, project: Path, deployment: str | None, request: Any, monkeypatch: Any
-) -> Prepared:
+def _prepare_gcs(job: Preparing) -> Prepared:
     from codeferry_gcs.credentials import GcpCredentials
     from tests.gcs.conftest import Objects
 
-    emulator = request.getfixturevalue("gcs_emulator")
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.endpoint)
+    path, project, deployment = job.path, job.project, job.deployment
+    emulator = job.request.getfixturevalue("gcs_emulator")
+    job.monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.endpoint)
     text = path.read_text()
     entrypoint_file = _entrypoint_file(text, deployment)
     pull, push = _chosen_steps(text, deployment)
@@ -322,11 +328,10 @@ def _prepare_gcs(
     return Prepared(target, entrypoint_file)
 
 
-def _prepare_azure(
-    path: Path, project: Path, deployment: str | None, request: Any, monkeypatch: Any
-) -> Prepared:
+def _prepare_azure(job: Preparing) -> Prepared:
     from azure.storage.blob import ContainerClient
 
+    path, project, deployment, request = job.path, job.project, job.deployment, job.request
     from codeferry_azure.credentials import AzureBlobStorageCredentials
 
     server = request.getfixturevalue("azurite_server")
@@ -337,7 +342,7 @@ def _prepare_azure(
         container = _literal(step, "container", push)
         folder = _literal(step, "folder", push)
         server.create_container(container)
-        request.addfinalizer(lambda name=container: server.delete_container(name))
+        request.addfinalizer(functools.partial(server.delete_container, container))
         with ContainerClient.from_connection_string(
             server.connection_string(), container
         ) as client:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from codeferry.deployments import (
+    DeploymentFile,
     Step,
     find_deployment_file,
     list_deployments,
@@ -45,18 +46,20 @@ deployments:
 """
 
 
-def parse(text: str) -> object:
+def parse(text: str) -> DeploymentFile:
     return parse_deployment_file(textwrap.dedent(text), "codeferry.yaml")
 
 
 def test_prefect_init_template_with_nulls_parses() -> None:
     parsed = parse_deployment_file(PREFECT_INIT_TEMPLATE, "prefect.yaml")
     assert parsed.name == "my-project"
-    assert parsed.build == () and parsed.push == ()
+    assert parsed.build == ()
+    assert parsed.push == ()
     assert [s.name for s in parsed.pull] == ["prefect.deployments.steps.set_working_directory"]
     assert parsed.pull[0].arguments == {"directory": "/opt/prefect/my-project"}
     (deployment,) = parsed.deployments
-    assert deployment.name is None and deployment.entrypoint is None
+    assert deployment.name is None
+    assert deployment.entrypoint is None
     assert deployment.pull is None
 
 

@@ -11,7 +11,12 @@ import pytest
 
 from codeferry.blocks import Secret
 from codeferry.deployment_templates import resolve_deployment
-from codeferry.deployments import list_deployments, load_deployment_file
+from codeferry.deployments import (
+    DeploymentFile,
+    list_deployments,
+    load_deployment_file,
+    parse_deployment_file,
+)
 from codeferry.errors import DeploymentFileError, TemplateError
 from codeferry.runs import pull_deployment, push_deployment, run_deployment
 from codeferry.store import get_store
@@ -29,21 +34,37 @@ pull:
 """
 
 
+def hello_with(fields: str) -> str:
+    """``PULL``, then the deployment ``hello`` with these more ``fields`` (indented under it)."""
+    return (
+        PULL
+        + "\ndeployments:\n  - name: hello\n    entrypoint: flows/hello.py:hello\n"
+        + fields.lstrip("\n")
+    )
+
+
+def named_and_other(name: str) -> str:
+    """``PULL``, then a deployment named ``name`` (a template) and one named ``other``."""
+    return (
+        PULL
+        + f"\ndeployments:\n  - name: {name}\n    entrypoint: flows/hello.py:hello\n"
+        + "  - name: other\n    entrypoint: flows/hello.py:where\n"
+    )
+
+
 def test_parameters_are_filled_from_variables_environment_and_blocks(
     write_file: WriteFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     get_store().set_variable("who", "ada")
     monkeypatch.setenv("MARK", "?")
     path = write_file(
-        PULL
-        + """
-deployments:
-  - name: hello
-    entrypoint: flows/hello.py:hello
+        hello_with(
+            """
     parameters:
       name: "{{ prefect.variables.who }}"
       punctuation: "{{ $MARK }}"
 """
+        )
     )
     assert run_deployment(path, "hello") == "hello ada?"
 
@@ -51,16 +72,7 @@ deployments:
 def test_a_parameter_that_cannot_be_resolved_stops_the_run_before_any_step(
     write_file: WriteFile,
 ) -> None:
-    path = write_file(
-        PULL
-        + """
-deployments:
-  - name: hello
-    entrypoint: flows/hello.py:hello
-    parameters:
-      name: "{{ $NOT_SET_FOR_THIS_TEST }}"
-"""
-    )
+    path = write_file(hello_with('    parameters:\n      name: "{{ $NOT_SET_FOR_THIS_TEST }}"\n'))
     with pytest.raises(TemplateError) as caught:
         run_deployment(path, "hello")
     message = str(caught.value)
@@ -73,16 +85,7 @@ def test_a_deployment_is_found_by_its_resolved_name(
     write_file: WriteFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DEPLOYMENT_NAME", "nightly")
-    path = write_file(
-        PULL
-        + """
-deployments:
-  - name: "{{ $DEPLOYMENT_NAME }}"
-    entrypoint: flows/hello.py:hello
-  - name: other
-    entrypoint: flows/hello.py:where
-"""
-    )
+    path = write_file(named_and_other('"{{ $DEPLOYMENT_NAME }}"'))
     assert run_deployment(path, "nightly") == "hello world!"
     assert pull_deployment(path, "nightly").deployment == "nightly"
     assert [row["name"] for row in list_deployments(path)] == ["nightly", "other"]
@@ -91,16 +94,7 @@ deployments:
 
 
 def test_an_unresolvable_name_is_named_when_no_deployment_matches(write_file: WriteFile) -> None:
-    path = write_file(
-        PULL
-        + """
-deployments:
-  - name: "{{ $UNSET_DEPLOYMENT_NAME }}"
-    entrypoint: flows/hello.py:hello
-  - name: other
-    entrypoint: flows/hello.py:where
-"""
-    )
+    path = write_file(named_and_other('"{{ $UNSET_DEPLOYMENT_NAME }}"'))
     with pytest.raises(DeploymentFileError) as caught:
         run_deployment(path, "nightly")
     assert "it has: other" in str(caught.value)
@@ -110,15 +104,13 @@ deployments:
 
 def test_run_leaves_fields_it_does_not_use_alone(write_file: WriteFile) -> None:
     path = write_file(
-        PULL
-        + """
-deployments:
-  - name: hello
-    entrypoint: flows/hello.py:hello
+        hello_with(
+            """
     work_pool:
       name: "{{ $POOL_ONLY_PREFECT_KNOWS }}"
       job_variables: {image: "{{ build-image.image }}"}
 """
+        )
     )
     assert run_deployment(path, "hello") == "hello world!"
 
@@ -187,9 +179,7 @@ def test_push_resolves_every_field_as_prefect_deploy_does(
     ]
 
 
-def test_push_names_the_field_that_cannot_be_resolved(
-    write_file: WriteFile, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_push_names_the_field_that_cannot_be_resolved(write_file: WriteFile) -> None:
     saved_values()
     path = write_file(PUSHED)
     with pytest.raises(TemplateError) as caught:
@@ -209,9 +199,7 @@ def test_resolving_only_some_fields_leaves_the_others_as_written() -> None:
     assert resolved.extra["tags"] == ["{{ $NOPE }}"]
 
 
-def load_deployment_file_from_text(text: str):  # type: ignore[no-untyped-def]
-    from codeferry.deployments import parse_deployment_file
-
+def load_deployment_file_from_text(text: str) -> DeploymentFile:
     return parse_deployment_file(text, "prefect.yaml")
 
 

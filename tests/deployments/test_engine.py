@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from typing_extensions import override
 
 from codeferry.deployments import Step, parse_deployment_file
 from codeferry.errors import (
@@ -19,7 +20,7 @@ from codeferry.errors import (
 )
 from codeferry.plugins import Plugins
 from codeferry.secrets import MASK
-from codeferry.steps.engine import run_steps
+from codeferry.steps.engine import StepsResult, run_steps
 from codeferry.steps.progress import StepReporter
 from tests.deployments import fake_steps
 from tests.deployments.fake_steps import FakeCredentials
@@ -31,19 +32,28 @@ def steps(text: str, section: str = "pull") -> tuple[Step, ...]:
     return result
 
 
+def run_text(text: str, reporter: StepReporter | None = None) -> StepsResult:
+    """Run the pull steps of a deployment file of ``text``."""
+    return run_steps(steps(text), reporter=reporter)
+
+
 class Recorder(StepReporter):
     def __init__(self) -> None:
         self.events: list[tuple[str, ...]] = []
 
+    @override
     def step_started(self, label: str) -> None:
         self.events.append(("started", label))
 
+    @override
     def step_retrying(self, label: str, attempt: int, error: str, delay: float) -> None:
         self.events.append(("retrying", label, str(attempt), error))
 
+    @override
     def step_finished(self, label: str, seconds: float) -> None:
         self.events.append(("finished", label))
 
+    @override
     def step_failed(self, label: str, error: str) -> None:
         self.events.append(("failed", label, error))
 
@@ -52,9 +62,8 @@ pytestmark = pytest.mark.usefixtures("steps_plugins")
 
 
 def test_steps_run_in_order_and_later_steps_use_earlier_outputs_by_id() -> None:
-    result = run_steps(
-        steps(
-            """
+    result = run_text(
+        """
             pull:
               - outputs: {id: first, directory: /a, count: 2}
               - echo:
@@ -62,7 +71,6 @@ def test_steps_run_in_order_and_later_steps_use_earlier_outputs_by_id() -> None:
                   path: "{{ first.directory }}/sub"
                   count: "{{ first.count }}"
             """
-        )
     )
     assert [name for name, _ in fake_steps.CALLS] == ["outputs", "echo"]
     assert result.outputs["second"] == {"path": "/a/sub", "count": 2}
@@ -70,14 +78,12 @@ def test_steps_run_in_order_and_later_steps_use_earlier_outputs_by_id() -> None:
 
 
 def test_a_later_step_never_silently_replaces_an_earlier_output() -> None:
-    result = run_steps(
-        steps(
-            """
+    result = run_text(
+        """
             pull:
               - outputs: {id: a, version: "1", same: x}
               - outputs: {id: b, version: "2", same: x}
             """
-        )
     )
     assert result.outputs["a"]["version"] == "1"
     assert result.outputs["b"]["version"] == "2"
@@ -90,46 +96,40 @@ def test_a_later_step_never_silently_replaces_an_earlier_output() -> None:
 
 
 def test_directory_is_the_last_step_that_returned_one() -> None:
-    result = run_steps(
-        steps(
-            """
+    result = run_text(
+        """
             pull:
               - outputs: {directory: /first}
               - nothing: {}
               - outputs: {directory: /second}
               - outputs: {other: 1}
             """
-        )
     )
     assert result.directory == Path("/second")
 
 
 def test_duplicate_ids_are_refused_before_anything_runs() -> None:
     with pytest.raises(DeploymentFileError, match="id 'x' is already used by pull step 1"):
-        run_steps(
-            steps(
-                """
+        run_text(
+            """
                 pull:
                   - nothing: {id: x}
                   - nothing: {id: x}
                 """
-            )
         )
     assert fake_steps.CALLS == []
 
 
 def test_unknown_step_fails_before_any_step_runs_and_names_what_to_install() -> None:
     with pytest.raises(MissingPluginError) as caught:
-        run_steps(
-            steps(
-                """
+        run_text(
+            """
                 pull:
                   - nothing: {}
                   - prefect_aws.deployments.steps.pull_from_s3:
                       requires: prefect-aws>=0.3.0
                       bucket: flows
                 """
-            )
         )
     assert fake_steps.CALLS == []
     assert str(caught.value) == (
@@ -146,14 +146,12 @@ def test_requires_names_the_distribution_for_a_name_the_table_does_not_know() ->
 
 def test_step_failure_names_step_arguments_and_cause_on_one_line() -> None:
     with pytest.raises(StepError) as caught:
-        run_steps(
-            steps(
-                """
+        run_text(
+            """
                 pull:
                   - nothing: {}
                   - fail: {id: boom, message: "disk full\\nsecond line"}
                 """
-            )
         )
     message = str(caught.value)
     assert message == (
@@ -169,17 +167,15 @@ def test_secret_values_are_masked_in_errors_events_output_and_logs(
     FakeCredentials(username="ada", token=SecretStr("tok-SECRET-42")).save("prod")
     recorder = Recorder()
     with caplog.at_level(logging.WARNING), pytest.raises(StepError) as caught:
-        run_steps(
-            steps(
-                """
+        run_text(
+            """
                 pull:
                   - say: {text: "token is {{ blocks.fake-credentials.prod.token }}"}
                   - fail:
                       retries: 1
                       retry_delay: 0
                       message: "bad token {{ blocks.fake-credentials.prod.token }}"
-                """
-            ),
+                """,
             reporter=recorder,
         )
     shown = [str(caught.value), capsys.readouterr().err, caplog.text, repr(recorder.events)]
@@ -261,10 +257,11 @@ def test_unresolvable_template_is_an_error_and_the_step_does_not_run() -> None:
     assert fake_steps.CALLS == []
 
 
-def test_templates_are_resolved_just_before_each_step(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_templates_are_resolved_just_before_each_step() -> None:
     from codeferry.store import get_store
 
     class SetsVariable(StepReporter):
+        @override
         def step_finished(self, label: str, seconds: float) -> None:
             get_store().set_variable("later", "set-by-step-1")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import textwrap
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,12 +36,24 @@ def write_module(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-def test_a_module_in_the_working_folder_is_importable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    name = module_name()
-    write_module(tmp_path, name, "def go(n):\n    return {'n': n + 1}\n")
+WorkingModule = Callable[[str], str]
+
+
+@pytest.fixture
+def working_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkingModule:
+    """Write a module of ``body`` under a fresh name into the working folder; its name."""
     monkeypatch.chdir(tmp_path)
+
+    def write(body: str) -> str:
+        name = module_name()
+        write_module(tmp_path, name, body)
+        return name
+
+    return write
+
+
+def test_a_module_in_the_working_folder_is_importable(working_module: WorkingModule) -> None:
+    name = working_module("def go(n):\n    return {'n': n + 1}\n")
     result = run_steps((Step(f"{name}.go", {"n": 1}, id="s"),), allow_import_steps=True)
     assert result.outputs["s"] == {"n": 2}
 
@@ -78,30 +91,22 @@ def test_module_colon_function_and_file_colon_function_forms(
     assert result.outputs["b"] == {"form": "sibling"}
 
 
-def test_a_missing_module_fails_when_its_step_runs_after_the_earlier_steps(
-    tmp_path: Path,
-) -> None:
+def test_a_missing_module_fails_when_its_step_runs_after_the_earlier_steps() -> None:
     steps = (Step("outputs", {"x": 1}, id="first"), Step("no_such_package_xyz.steps.go"))
     with pytest.raises(MissingPluginError, match=r"neither a registered step nor an importable"):
         run_steps(steps, allow_import_steps=True)
 
 
-def test_a_module_that_raises_on_import_is_a_step_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    name = module_name()
-    write_module(tmp_path, name, "raise RuntimeError('broken module')\n")
-    monkeypatch.chdir(tmp_path)
+def test_a_module_that_raises_on_import_is_a_step_error(working_module: WorkingModule) -> None:
+    name = working_module("raise RuntimeError('broken module')\n")
     with pytest.raises(StepError, match=r"importing .* raised RuntimeError: broken module"):
         run_steps((Step(f"{name}.go"),), allow_import_steps=True)
 
 
 def test_a_result_that_is_not_a_mapping_is_ignored_with_a_note(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    working_module: WorkingModule, caplog: pytest.LogCaptureFixture
 ) -> None:
-    name = module_name()
-    write_module(tmp_path, name, "def go():\n    return ['not', 'a', 'mapping']\n")
-    monkeypatch.chdir(tmp_path)
+    name = working_module("def go():\n    return ['not', 'a', 'mapping']\n")
     result = run_steps(
         (Step(f"{name}.go", id="s"), Step("outputs", {"after": True}, id="t")),
         allow_import_steps=True,
@@ -113,12 +118,9 @@ def test_a_result_that_is_not_a_mapping_is_ignored_with_a_note(
 
 
 def test_warnings_a_step_raises_are_shown_once_each(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    working_module: WorkingModule, caplog: pytest.LogCaptureFixture
 ) -> None:
-    name = module_name()
-    write_module(
-        tmp_path,
-        name,
+    name = working_module(
         """
         import warnings
 
@@ -127,9 +129,8 @@ def test_warnings_a_step_raises_are_shown_once_each(
                 warnings.warn("old_option is deprecated", DeprecationWarning)
             warnings.warn("consider a newer layout", UserWarning)
             return {}
-        """,
+        """
     )
-    monkeypatch.chdir(tmp_path)
     run_steps((Step(f"{name}.go"),), allow_import_steps=True)
     err = caplog.text
     assert err.count("DeprecationWarning: old_option is deprecated") == 1
@@ -196,7 +197,8 @@ def test_every_step_of_prefects_projects_module_resolves() -> None:
     ):
         resolved = resolve_step(Step(f"prefect.projects.steps.{name}"), plugins=everything)
         assert resolved.function is not None
-        assert resolved.note is not None and "prefect.deployments.steps." in resolved.note
+        assert resolved.note is not None
+        assert "prefect.deployments.steps." in resolved.note
     clone = resolve_step(Step("prefect.projects.steps.git_clone_project"), plugins=everything)
     assert clone.name == "prefect.deployments.steps.git_clone"
     assert (

@@ -97,21 +97,23 @@ def test_differs_braces_around_no_reference_stay_text() -> None:
 
 @pytest.fixture
 def repository() -> FakeRepository:
-    creds = FakeCredentials(username="ada", token="tok-1234567")  # type: ignore[arg-type]
+    creds = FakeCredentials(username="ada", token="tok-1234567")
     creds.save("prod")
     block = FakeRepository(url="https://example.com/r.git", credentials=creds)
     block.save("flows")
     return block
 
 
-def test_same_block_attributes_resolve_alone_and_inside_text(repository: FakeRepository) -> None:
+@pytest.mark.usefixtures("repository")
+def test_same_block_attributes_resolve_alone_and_inside_text() -> None:
     assert resolve("{{ prefect.blocks.fake-repository.flows.url }}") == "https://example.com/r.git"
     assert resolve("prefix-{{ prefect.blocks.fake-credentials.prod.username }}-suffix") == (
         "prefix-ada-suffix"
     )
 
 
-def test_same_a_whole_block_inside_longer_text_is_an_error(repository: FakeRepository) -> None:
+@pytest.mark.usefixtures("repository")
+def test_same_a_whole_block_inside_longer_text_is_an_error() -> None:
     with pytest.raises(TemplateError, match=r"inside longer text: it is a block"):
         resolve("{{ prefect.blocks.fake-repository.flows }} extra text")
     JSON(value={"key": {"nested": 1}}).save("doc")
@@ -119,9 +121,8 @@ def test_same_a_whole_block_inside_longer_text_is_an_error(repository: FakeRepos
         resolve("x-{{ prefect.blocks.json.doc.key }}")
 
 
-def test_differs_a_whole_block_gives_the_typed_block_not_a_dict(
-    repository: FakeRepository,
-) -> None:
+@pytest.mark.usefixtures("repository")
+def test_differs_a_whole_block_gives_the_typed_block_not_a_dict() -> None:
     block = resolve("{{ prefect.blocks.fake-repository.flows }}")
     assert isinstance(block, FakeRepository)
     assert block.url == "https://example.com/r.git"
@@ -131,7 +132,7 @@ def test_same_system_blocks_resolve_to_their_value_inline_too() -> None:
     Secret(value="my-private-repo.com").save("registry")
     JSON(value={"key": {"nested-key": "nested-value"}, "list": [{"list-key": "v"}, 1]}).save("cfg")
     String(value="Europe/Paris").save("zone")
-    DateTime(value="2024-01-31T04:00:00Z").save("cutoff")  # type: ignore[arg-type]
+    DateTime(value="2024-01-31T04:00:00Z").save("cutoff")
     assert (
         resolve("{{ prefect.blocks.secret.registry }}/my-image") == "my-private-repo.com/my-image"
     )
@@ -344,7 +345,7 @@ def test_same_pull_with_block_fails_for_a_missing_block() -> None:
 
 
 def test_same_pull_with_block_fails_for_a_block_that_is_not_a_storage() -> None:
-    FakeCredentials(username="u", token="t-123456").save("creds")  # type: ignore[arg-type]
+    FakeCredentials(username="u", token="t-123456").save("creds")
     step = Step(
         "pull_with_block", {"block_type_slug": "fake-credentials", "block_document_name": "creds"}
     )

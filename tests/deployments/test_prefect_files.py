@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -12,154 +13,12 @@ from codeferry.errors import MissingPluginError
 from codeferry.plugins import Plugins
 from codeferry.steps.resolution import resolve_step
 
-GIT_CLONE_WITH_CREDENTIALS = """
-name: flows
-prefect-version: 2.14.0
-pull:
-- prefect.deployments.steps.git_clone:
-    id: clone-step
-    repository: https://github.com/acme/flows.git
-    branch: main
-    credentials: "{{ prefect.blocks.github-credentials.my-creds }}"
-- prefect.deployments.steps.pip_install_requirements:
-    directory: "{{ clone-step.directory }}"
-    requirements_file: requirements.txt
-    stream_output: false
-deployments:
-- name: etl
-  entrypoint: flows/etl.py:etl
-  work_pool: {name: process-pool, work_queue_name: default, job_variables: {}}
-  schedules:
-  - cron: "0 * * * *"
-    timezone: UTC
-"""
-
-GIT_CLONE_WITH_TOKEN = """
-pull:
-- prefect.deployments.steps.git_clone:
-    repository: https://gitlab.com/acme/flows.git
-    access_token: "{{ prefect.blocks.secret.deployment-token }}"
-deployments:
-- name: etl
-  entrypoint: flows/etl.py:etl
-"""
-
-S3 = """
-push:
-- prefect_aws.deployments.steps.push_to_s3:
-    id: push_code
-    requires: prefect-aws>=0.3.4
-    bucket: my-bucket
-    folder: my-folder
-    credentials: "{{ prefect.blocks.aws-credentials.dev-credentials }}"
-pull:
-- prefect_aws.deployments.steps.pull_from_s3:
-    id: pull_code
-    requires: prefect-aws>=0.3.4
-    bucket: '{{ push_code.bucket }}'
-    folder: '{{ push_code.folder }}'
-    credentials: "{{ prefect.blocks.aws-credentials.dev-credentials }}"
-deployments:
-- name: s3-flow
-  entrypoint: flows/etl.py:etl
-"""
-
-GCS = """
-push:
-- prefect_gcp.deployments.steps.push_to_gcs:
-    id: push_code
-    requires: prefect-gcp>=0.4.3
-    bucket: my-bucket
-    folder: my-folder
-    credentials: "{{ prefect.blocks.gcp-credentials.dev-credentials }}"
-pull:
-- prefect_gcp.deployments.steps.pull_from_gcs:
-    id: pull_code
-    requires: prefect-gcp>=0.4.3
-    bucket: my-bucket
-    folder: my-folder
-    credentials: "{{ prefect.blocks.gcp-credentials.dev-credentials }}"
-deployments:
-- name: gcs-flow
-  entrypoint: flows/etl.py:etl
-"""
-
-AZURE = """
-push:
-- prefect_azure.deployments.steps.push_to_azure_blob_storage:
-    id: push_code
-    requires: prefect-azure>=0.2.8
-    container: my-container
-    folder: my-folder
-    credentials: "{{ prefect.blocks.azure-blob-storage-credentials.dev-credentials }}"
-pull:
-- prefect_azure.deployments.steps.pull_from_azure_blob_storage:
-    id: pull_code
-    requires: prefect-azure>=0.2.8
-    container: '{{ push_code.container }}'
-    folder: '{{ push_code.folder }}'
-    credentials: "{{ prefect.blocks.azure-blob-storage-credentials.dev-credentials }}"
-deployments:
-- name: azure-flow
-  entrypoint: flows/etl.py:etl
-"""
-
-DOCKER = """
-definitions:
-  work_pools:
-    docker_pool: &docker_pool
-      name: docker-pool
-      job_variables:
-        image: "{{ build-image.image }}"
-build:
-- prefect.deployments.steps.run_shell_script:
-    id: get-commit-hash
-    script: git rev-parse --short HEAD
-    stream_output: false
-- prefect_docker.deployments.steps.build_docker_image:
-    id: build-image
-    requires: prefect-docker>=0.3.1
-    image_name: acme/flows
-    tag: "{{ get-commit-hash.stdout }}"
-    dockerfile: auto
-    platform: linux/amd64
-push:
-- prefect_docker.deployments.steps.push_docker_image:
-    requires: prefect-docker>=0.3.1
-    image_name: "{{ build-image.image_name }}"
-    tag: "{{ build-image.tag }}"
-    credentials: "{{ prefect.blocks.docker-registry-credentials.docker-registry }}"
-pull:
-- prefect.deployments.steps.set_working_directory:
-    directory: /opt/prefect/flows
-deployments:
-- name: docker-flow
-  entrypoint: flows/etl.py:etl
-  work_pool: *docker_pool
-"""
-
-REMOTE_STORAGE = """
-pull:
-- prefect.deployments.steps.pull_from_remote_storage:
-    id: pull-code
-    requires: s3fs
-    url: s3://my-bucket/my-folder
-- prefect.deployments.steps.set_working_directory:
-    directory: "{{ pull-code.directory }}"
-deployments:
-- name: remote
-  entrypoint: flows/etl.py:etl
-"""
-
+# One file a shape, named for it: the shapes are data, kept as the YAML users write.
 SHAPES = {
-    "git_clone_with_credentials": GIT_CLONE_WITH_CREDENTIALS,
-    "git_clone_with_token": GIT_CLONE_WITH_TOKEN,
-    "s3": S3,
-    "gcs": GCS,
-    "azure": AZURE,
-    "docker": DOCKER,
-    "remote_storage": REMOTE_STORAGE,
+    path.stem: path.read_text()
+    for path in Path(__file__).with_name("prefect_shapes").glob("*.yaml")
 }
+DOCKER = SHAPES["docker"]
 
 # Which distribution provides each Prefect step name (None: core or codeferry-local).
 PROVIDERS = {
@@ -198,7 +57,8 @@ def installed(distribution: str) -> bool:
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_prefect_file_shape_parses_with_its_deployment(shape: str) -> None:
     parsed = parse_deployment_file(textwrap.dedent(SHAPES[shape]), "prefect.yaml")
-    assert parsed.deployments and parsed.deployments[0].entrypoint == "flows/etl.py:etl"
+    assert parsed.deployments
+    assert parsed.deployments[0].entrypoint == "flows/etl.py:etl"
     assert all(step.name in PROVIDERS for step in all_steps(SHAPES[shape]))
 
 

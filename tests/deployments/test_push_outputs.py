@@ -8,15 +8,17 @@ stores the result; here ``codeferry push`` records the outputs in the block stor
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from codeferry.errors import TemplateError
+from codeferry.errors import StepError, TemplateError
 from codeferry.push_outputs import PushOutputs, record_name
 from codeferry.runs import pull_deployment, push_deployment, run_deployment
+from codeferry.secrets import MASK
 from codeferry.settings import database_url
 from codeferry.store import get_store
 from tests.deployments import fake_steps
@@ -129,7 +131,7 @@ def test_secret_values_in_recorded_outputs_are_masked_in_pull_errors(
     )
     push_deployment(path)
     monkeypatch.delenv("REGISTRY_TOKEN")
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(StepError, match=re.escape(f"RuntimeError: {MASK}")) as caught:
         pull_deployment(path)
     assert "tok-in-an-output-123" not in str(caught.value)
 

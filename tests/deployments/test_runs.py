@@ -229,7 +229,8 @@ def test_dest_becomes_a_link_to_the_code(write_file: WriteFile, tmp_path: Path) 
     dest = tmp_path / "code"
     result = pull_deployment(write_file(LOCAL_FILE), "hello", dest=dest)
     assert result.link == dest
-    assert dest.is_symlink() and dest.resolve() == result.directory.resolve()
+    assert dest.is_symlink()
+    assert dest.resolve() == result.directory.resolve()
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "mine.txt").write_text("keep")
     with pytest.raises(CodeferryError, match="already exists and is not a link"):
@@ -297,12 +298,15 @@ def test_run_in_progress_keeps_its_version_while_new_pulls_switch(
             flow.write_text(flow.read_text().replace("'v1'", f"'v{n}'"))
             os.utime(flow, ns=(n * 10**9, n * 10**9))
             pull_deployment(path, "hello")
-        assert checkout.current is not None and checkout.current.directory != running.directory
+        assert checkout.current is not None
+        assert checkout.current.directory != running.directory
         assert running.directory.exists()
     finally:
         fake_steps.RELEASE.set()
         runner.join(30)
-    here, count = outcome["r"]  # type: ignore[misc]
+    result = outcome["r"]
+    assert isinstance(result, tuple)
+    here, count = result
     assert Path(here).parent == running.directory
     assert count == 2
 

@@ -121,7 +121,8 @@ def test_keep_pulling_pulls_until_stopped_and_survives_failures() -> None:
     assert [(r.directory / "version.txt").read_text() for r in pulled] == ["1", "3", "4"]
     assert [str(e) for e in errors] == ["storage is down"]
     checkout = Checkout.for_storage(storage)
-    assert checkout.current is not None and checkout.current.version == "4"
+    assert checkout.current is not None
+    assert checkout.current.version == "4"
 
 
 def test_keep_pulling_refuses_a_non_positive_interval() -> None:

@@ -70,7 +70,7 @@ def test_outside_a_run_templates_resolve_against_the_environment(
     assert run_shell_script("echo {{ $GREETING }}", stream_output=False)["stdout"] == "hello"
 
 
-def test_text_mode_gives_a_lone_placeholder_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_text_mode_gives_a_lone_placeholder_as_text() -> None:
     from codeferry.store import get_store
 
     get_store().set_variable("count", 3)
@@ -86,7 +86,7 @@ def test_the_mark_names_the_arguments_and_refuses_unknown_ones() -> None:
 
         @resolves_templates("nope")
         def step(text: str) -> dict[str, Any]:
-            return {}
+            return {"text": text}
 
     @resolves_templates("anything")
     def takes_all(**arguments: Any) -> dict[str, Any]:

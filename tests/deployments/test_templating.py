@@ -11,7 +11,6 @@ from pydantic import SecretStr
 
 from codeferry.blocks import Secret
 from codeferry.errors import TemplateError
-from codeferry.plugins import Plugins
 from codeferry.steps.outputs import StepOutputs
 from codeferry.store import get_store
 from codeferry.templating import (
@@ -58,7 +57,8 @@ def test_text_without_references_resolves_to_itself(text: str) -> None:
 @given(references, st.sampled_from(["", " ", "  ", "\t"]))
 def test_spaces_inside_the_braces_do_not_matter(reference: str, space: str) -> None:
     parsed = parse_reference(f"{space}{reference}{space}")
-    assert parsed is not None and parsed.text == reference
+    assert parsed is not None
+    assert parsed.text == reference
 
 
 @pytest.mark.parametrize(
@@ -191,7 +191,8 @@ def test_unknown_prefect_namespace_is_an_error() -> None:
 
 
 @pytest.fixture
-def saved_blocks(steps_plugins: Plugins) -> None:
+def saved_blocks(request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue("steps_plugins")  # the fake block types must be known to save them
     creds = FakeCredentials(username="ada", token=SecretStr("tok-123456"))
     creds.save("prod")
     FakeRepository(url="https://example.com/r.git", credentials=creds, settings={"depth": 1}).save(
@@ -257,12 +258,14 @@ def test_missing_block_field_lists_the_fields() -> None:
         resolve_templates("{{ blocks.fake-credentials.prod.nope }}", context(), step="s")
 
 
-def test_unknown_block_type_names_the_distribution(steps_plugins: Plugins) -> None:
+@pytest.mark.usefixtures("steps_plugins")
+def test_unknown_block_type_names_the_distribution() -> None:
     with pytest.raises(TemplateError, match="pip install codeferry-github"):
         resolve_templates("{{ blocks.github-credentials.mine }}", context(), step="s")
 
 
-def test_block_reference_without_a_name_is_an_error(steps_plugins: Plugins) -> None:
+@pytest.mark.usefixtures("steps_plugins")
+def test_block_reference_without_a_name_is_an_error() -> None:
     with pytest.raises(TemplateError, match=r"a block reference is blocks\.TYPE\.NAME"):
         resolve_templates("{{ blocks.secret }}", context(), step="s")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.programs import pip_install_into
 from tests.servers.sshd import SshServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,23 +24,7 @@ def sftp_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     Its entry point is then found by plugin discovery as it would be for a user.
     """
     site = tmp_path_factory.mktemp("sftp-site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(SFTP_EXAMPLE),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    pip_install_into(site, SFTP_EXAMPLE)
     sys.path.insert(0, str(site))
     importlib.invalidate_caches()
     yield site

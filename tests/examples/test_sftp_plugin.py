@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from codeferry.errors import CodeferryError, PullError
 from codeferry.plugins import get_plugins
 from codeferry.testing import StorageContract, StoreHandle
 from tests.examples.conftest import SftpAccess
+from tests.programs import codeferry_module, python
 
 pytestmark = pytest.mark.usefixtures("sftp_site")
 
@@ -149,9 +149,7 @@ def test_listing_its_block_types_does_not_import_paramiko(sftp_site: Path) -> No
         "assert not heavy, heavy\n"
     )
     env = {**os.environ, "PYTHONPATH": str(sftp_site)}
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
-    )
+    result = python("-c", code, env=env)
     assert result.returncode == 0, result.stderr
 
 
@@ -257,14 +255,7 @@ def test_command_line_pulls_an_sftp_url_with_the_users_ssh_setup(
     url = f"sftp://{sftp_access.username}@{sftp_access.host}:{sftp_access.port}{folder}"
 
     def codeferry(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "codeferry", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        return codeferry_module(*args, env=env)
 
     listed = codeferry("plugins", "ls", "--json")
     assert listed.returncode == 0, listed.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,7 +49,7 @@ def database_bytes(url: str, request: pytest.FixtureRequest) -> bytes:
 def rows(url: str) -> dict[str, list[tuple[object, ...]]]:
     engine = sa.create_engine(url)
     with engine.connect() as connection:
-        found = {
+        found: dict[str, list[tuple[object, ...]]] = {
             table: sorted(
                 tuple(str(v) for v in row)
                 for row in connection.execute(sa.text(f"SELECT * FROM {table}"))
@@ -103,8 +102,9 @@ def test_key_file_is_created_private_even_with_a_permissive_umask(
     assert [p.name for p in codeferry_home.iterdir() if p.name.endswith(".tmp")] == []
 
 
+@pytest.mark.usefixtures("database_url")
 def test_key_from_the_environment_is_used_and_no_key_file_is_made(
-    database_url: str, codeferry_home: Path, monkeypatch: pytest.MonkeyPatch, other_key: str
+    codeferry_home: Path, monkeypatch: pytest.MonkeyPatch, other_key: str
 ) -> None:
     monkeypatch.setenv("CODEFERRY_ENCRYPTION_KEY", other_key)
     save_secret(get_store())
@@ -181,8 +181,9 @@ def test_a_malformed_key_is_refused_without_showing_it(
     assert bad not in str(caught.value)
 
 
+@pytest.mark.usefixtures("database_url")
 def test_an_empty_key_variable_counts_as_unset(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, codeferry_home: Path
+    monkeypatch: pytest.MonkeyPatch, codeferry_home: Path
 ) -> None:
     monkeypatch.setenv("CODEFERRY_ENCRYPTION_KEY", "  ")
     save_secret(get_store())
@@ -190,8 +191,8 @@ def test_an_empty_key_variable_counts_as_unset(
 
 
 @pytest.fixture
-def sqlite_path(codeferry_home: Path) -> Iterator[Path]:
-    yield codeferry_home / "codeferry.db"
+def sqlite_path(codeferry_home: Path) -> Path:
+    return codeferry_home / "codeferry.db"
 
 
 def test_secrets_tampered_with_in_the_database_are_not_trusted(sqlite_path: Path) -> None:

@@ -8,15 +8,15 @@ from codeferry.hookspecs import RegisterBlockType, RegisterStep
 
 @hookimpl
 def register_block_types(register: RegisterBlockType) -> None:
-    from tests.testing.broken_storages import FolderToken, TakesCredentialsAsADict
+    from tests.testing import broken_storages as storages
 
-    register(FolderToken)
-    register(TakesCredentialsAsADict)
+    for block_type in (storages.FolderToken, storages.TakesCredentialsAsADict):
+        register(block_type)
 
 
 @hookimpl
 def register_steps(register: RegisterStep) -> None:
-    from tests.testing.broken_storages import pull, pull_with_credentials
+    from tests.testing import broken_storages as storages
 
-    register(pull)
-    register(pull_with_credentials)
+    for step in (storages.pull, storages.pull_with_credentials):
+        register(step)

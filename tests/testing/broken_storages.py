@@ -77,13 +77,12 @@ class FolderStore(CodeStorage):
         before: dict[str, str] = dict(context.previous_state.get("files", {}))
         if context.previous is not None and files == before:
             return context.unchanged()
-        transferred = size = 0
-        for rel, digest in files.items():
-            copied = self.transfer(rel, before.get(rel) == digest, context)
-            if copied is not None:
-                size, transferred = size + copied, transferred + 1
+        sizes = [
+            self.transfer(rel, before.get(rel) == digest, context) for rel, digest in files.items()
+        ]
+        copied = [size for size in sizes if size is not None]
         version = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()
-        return FetchResult(version, transferred, size, state={"files": files})
+        return FetchResult(version, len(copied), sum(copied), state={"files": files})
 
     def transfer(self, rel: str, unchanged: bool, context: PullContext) -> int | None:
         """Reuse or copy one file; the bytes copied, or ``None`` when reused."""
@@ -136,15 +135,20 @@ class LeavesScratchFilesInTemp(FolderStore):
         return target.stat().st_size
 
 
+def write_around_path_for(store: FolderStore, rel: str, context: PullContext) -> int:
+    """Write ``rel`` at ``context.target / rel``, by hand: the mistake two storages make."""
+    target = context.target / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = store.blob(rel).read_bytes()
+    target.write_bytes(data)
+    return len(data)
+
+
 class JoinsPathsByHand(FolderStore):
     """Joins storage paths with ``/`` instead of ``context.path_for``: ``/x`` is the root's."""
 
     def copy(self, rel: str, context: PullContext) -> int:
-        target = context.target / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        data = self.blob(rel).read_bytes()
-        target.write_bytes(data)
-        return len(data)
+        return write_around_path_for(self, rel, context)
 
 
 class ShowsTokenInRepr(FolderStore):
@@ -247,11 +251,7 @@ class WritesGitFolder(FolderStore):
     def copy(self, rel: str, context: PullContext) -> int:
         if not is_git_path(rel):
             return super().copy(rel, context)
-        target = context.target / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        data = self.blob(rel).read_bytes()
-        target.write_bytes(data)
-        return len(data)
+        return write_around_path_for(self, rel, context)
 
 
 class GitFolderSkipped(FolderStore):

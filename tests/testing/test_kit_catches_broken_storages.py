@@ -7,13 +7,13 @@ The kit runs in a separate pytest process (as a plugin author runs it) against t
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.programs import python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -156,27 +156,21 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> KitRun:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("CODEFERRY_HOME", None)
     before = Path("/absolute.py").exists()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(folder),
-            f"--junitxml={report}",
-            "--basetemp",
-            str(folder / "tmp"),
-            str(folder / "test_kit.py"),
-        ],
+    python(
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(folder),
+        f"--junitxml={report}",
+        "--basetemp",
+        str(folder / "tmp"),
+        str(folder / "test_kit.py"),
         cwd=folder,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=600,
-        check=False,
     )
     outcomes: dict[tuple[str, str], str] = {}
     skipped: dict[tuple[str, str], str] = {}

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,20 +17,13 @@ from codeferry.cli import app
 from codeferry.compatibility import core_requirement
 from codeferry.errors import CodeferryError
 from codeferry.scaffold import create_plugin, plugin_name
+from tests.programs import python
 
 VALID_NAMES = st.from_regex(r"[a-z][a-z0-9]{0,8}(-[a-z0-9]{1,8}){0,3}", fullmatch=True)
 
 
 def run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    return python(*args, env=env, cwd=cwd, timeout=300)
 
 
 @pytest.fixture(scope="module")
