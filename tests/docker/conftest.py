@@ -15,6 +15,9 @@ from tests.servers.registry import RegistryServer
 
 _names = itertools.count()
 
+PROJECT = {"flow.py": "def main():\n    return 1\n", "pkg/helpers.py": "X = 1\n"}
+"""A small project (``/``-separated path: text) to build images of."""
+
 
 @pytest.fixture(autouse=True)
 def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -39,7 +42,8 @@ def docker_plugins() -> Iterator[Plugins]:
 
 @pytest.fixture
 def credentials(oci_registry: RegistryServer) -> DockerRegistryCredentials:
-    assert oci_registry.username and oci_registry.password
+    assert oci_registry.username
+    assert oci_registry.password
     return DockerRegistryCredentials(
         username=oci_registry.username,
         password=oci_registry.password,
