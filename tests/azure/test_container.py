@@ -9,12 +9,21 @@ import pytest
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError, UnsafePathError
 from codeferry.plugins import Plugins
-from codeferry.remote import MANIFEST_NAME
 from codeferry.testing import StorageContract, StoreHandle
 from codeferry_azure.container import AzureBlobStorageContainer
 from codeferry_azure.credentials import AzureBlobStorageCredentials
-from tests.azure.conftest import Blobs, tree
-from tests.conftest import write_tree
+from tests.azure.conftest import Blobs
+from tests.remote.object_stores import (
+    IGNORE_FILE_PUSHED,
+    SIBLINGS,
+    assert_pulled_the_prefect_project,
+    assert_pulls_only_the_folder,
+    assert_push_leaves_tooling_out_and_pull_gives_it_back,
+    ignore_file_project,
+    pushed_names,
+    tree,
+    write_prefect_project,
+)
 from tests.servers.azurite import AzuriteServer
 
 CODE = {
@@ -56,10 +65,7 @@ def container(blobs: Blobs, credentials: AzureBlobStorageCredentials) -> AzureBl
 def test_a_folder_never_pulls_the_sibling_that_shares_its_prefix(
     blobs: Blobs, container: AzureBlobStorageContainer, tmp_path: Path
 ) -> None:
-    blobs.replace("code", CODE)
-    blobs.put("code-old/stale.py", b"old = True\n")
-    blobs.put("codebase.py", b"nope\n")
-    assert tree(container.pull_code(tmp_path / "checkout").directory) == CODE
+    assert_pulls_only_the_folder(blobs, container, tmp_path / "checkout", CODE, SIBLINGS)
 
 
 def test_adls_folder_markers_are_not_pulled_as_files(
@@ -75,16 +81,8 @@ def test_adls_folder_markers_are_not_pulled_as_files(
 def test_push_then_pull_gives_back_the_code_and_a_second_push_sends_nothing(
     blobs: Blobs, container: AzureBlobStorageContainer, tmp_path: Path
 ) -> None:
-    source = tmp_path / "project"
-    for path, data in {**CODE, ".git/config": b"[core]", "pkg/__pycache__/x.pyc": b"\0"}.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_bytes(data)
-    first = container.push_code(source)
-    assert first.files == len(CODE)
-    assert not [name for name in blobs.names() if ".git/" in name or "__pycache__" in name]
-    assert container.push_code(source).files == 0
-    pulled = container.pull_code(tmp_path / "checkout")
-    assert tree(pulled.directory) == CODE
+    tooling = {".git/config": b"[core]", "pkg/__pycache__/x.pyc": b"\0"}
+    assert_push_leaves_tooling_out_and_pull_gives_it_back(blobs, container, tmp_path, CODE, tooling)
 
 
 def test_a_wrong_key_is_a_clean_error_that_does_not_show_the_key(
@@ -229,12 +227,7 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    source = tmp_path / "project"
-    for path, data in CODE.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_bytes(data)
-    (source / "notes.txt").write_text("ignored\n")
-    (source / ".prefectignore").write_text("*.txt\n")
+    source = write_prefect_project(tmp_path / "project", CODE)
     # What `{{ prefect.blocks.azure-blob-storage-credentials.NAME }}` expands to.
     credentials = {"connection_string": azurite_server.connection_string(), "account_url": None}
     monkeypatch.chdir(source)
@@ -247,9 +240,7 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     pulled = pull.function(container=blobs.container, folder="my-project", credentials=credentials)
     assert pulled is not None
     assert (pulled["container"], pulled["folder"]) == (blobs.container, "my-project")
-    pulled_tree = tree(Path(pulled["directory"]))
-    assert {path: data for path, data in pulled_tree.items() if path in CODE} == CODE
-    assert "notes.txt" not in pulled_tree
+    assert_pulled_the_prefect_project(Path(pulled["directory"]), CODE)
 
 
 def test_a_step_with_bad_credentials_names_the_problem_not_the_secret(
@@ -281,16 +272,7 @@ def test_a_file_larger_than_one_range_arrives_whole(
 def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
     azure_plugins: Plugins, blobs: Blobs, azurite_server: AzuriteServer, tmp_path: Path
 ) -> None:
-    source = write_tree(
-        tmp_path / "project",
-        {
-            "flow.py": "x",
-            "secrets.env": "TOKEN=1",
-            ".nox/lint/log": "tooling",
-            ".pytest_cache/v/cache": "tooling",
-            "deploy.ignore": "*.env\n",
-        },
-    )
+    source = ignore_file_project(tmp_path / "project", (".nox/lint/log", ".pytest_cache/v/cache"))
     push = azure_plugins.step("prefect_azure.deployments.steps.push_to_azure_blob_storage")
     push.function(
         container=blobs.container,
@@ -299,7 +281,4 @@ def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
         ignore_file="deploy.ignore",
         source=str(source),
     )
-    assert sorted(name for name in blobs.names() if not name.endswith(MANIFEST_NAME)) == [
-        "code/deploy.ignore",
-        "code/flow.py",
-    ]
+    assert pushed_names(blobs) == IGNORE_FILE_PUSHED

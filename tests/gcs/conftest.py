@@ -9,7 +9,6 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -148,13 +147,4 @@ def service_account_info(token_uri: str, project: str = "from-the-key") -> dict[
         "client_email": f"flows@{project}.iam.gserviceaccount.com",
         "client_id": "1234567890",
         "token_uri": token_uri,
-    }
-
-
-def tree(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` by ``/``-separated relative path."""
-    return {
-        p.relative_to(directory).as_posix(): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
     }

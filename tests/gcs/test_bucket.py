@@ -9,12 +9,22 @@ import pytest
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError
 from codeferry.plugins import Plugins
-from codeferry.remote import MANIFEST_NAME
 from codeferry.testing import StorageContract, StoreHandle
 from codeferry_gcs.bucket import GcsBucket
 from codeferry_gcs.credentials import GcpCredentials
-from tests.conftest import write_tree
-from tests.gcs.conftest import Objects, TokenServer, service_account_info, tree
+from tests.gcs.conftest import Objects, TokenServer, service_account_info
+from tests.remote.object_stores import (
+    FOLDER_MARKERS,
+    IGNORE_FILE_PUSHED,
+    SIBLINGS,
+    assert_pulled_the_prefect_project,
+    assert_pulls_only_the_folder,
+    assert_push_leaves_tooling_out_and_pull_gives_it_back,
+    ignore_file_project,
+    pushed_names,
+    tree,
+    write_prefect_project,
+)
 from tests.servers.gcs import GcsEmulator
 
 CODE = {
@@ -57,33 +67,20 @@ def bucket(objects: Objects, gcs_emulator: GcsEmulator) -> GcsBucket:
 def test_a_folder_never_pulls_the_sibling_that_shares_its_prefix(
     objects: Objects, bucket: GcsBucket, tmp_path: Path
 ) -> None:
-    objects.replace("code", CODE)
-    objects.put("code-old/stale.py", b"old = True\n")
-    objects.put("codebase.py", b"nope\n")
-    assert tree(bucket.pull_code(tmp_path / "checkout").directory) == CODE
+    assert_pulls_only_the_folder(objects, bucket, tmp_path / "checkout", CODE, SIBLINGS)
 
 
 def test_folder_marker_objects_are_not_pulled_as_files(
     objects: Objects, bucket: GcsBucket, tmp_path: Path
 ) -> None:
-    objects.replace("code", CODE)
-    objects.put("code/", b"")
-    objects.put("code/pkg/", b"")
-    objects.put("code/empty/", b"")
-    assert tree(bucket.pull_code(tmp_path / "checkout").directory) == CODE
+    assert_pulls_only_the_folder(objects, bucket, tmp_path / "checkout", CODE, FOLDER_MARKERS)
 
 
 def test_push_then_pull_gives_back_the_code_and_a_second_push_sends_nothing(
     objects: Objects, bucket: GcsBucket, tmp_path: Path
 ) -> None:
-    source = tmp_path / "project"
-    for path, data in {**CODE, ".git/config": b"[core]", ".venv/bin/python": b"#!"}.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_bytes(data)
-    assert bucket.push_code(source).files == len(CODE)
-    assert not [name for name in objects.names() if ".git/" in name or ".venv/" in name]
-    assert bucket.push_code(source).files == 0
-    assert tree(bucket.pull_code(tmp_path / "checkout").directory) == CODE
+    tooling = {".git/config": b"[core]", ".venv/bin/python": b"#!"}
+    assert_push_leaves_tooling_out_and_pull_gives_it_back(objects, bucket, tmp_path, CODE, tooling)
 
 
 def test_an_object_name_that_would_be_absolute_is_refused_and_the_tree_stays(
@@ -142,12 +139,7 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
-    source = tmp_path / "project"
-    for path, data in CODE.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_bytes(data)
-    (source / "notes.txt").write_text("ignored\n")
-    (source / ".prefectignore").write_text("*.txt\n")
+    source = write_prefect_project(tmp_path / "project", CODE)
     # What `{{ prefect.blocks.gcp-credentials.NAME }}` expands to in a prefect.yaml.
     credentials = {
         "service_account_info": service_account_info(token_server.url),
@@ -164,10 +156,7 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     pulled = pull(bucket=objects.bucket, folder="my-project", credentials=credentials)
     assert pulled is not None
     assert (pulled["bucket"], pulled["folder"]) == (objects.bucket, "my-project")
-    assert {
-        path: data for path, data in tree(Path(pulled["directory"])).items() if path in CODE
-    } == CODE
-    assert "notes.txt" not in tree(Path(pulled["directory"]))
+    assert_pulled_the_prefect_project(Path(pulled["directory"]), CODE)
 
 
 def test_saved_blocks_load_and_pull(
@@ -190,7 +179,7 @@ def test_saved_blocks_load_and_pull(
     assert tree(loaded.pull_code(tmp_path / "checkout").directory) == CODE
 
 
-def test_the_pull_step_refers_to_saved_credentials_by_name(tmp_path: Path) -> None:
+def test_the_pull_step_refers_to_saved_credentials_by_name() -> None:
     credentials = GcpCredentials(service_account_info=service_account_info("http://x/token"))
     storage = GcsBucket(bucket="flows", bucket_folder="prod", gcp_credentials=credentials)
     with pytest.raises(CodeferryError, match="save the bucket's credentials"):
@@ -238,19 +227,7 @@ def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
-    source = write_tree(
-        tmp_path / "project",
-        {
-            "flow.py": "x",
-            "secrets.env": "TOKEN=1",
-            ".tox/py311/log": "tooling",
-            ".mypy_cache/x.json": "tooling",
-            "deploy.ignore": "*.env\n",
-        },
-    )
+    source = ignore_file_project(tmp_path / "project", (".tox/py311/log", ".mypy_cache/x.json"))
     push = gcs_plugins.step("prefect_gcp.deployments.steps.push_to_gcs").function
     push(bucket=objects.bucket, folder="code", ignore_file="deploy.ignore", source=str(source))
-    assert sorted(name for name in objects.names() if not name.endswith(MANIFEST_NAME)) == [
-        "code/deploy.ignore",
-        "code/flow.py",
-    ]
+    assert pushed_names(objects) == IGNORE_FILE_PUSHED

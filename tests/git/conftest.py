@@ -10,10 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from codeferry.plugins import Plugins, set_plugins
+from codeferry_git.credentials import GitCredentials
+from codeferry_git.repository import GitRepository
 from tests.servers.git_http import GitHttpServer, GitRepos, run_git
 from tests.servers.sshd import SshServer
 
@@ -58,6 +61,14 @@ class Served:
 
     def url(self, name: str) -> str:
         return self.server.url(name)
+
+    def credentials(self) -> GitCredentials:
+        """The server's user name and password, as git credentials."""
+        return GitCredentials(username=self.server.user, token=self.server.password)
+
+    def repository(self, name: str, **options: Any) -> GitRepository:
+        """A block for served repository ``name``, signed in with :meth:`credentials`."""
+        return GitRepository(url=self.url(name), credentials=self.credentials(), **options)
 
 
 def ssh_url(sshd: SshServer, served: Served, name: str) -> str:

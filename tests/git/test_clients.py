@@ -22,36 +22,9 @@ from codeferry_git.credentials import GitCredentials
 from codeferry_git.progress import TransferProgress, reporting
 from codeferry_git.repository import GitRepository
 from tests.git.conftest import BIG_FILES, CLIENTS, Served
+from tests.git.processes import ProcessWatcher
 from tests.servers.echo_auth import EchoAuthServer
 from tests.servers.git_http import run_git
-
-
-def creds(served: Served) -> GitCredentials:
-    return GitCredentials(username=served.server.user, token=served.server.password)
-
-
-class ProcessWatcher:
-    """Reads every process's command line and environment, over and over, until stopped."""
-
-    def __init__(self) -> None:
-        self.seen: set[bytes] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            for process in Path("/proc").glob("[0-9]*"):
-                for name in ("cmdline", "environ"):
-                    with contextlib.suppress(OSError):  # gone already
-                        self.seen.add((process / name).read_bytes())
-
-    def __enter__(self) -> ProcessWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
 
 
 def test_the_token_is_in_no_process_arguments_or_environment_during_a_pull(
@@ -134,7 +107,7 @@ def test_the_machines_git_configuration_and_environment_take_no_part(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere.git"))
     monkeypatch.setenv("GIT_CONFIG_PARAMETERS", f"'url.{elsewhere}.insteadof'='http://'")
-    repo = GitRepository(url=served.url("app.git"), credentials=creds(served))
+    repo = served.repository("app.git")
     result = repo.pull_code(tmp_path / "co")
     assert result.version == served.commits["app"][-1]
     assert (result.directory / "flow.py").read_bytes() == b"def main():\n    return 2\n"
@@ -157,7 +130,7 @@ def test_files_are_written_as_committed_whatever_the_gitattributes_say(
         "blob.bin": b"\x00\x01 not a pointer\n",
     }
     served.repos.fast_import(name, [committed])  # the blobs as they are: no attribute applied
-    repo = GitRepository(url=served.url(name), credentials=creds(served))
+    repo = served.repository(name)
     result = repo.pull_code(tmp_path / "co")
     for path, data in committed.items():
         assert (result.directory / path).read_bytes() == data, path
@@ -167,7 +140,7 @@ def test_a_lock_left_by_a_killed_pull_does_not_stop_the_next(
     served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
 ) -> None:
     name, worktree = fresh_repo
-    repo = GitRepository(url=served.url(name), credentials=creds(served))
+    repo = served.repository(name)
     first = repo.pull_code(tmp_path / "co")
     cache = next(first.directory.parents[1].glob("cache/git/*"))
     assert cache == cache_folder(first.directory.parents[1] / "cache", served.url(name))
@@ -179,13 +152,12 @@ def test_a_lock_left_by_a_killed_pull_does_not_stop_the_next(
     assert (again.directory / "flow.py").read_bytes() == b"V = 2\n"
 
 
-def test_many_repulls_roll_up_only_the_small_packs(
-    served: Served, tmp_path: Path, git_client: str
-) -> None:
+@pytest.mark.usefixtures("git_client")
+def test_many_repulls_roll_up_only_the_small_packs(served: Served, tmp_path: Path) -> None:
     name = f"packs-{secrets.token_hex(4)}.git"
     served.repos.bare(name)
     served.repos.fast_import(name, [{f"m{n}.py": f"N = {n}\n".encode() for n in range(200)}])
-    repo = GitRepository(url=served.url(name), credentials=creds(served))
+    repo = served.repository(name)
     first = repo.pull_code(tmp_path / "co")
     packs = cache_folder(first.directory.parents[1] / "cache", served.url(name)) / "objects/pack"
     (largest,) = packs.glob("*.pack")
@@ -202,13 +174,15 @@ def test_progress_reports_what_is_received_and_written(
     served: Served, tmp_path: Path, git_client: str
 ) -> None:
     reports: list[TransferProgress] = []
-    repo = GitRepository(url=served.url("big.git"), credentials=creds(served))
+    repo = served.repository("big.git")
     with reporting(reports.append):
         result = repo.pull_code(tmp_path / "co")
     assert {r.repository for r in reports} == {served.url("big.git")}
     receiving = [r for r in reports if r.phase == "receiving"]
-    assert receiving and receiving[-1].bytes > 0
+    assert receiving
+    assert receiving[-1].bytes > 0
     if git_client == "git":
+        assert receiving[-1].total is not None
         assert receiving[-1].done == receiving[-1].total > BIG_FILES
     assert [(r.done, r.total) for r in reports if r.phase == "writing"] == [
         (result.files, result.files)
@@ -237,8 +211,9 @@ def refusing_address() -> Iterator[str]:
     listener.close()
 
 
+@pytest.mark.usefixtures("git_client")
 def test_a_server_that_never_accepts_the_connection_is_given_up_in_one_line(
-    refusing_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_client: str
+    refusing_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CODEFERRY_CONNECT_TIMEOUT", "1")
     url = f"http://{refusing_address}/flows.git"
@@ -258,7 +233,7 @@ def test_a_tag_and_a_branch_of_one_name_resolve_to_the_branch(
     run_git("tag", "release", tagged, cwd=worktree)
     run_git("push", "-q", "origin", "release", cwd=worktree)
     on_branch = served.repos.commit(worktree, {"flow.py": b"V = 2\n"}, branch="release")
-    repo = GitRepository(url=served.url(name), branch="release", credentials=creds(served))
+    repo = served.repository(name, branch="release")
     # git's own order (for its command line) would take the tag.
     assert repo.pull_code(tmp_path / "co").version == on_branch
 
@@ -271,7 +246,7 @@ def test_either_client_takes_over_the_cache_the_other_filled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name, worktree = fresh_repo
-    repo = GitRepository(url=served.url(name), credentials=creds(served))
+    repo = served.repository(name)
     other = CLIENTS["dulwich" if git_client == "git" else "git"]
     first = repo.pull_code(tmp_path / "co")
     for number, setting in enumerate((other, CLIENTS[git_client]), start=2):

@@ -25,10 +25,6 @@ from tests.servers.echo_auth import Answer, EchoAuthServer
 from tests.servers.sshd import SshServer
 
 
-def creds(served: Served) -> GitCredentials:
-    return GitCredentials(username=served.server.user, token=served.server.password)
-
-
 def test_a_wrong_token_is_a_one_line_error_naming_the_repository(
     served: Served, tmp_path: Path
 ) -> None:
@@ -39,14 +35,15 @@ def test_a_wrong_token_is_a_one_line_error_naming_the_repository(
     message = str(caught.value)
     assert message.startswith("authentication failed for git repository")
     assert served.url("app.git") in message
-    assert wrong not in message and "\n" not in message
+    assert wrong not in message
+    assert "\n" not in message
 
 
 def test_a_failed_pull_keeps_the_previous_checkout(
     served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
 ) -> None:
     name, worktree = fresh_repo
-    good = GitRepository(url=served.url(name), credentials=creds(served)).pull_code(tmp_path / "c")
+    good = served.repository(name).pull_code(tmp_path / "c")
     served.repos.commit(worktree, {"flow.py": b"V = 2\n"})
     bad = GitRepository(url=served.url(name), credentials=SecretStr("nope-nope"))
     with pytest.raises(PullError):
@@ -58,13 +55,13 @@ def test_a_failed_pull_keeps_the_previous_checkout(
 def test_access_denied_403_is_reported_as_such(served: Served, tmp_path: Path) -> None:
     served.repos.bare("denied.git")
     served.server.forbidden.add("denied.git")
-    repo = GitRepository(url=served.url("denied.git"), credentials=creds(served))
+    repo = served.repository("denied.git")
     with pytest.raises(PullError, match="access denied to git repository"):
         repo.pull_code(tmp_path / "co")
 
 
 def test_a_missing_repository_is_reported_as_not_found(served: Served, tmp_path: Path) -> None:
-    repo = GitRepository(url=served.url("absent.git"), credentials=creds(served))
+    repo = served.repository("absent.git")
     with pytest.raises(PullError, match=r"git repository .*absent.git was not found"):
         repo.pull_code(tmp_path / "co")
 
@@ -72,7 +69,7 @@ def test_a_missing_repository_is_reported_as_not_found(served: Served, tmp_path:
 def test_a_host_that_drops_the_connection_is_reported(served: Served, tmp_path: Path) -> None:
     served.repos.bare("drop.git")
     served.server.dropped.add("drop.git")
-    repo = GitRepository(url=served.url("drop.git"), credentials=creds(served))
+    repo = served.repository("drop.git")
     with pytest.raises(PullError, match=r"drop.git"):
         repo.pull_code(tmp_path / "co")
     assert not (tmp_path / "co").exists()
@@ -107,7 +104,8 @@ def test_credentials_in_the_url_are_moved_out_before_anything_is_stored(
     url = served.url("app.git").replace("http://", f"http://{server.user}:{server.password}@")
     repo = GitRepository(url=url)
     assert repo.url == served.url("app.git")
-    assert server.password not in repr(repo) and server.password not in str(repo)
+    assert server.password not in repr(repo)
+    assert server.password not in str(repo)
     assert server.password not in repr(repo.to_pull_step() if False else repo.public_dict())
     result = repo.pull_code(tmp_path / "co")
     assert result.version == served.commits["app"][-1]
@@ -145,7 +143,7 @@ def test_hostile_tree_entries_are_refused_and_nothing_lands_outside(
 ) -> None:
     repository = f"hostile-{secrets.token_hex(4)}.git"
     served.repos.hostile(repository, [(mode, name, content), ("100644", "ok.py", b"ok\n")])
-    repo = GitRepository(url=served.url(repository), credentials=creds(served))
+    repo = served.repository(repository)
     with pytest.raises(PullError) as caught:
         repo.pull_code(tmp_path / "checkout")
     assert repository in str(caught.value)
@@ -164,7 +162,7 @@ def test_git_folder_entries_are_left_out_as_git_leaves_them(
     repository = f"gitdir-{secrets.token_hex(4)}.git"
     hook = b"#!/bin/sh\necho pwned\n"
     served.repos.hostile(repository, [(mode, name, hook), ("100644", "ok.py", b"ok\n")])
-    repo = GitRepository(url=served.url(repository), credentials=creds(served))
+    repo = served.repository(repository)
     pulled = repo.pull_code(tmp_path / "checkout").directory
     assert sorted(p.name for p in pulled.iterdir()) == ["ok.py"]
 
@@ -176,7 +174,7 @@ def test_a_symlink_chain_that_escapes_is_refused(served: Served, tmp_path: Path)
         repository,
         [("120000", "a", b"b/../.."), ("120000", "b", b"."), ("100644", "ok.py", b"ok\n")],
     )
-    repo = GitRepository(url=served.url(repository), credentials=creds(served))
+    repo = served.repository(repository)
     with pytest.raises(PullError, match="outside the checkout"):
         repo.pull_code(tmp_path / "checkout")
 
@@ -207,7 +205,8 @@ def test_no_token_anywhere_after_clones_repulls_and_failures(
     ):
         with pytest.raises(CodeferryError) as caught:
             failing.pull_code(tmp_path / "other")
-        assert token not in str(caught.value) and token not in repr(caught.value)
+        assert token not in str(caught.value)
+        assert token not in repr(caught.value)
     needle = token.encode()
     for place in (tmp_path, codeferry_home):
         for path in place.rglob("*"):
@@ -215,7 +214,8 @@ def test_no_token_anywhere_after_clones_repulls_and_failures(
                 assert needle not in path.read_bytes(), f"token found in {path}"
     assert token not in caplog.text
     out, err = capsys.readouterr()
-    assert token not in out and token not in err
+    assert token not in out
+    assert token not in err
 
 
 @pytest.fixture
@@ -277,7 +277,7 @@ def test_a_server_that_repeats_the_credentials_cannot_make_the_cli_show_them(
 ) -> None:
     # The server answers git's first request with an error line that quotes the Authorization
     # header it got: base64("user:token"), which holds the token but not as text.
-    def repeat_in_an_error_line(path: str, authorization: str) -> Answer:
+    def repeat_in_an_error_line(_path: str, authorization: str) -> Answer:
         if not authorization:  # git sends credentials only when asked for them
             return 401, {"WWW-Authenticate": 'Basic realm="git"'}, b""
         body = (

@@ -39,13 +39,15 @@ def test_repull_through_nginx_writes_only_the_new_commit(
     repo.pull_code(tmp_path / "co")
     served.repos.commit(worktree, {"flow.py": b"V = 2\n"})
     again = repo.pull_code(tmp_path / "co")
-    assert again.changed and again.files == 1
+    assert again.changed
+    assert again.files == 1
     assert (again.directory / "flow.py").read_bytes() == b"V = 2\n"
     assert (again.directory / "keep.py").read_bytes() == b"K = 1\n"
 
 
+@pytest.mark.usefixtures("served")
 def test_wrong_token_is_refused_by_nginx_without_showing_it(
-    served: Served, nginx_git_server: NginxGit, tmp_path: Path
+    nginx_git_server: NginxGit, tmp_path: Path
 ) -> None:
     repo = repository(nginx_git_server, "app.git", token="wrong-token-5e7a91")
     with pytest.raises(PullError, match="authentication failed") as refused:

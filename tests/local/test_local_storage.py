@@ -249,7 +249,8 @@ def test_another_folder_pulled_into_the_same_destination_is_refused(tmp_path: Pa
     LocalDirectory(path=str(first)).pull_code(dest)
     with pytest.raises(PullError) as caught:
         LocalDirectory(path=str(second)).pull_code(dest)
-    assert str(first) in str(caught.value) and str(second) in str(caught.value)
+    assert str(first) in str(caught.value)
+    assert str(second) in str(caught.value)
     assert (dest / "flow.py").read_text() == "A = 1\n"
     replaced = LocalDirectory(path=str(second)).pull_code(dest, replace=True)
     assert replaced.changed
@@ -268,7 +269,8 @@ def test_a_symbolic_link_loop_in_the_folder_is_one_clear_error(
     with pytest.raises(PullError) as caught:
         LocalDirectory(path=str(project)).pull_code(tmp_path / "code")
     message = str(caught.value)
-    assert "ELOOP" in message and str(project / "pkg") in message
+    assert "ELOOP" in message
+    assert str(project / "pkg") in message
     assert "\n" not in message
     assert files(tmp_path / "code") == files(good.directory)
 

@@ -42,15 +42,6 @@ def trial(rng: random.Random, number: int) -> str:
     return f"trial {number} (CODEFERRY_RELIABILITY_SEED={rng.seed_value})"  # type: ignore[attr-defined]
 
 
-def tree(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` by ``/``-separated relative path."""
-    return {
-        p.relative_to(directory).as_posix(): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
-
-
 def version_files(version: int, count: int) -> dict[str, bytes]:
     """Version ``version`` of a source: every file says which version it belongs to."""
     return {

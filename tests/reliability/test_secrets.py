@@ -11,7 +11,6 @@ them in plain.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import random
@@ -19,7 +18,6 @@ import secrets
 import string
 import subprocess
 import sys
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from codeferry_git.repository import GitRepository
 from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsCredentials
 from tests.git.conftest import Served
+from tests.git.processes import ProcessWatcher
 from tests.reliability.conftest import (
     BUCKET,
     GIT_CLIENTS,
@@ -46,32 +45,6 @@ from tests.reliability.conftest import (
 )
 
 pytestmark = pytest.mark.reliability
-
-
-class ProcessWatcher:
-    """Reads every process's command line and environment, over and over, until stopped."""
-
-    def __init__(self, files: tuple[str, ...]) -> None:
-        self.files = files
-        self.seen: set[bytes] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            for process in Path("/proc").glob("[0-9]*"):
-                for name in self.files:
-                    with contextlib.suppress(OSError):  # gone already, or another user's
-                        self.seen.add((process / name).read_bytes())
-            self._stop.wait(0.01)  # sampling, not waiting: leave the CPU to the pull
-
-    def __enter__(self) -> ProcessWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
 
 
 class Evidence:
@@ -114,7 +87,7 @@ class Evidence:
         only command lines are searched while this one runs.
         """
         watched = ("cmdline",) if secret_in_env else ("cmdline", "environ")
-        with ProcessWatcher(watched) as watcher:
+        with ProcessWatcher(watched, pause=0.01) as watcher:
             done = subprocess.run(
                 [sys.executable, "-m", "codeferry", *args],
                 check=False,
@@ -453,7 +426,8 @@ def _docker_backend(request: pytest.FixtureRequest) -> SecretBackend:
     from tests.docker.images import RawPusher, config_for, layer
 
     registry = request.getfixturevalue("oci_registry")
-    assert registry.username and registry.password
+    assert registry.username
+    assert registry.password
     pusher = RawPusher(registry.url, registry.username, registry.password)
     request.addfinalizer(pusher.close)
     repository = f"scan/code{secrets.token_hex(4)}"

@@ -1,0 +1,118 @@
+"""What the S3, Azure and GCS tests check alike, written once.
+
+Each store's tests keep their own names and their own server; they call these with the store's
+way of writing objects (its ``Objects`` or ``Blobs``, written with the service's own client, not
+with the code under test) and the storage block under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from filelock import FileLock
+
+from codeferry.checkouts import Checkout
+from codeferry.errors import PullError
+from codeferry.remote import MANIFEST_NAME
+from codeferry.storage import CodeStorage
+from tests.servers.silent import call_bounded
+
+SIBLINGS = {"code-old/stale.py": b"old = True\n", "codebase.py": b"nope\n", "code.txt": b"x\n"}
+"""Objects beside the folder ``code`` whose names start with ``code``."""
+
+FOLDER_MARKERS = {"code/": b"", "code/pkg/": b"", "code/empty/": b""}
+"""Empty objects that tools write to stand for folders."""
+
+
+class Objects(Protocol):
+    """The objects of one bucket or container, written by the service's own client."""
+
+    def put(self, name: str, data: bytes) -> None: ...
+
+    def replace(self, folder: str, files: Mapping[str, bytes]) -> None: ...
+
+    def names(self) -> list[str]: ...
+
+
+def tree(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` by ``/``-separated relative path."""
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def write_files(root: Path, files: Mapping[str, bytes]) -> Path:
+    """Write ``files`` (``/``-separated path: bytes) under ``root``, folders made; ``root``."""
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    return root
+
+
+def pushed_names(objects: Objects) -> list[str]:
+    """The names of the objects a push wrote, its manifest left out."""
+    return sorted(name for name in objects.names() if not name.endswith(MANIFEST_NAME))
+
+
+def assert_pulls_only_the_folder(
+    objects: Objects,
+    storage: CodeStorage,
+    checkout: Path,
+    code: Mapping[str, bytes],
+    others: Mapping[str, bytes],
+) -> None:
+    """With ``code`` in the folder ``code`` and ``others`` written too, a pull gives ``code``."""
+    objects.replace("code", code)
+    for name, data in others.items():
+        objects.put(name, data)
+    assert tree(storage.pull_code(checkout).directory) == code
+
+
+def assert_push_leaves_tooling_out_and_pull_gives_it_back(
+    objects: Objects,
+    storage: CodeStorage,
+    tmp_path: Path,
+    code: Mapping[str, bytes],
+    tooling: Mapping[str, bytes],
+) -> None:
+    """A push of ``code`` beside ``tooling`` sends the code only, once; a pull gives it back."""
+    source = write_files(tmp_path / "project", {**code, **tooling})
+    assert storage.push_code(source).files == len(code)
+    assert pushed_names(objects) == sorted(f"code/{path}" for path in code)
+    assert storage.push_code(source).files == 0
+    assert tree(storage.pull_code(tmp_path / "checkout").directory) == code
+
+
+def write_prefect_project(root: Path, code: Mapping[str, bytes]) -> Path:
+    """``code`` and a ``notes.txt`` its ``.prefectignore`` leaves out, under ``root``."""
+    return write_files(root, {**code, "notes.txt": b"ignored\n", ".prefectignore": b"*.txt\n"})
+
+
+def assert_pulled_the_prefect_project(directory: Path, code: Mapping[str, bytes]) -> None:
+    """``directory`` holds ``code`` and not the file the project's ``.prefectignore`` names."""
+    pulled = tree(directory)
+    assert {path: data for path, data in pulled.items() if path in code} == code
+    assert "notes.txt" not in pulled
+
+
+def ignore_file_project(root: Path, tooling: tuple[str, ...]) -> Path:
+    """A project whose ``deploy.ignore`` leaves out ``secrets.env``, with ``tooling`` files."""
+    files = {"flow.py": b"x", "secrets.env": b"TOKEN=1", "deploy.ignore": b"*.env\n"}
+    return write_files(root, {**files, **dict.fromkeys(tooling, b"tooling")})
+
+
+IGNORE_FILE_PUSHED = ["code/deploy.ignore", "code/flow.py"]
+"""What a push of :func:`ignore_file_project` to the folder ``code`` writes."""
+
+
+def assert_pulls_give_up(storage: CodeStorage, dest: Path, message: str) -> None:
+    """Two pulls into ``dest`` fail with ``message``; the checkout's lock is then free."""
+    for _ in range(2):  # the second pull, in the same process, is not wedged either
+        error = call_bounded(lambda: storage.pull_code(dest))
+        assert isinstance(error, PullError)
+        assert str(error) == message
+    FileLock(Checkout.for_storage(storage, dest).root / ".lock").acquire(timeout=0)
