@@ -14,20 +14,21 @@ from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME, Manifest, ManifestEntry
 from codeferry_local.folder import LocalFolder
 from codeferry_local.storage import LocalDirectory
+from tests.remote.object_stores import write_files
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / "pkg").mkdir(parents=True)
-    (root / "flow.py").write_text("from pkg.helpers import greet\n")
-    (root / "pkg" / "__init__.py").write_text("")
-    (root / "pkg" / "helpers.py").write_text("def greet(): return 'hi'\n")
-    (root / "__pycache__").mkdir()
-    (root / "__pycache__" / "flow.cpython-311.pyc").write_bytes(b"junk")
-    (root / ".git").mkdir()
-    (root / ".git" / "config").write_text("[core]")
-    return root
+    return write_files(
+        tmp_path / "project",
+        {
+            "flow.py": b"from pkg.helpers import greet\n",
+            "pkg/__init__.py": b"",
+            "pkg/helpers.py": b"def greet(): return 'hi'\n",
+            "__pycache__/flow.cpython-311.pyc": b"junk",  # never copied
+            ".git/config": b"[core]",  # never copied
+        },
+    )
 
 
 def files(directory: Path) -> set[str]:
