@@ -13,17 +13,8 @@ from codeferry.testing import StorageContract, StoreHandle
 from codeferry_azure.container import AzureBlobStorageContainer
 from codeferry_azure.credentials import AzureBlobStorageCredentials
 from tests.azure.conftest import Blobs
-from tests.remote.object_stores import (
-    IGNORE_FILE_PUSHED,
-    SIBLINGS,
-    assert_pulled_the_prefect_project,
-    assert_pulls_only_the_folder,
-    assert_push_leaves_tooling_out_and_pull_gives_it_back,
-    ignore_file_project,
-    pushed_names,
-    tree,
-    write_prefect_project,
-)
+from tests.remote import object_stores as stores
+from tests.remote.object_stores import StoreChecks, tree
 from tests.servers.azurite import AzuriteServer
 
 CODE = {
@@ -62,10 +53,15 @@ def container(blobs: Blobs, credentials: AzureBlobStorageCredentials) -> AzureBl
     )
 
 
+@pytest.fixture
+def checks(blobs: Blobs, container: AzureBlobStorageContainer) -> StoreChecks:
+    return StoreChecks(blobs, container)
+
+
 def test_a_folder_never_pulls_the_sibling_that_shares_its_prefix(
-    blobs: Blobs, container: AzureBlobStorageContainer, tmp_path: Path
+    checks: StoreChecks, tmp_path: Path
 ) -> None:
-    assert_pulls_only_the_folder(blobs, container, tmp_path / "checkout", CODE, SIBLINGS)
+    checks.pulls_only_the_folder(tmp_path / "checkout", CODE, stores.SIBLINGS)
 
 
 def test_adls_folder_markers_are_not_pulled_as_files(
@@ -79,10 +75,10 @@ def test_adls_folder_markers_are_not_pulled_as_files(
 
 
 def test_push_then_pull_gives_back_the_code_and_a_second_push_sends_nothing(
-    blobs: Blobs, container: AzureBlobStorageContainer, tmp_path: Path
+    checks: StoreChecks, tmp_path: Path
 ) -> None:
     tooling = {".git/config": b"[core]", "pkg/__pycache__/x.pyc": b"\0"}
-    assert_push_leaves_tooling_out_and_pull_gives_it_back(blobs, container, tmp_path, CODE, tooling)
+    checks.push_leaves_tooling_out(tmp_path, CODE, tooling)
 
 
 def test_a_wrong_key_is_a_clean_error_that_does_not_show_the_key(
@@ -227,7 +223,7 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    source = write_prefect_project(tmp_path / "project", CODE)
+    source = stores.write_prefect_project(tmp_path / "project", CODE)
     # What `{{ prefect.blocks.azure-blob-storage-credentials.NAME }}` expands to.
     credentials = {"connection_string": azurite_server.connection_string(), "account_url": None}
     monkeypatch.chdir(source)
@@ -240,7 +236,7 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     pulled = pull.function(container=blobs.container, folder="my-project", credentials=credentials)
     assert pulled is not None
     assert (pulled["container"], pulled["folder"]) == (blobs.container, "my-project")
-    assert_pulled_the_prefect_project(Path(pulled["directory"]), CODE)
+    stores.assert_pulled_the_prefect_project(Path(pulled["directory"]), CODE)
 
 
 def test_a_step_with_bad_credentials_names_the_problem_not_the_secret(
@@ -272,7 +268,9 @@ def test_a_file_larger_than_one_range_arrives_whole(
 def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
     azure_plugins: Plugins, blobs: Blobs, azurite_server: AzuriteServer, tmp_path: Path
 ) -> None:
-    source = ignore_file_project(tmp_path / "project", (".nox/lint/log", ".pytest_cache/v/cache"))
+    source = stores.ignore_file_project(
+        tmp_path / "project", (".nox/lint/log", ".pytest_cache/v/cache")
+    )
     push = azure_plugins.step("prefect_azure.deployments.steps.push_to_azure_blob_storage")
     push.function(
         container=blobs.container,
@@ -281,4 +279,4 @@ def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
         ignore_file="deploy.ignore",
         source=str(source),
     )
-    assert pushed_names(blobs) == IGNORE_FILE_PUSHED
+    assert stores.pushed_names(blobs) == stores.IGNORE_FILE_PUSHED

@@ -13,18 +13,8 @@ from codeferry.testing import StorageContract, StoreHandle
 from codeferry_gcs.bucket import GcsBucket
 from codeferry_gcs.credentials import GcpCredentials
 from tests.gcs.conftest import Objects, TokenServer, service_account_info
-from tests.remote.object_stores import (
-    FOLDER_MARKERS,
-    IGNORE_FILE_PUSHED,
-    SIBLINGS,
-    assert_pulled_the_prefect_project,
-    assert_pulls_only_the_folder,
-    assert_push_leaves_tooling_out_and_pull_gives_it_back,
-    ignore_file_project,
-    pushed_names,
-    tree,
-    write_prefect_project,
-)
+from tests.remote import object_stores as stores
+from tests.remote.object_stores import StoreChecks, tree
 from tests.servers.gcs import GcsEmulator
 
 CODE = {
@@ -64,23 +54,26 @@ def bucket(objects: Objects, gcs_emulator: GcsEmulator) -> GcsBucket:
     )
 
 
+@pytest.fixture
+def checks(objects: Objects, bucket: GcsBucket) -> StoreChecks:
+    return StoreChecks(objects, bucket)
+
+
 def test_a_folder_never_pulls_the_sibling_that_shares_its_prefix(
-    objects: Objects, bucket: GcsBucket, tmp_path: Path
+    checks: StoreChecks, tmp_path: Path
 ) -> None:
-    assert_pulls_only_the_folder(objects, bucket, tmp_path / "checkout", CODE, SIBLINGS)
+    checks.pulls_only_the_folder(tmp_path / "checkout", CODE, stores.SIBLINGS)
 
 
-def test_folder_marker_objects_are_not_pulled_as_files(
-    objects: Objects, bucket: GcsBucket, tmp_path: Path
-) -> None:
-    assert_pulls_only_the_folder(objects, bucket, tmp_path / "checkout", CODE, FOLDER_MARKERS)
+def test_folder_marker_objects_are_not_pulled_as_files(checks: StoreChecks, tmp_path: Path) -> None:
+    checks.pulls_only_the_folder(tmp_path / "checkout", CODE, stores.FOLDER_MARKERS)
 
 
 def test_push_then_pull_gives_back_the_code_and_a_second_push_sends_nothing(
-    objects: Objects, bucket: GcsBucket, tmp_path: Path
+    checks: StoreChecks, tmp_path: Path
 ) -> None:
     tooling = {".git/config": b"[core]", ".venv/bin/python": b"#!"}
-    assert_push_leaves_tooling_out_and_pull_gives_it_back(objects, bucket, tmp_path, CODE, tooling)
+    checks.push_leaves_tooling_out(tmp_path, CODE, tooling)
 
 
 def test_an_object_name_that_would_be_absolute_is_refused_and_the_tree_stays(
@@ -139,7 +132,7 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
-    source = write_prefect_project(tmp_path / "project", CODE)
+    source = stores.write_prefect_project(tmp_path / "project", CODE)
     # What `{{ prefect.blocks.gcp-credentials.NAME }}` expands to in a prefect.yaml.
     credentials = {
         "service_account_info": service_account_info(token_server.url),
@@ -156,7 +149,7 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     pulled = pull(bucket=objects.bucket, folder="my-project", credentials=credentials)
     assert pulled is not None
     assert (pulled["bucket"], pulled["folder"]) == (objects.bucket, "my-project")
-    assert_pulled_the_prefect_project(Path(pulled["directory"]), CODE)
+    stores.assert_pulled_the_prefect_project(Path(pulled["directory"]), CODE)
 
 
 def test_saved_blocks_load_and_pull(
@@ -227,7 +220,9 @@ def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
-    source = ignore_file_project(tmp_path / "project", (".tox/py311/log", ".mypy_cache/x.json"))
+    source = stores.ignore_file_project(
+        tmp_path / "project", (".tox/py311/log", ".mypy_cache/x.json")
+    )
     push = gcs_plugins.step("prefect_gcp.deployments.steps.push_to_gcs").function
     push(bucket=objects.bucket, folder="code", ignore_file="deploy.ignore", source=str(source))
-    assert pushed_names(objects) == IGNORE_FILE_PUSHED
+    assert stores.pushed_names(objects) == stores.IGNORE_FILE_PUSHED

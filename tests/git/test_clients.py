@@ -21,7 +21,7 @@ from codeferry_git.clients import cache_folder
 from codeferry_git.credentials import GitCredentials
 from codeferry_git.progress import TransferProgress, reporting
 from codeferry_git.repository import GitRepository
-from tests.git.conftest import BIG_FILES, CLIENTS, Served
+from tests.git.conftest import BIG_FILES, CLIENTS, FreshRepo, Served
 from tests.git.processes import ProcessWatcher
 from tests.servers.echo_auth import EchoAuthServer
 from tests.servers.git_http import run_git
@@ -116,9 +116,8 @@ def test_the_machines_git_configuration_and_environment_take_no_part(
 
 
 def test_files_are_written_as_committed_whatever_the_gitattributes_say(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    served: Served, fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, _ = fresh_repo
     committed = {
         ".gitattributes": (
             b"*.txt text eol=crlf\n*.id ident\n*.enc working-tree-encoding=UTF-16\n"
@@ -129,25 +128,26 @@ def test_files_are_written_as_committed_whatever_the_gitattributes_say(
         "latin.enc": b"plain text\n",
         "blob.bin": b"\x00\x01 not a pointer\n",
     }
-    served.repos.fast_import(name, [committed])  # the blobs as they are: no attribute applied
-    repo = served.repository(name)
+    served.repos.fast_import(
+        fresh_repo.name, [committed]
+    )  # the blobs as they are: no attribute applied
+    repo = fresh_repo.repository()
     result = repo.pull_code(tmp_path / "co")
     for path, data in committed.items():
         assert (result.directory / path).read_bytes() == data, path
 
 
 def test_a_lock_left_by_a_killed_pull_does_not_stop_the_next(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, worktree = fresh_repo
-    repo = served.repository(name)
+    repo = fresh_repo.repository()
     first = repo.pull_code(tmp_path / "co")
     cache = next(first.directory.parents[1].glob("cache/git/*"))
-    assert cache == cache_folder(first.directory.parents[1] / "cache", served.url(name))
+    assert cache == cache_folder(first.directory.parents[1] / "cache", fresh_repo.url)
     # What git (and dulwich) hold while they update the repository, left by a pull killed then.
     for lock in ("shallow.lock", "packed-refs.lock", "refs/heads/codeferry.lock"):
         (cache / lock).write_text("")
-    served.repos.commit(worktree, {"flow.py": b"V = 2\n"})
+    fresh_repo.commit({"flow.py": b"V = 2\n"})
     again = repo.pull_code(tmp_path / "co")
     assert (again.directory / "flow.py").read_bytes() == b"V = 2\n"
 
@@ -226,32 +226,30 @@ def test_a_server_that_never_accepts_the_connection_is_given_up_in_one_line(
 
 
 def test_a_tag_and_a_branch_of_one_name_resolve_to_the_branch(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, worktree = fresh_repo
+    worktree = fresh_repo.worktree
     tagged = run_git("rev-parse", "HEAD", cwd=worktree)
     run_git("tag", "release", tagged, cwd=worktree)
     run_git("push", "-q", "origin", "release", cwd=worktree)
-    on_branch = served.repos.commit(worktree, {"flow.py": b"V = 2\n"}, branch="release")
-    repo = served.repository(name, branch="release")
+    on_branch = fresh_repo.commit({"flow.py": b"V = 2\n"}, branch="release")
+    repo = fresh_repo.repository(branch="release")
     # git's own order (for its command line) would take the tag.
     assert repo.pull_code(tmp_path / "co").version == on_branch
 
 
 def test_either_client_takes_over_the_cache_the_other_filled(
-    served: Served,
-    fresh_repo: tuple[str, Path],
+    fresh_repo: FreshRepo,
     tmp_path: Path,
     git_client: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    name, worktree = fresh_repo
-    repo = served.repository(name)
+    repo = fresh_repo.repository()
     other = CLIENTS["dulwich" if git_client == "git" else "git"]
     first = repo.pull_code(tmp_path / "co")
     for number, setting in enumerate((other, CLIENTS[git_client]), start=2):
         monkeypatch.setenv("CODEFERRY_GIT_BINARY", setting)
-        served.repos.commit(worktree, {"flow.py": f"V = {number}\n".encode()})
+        fresh_repo.commit({"flow.py": f"V = {number}\n".encode()})
         result = repo.pull_code(tmp_path / "co")
         assert (result.directory / "flow.py").read_bytes() == f"V = {number}\n".encode()
         assert result.files == 1, "only the new commit's file was written"

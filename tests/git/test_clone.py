@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codeferry.errors import PullError
-from tests.git.conftest import BIG_FILES, Served
+from tests.git.conftest import BIG_FILES, FreshRepo, Served
 
 
 def files_in(directory: Path) -> dict[str, bytes]:
@@ -43,12 +43,11 @@ def test_repull_without_new_commits_reports_unchanged(served: Served, tmp_path: 
 
 
 def test_repull_fetches_the_new_commit_and_links_unchanged_files(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, worktree = fresh_repo
-    repo = served.repository(name)
+    repo = fresh_repo.repository()
     first = repo.pull_code(tmp_path / "co")
-    served.repos.commit(worktree, {"flow.py": b"V = 2\n", "new.py": b"N = 1\n"})
+    fresh_repo.commit({"flow.py": b"V = 2\n", "new.py": b"N = 1\n"})
     second = repo.pull_code(tmp_path / "co")
     assert second.changed
     assert second.version != first.version
@@ -141,20 +140,19 @@ def test_full_history_is_fetched_when_depth_is_none(served: Served, tmp_path: Pa
 
 
 def test_a_change_of_the_executable_bit_alone_is_picked_up_by_a_repull(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, worktree = fresh_repo
-    repo = served.repository(name)
+    repo = fresh_repo.repository()
     first = repo.pull_code(tmp_path / "co")
     assert not os.access(first.directory / "flow.py", os.X_OK)
-    served.repos.commit(worktree, {"flow.py": b"V = 1\n"}, executable=("flow.py",))
+    fresh_repo.commit({"flow.py": b"V = 1\n"}, executable=("flow.py",))
     second = repo.pull_code(tmp_path / "co")
     assert second.changed
     assert second.files == 1, "only the file whose mode changed is written"
     assert os.access(second.directory / "flow.py", os.X_OK)
     assert not os.access(first.directory / "flow.py", os.X_OK), "the previous version kept its mode"
     assert (second.directory / "keep.py").samefile(first.directory / "keep.py")
-    served.repos.commit(worktree, {"flow.py": b"V = 1\n"})
+    fresh_repo.commit({"flow.py": b"V = 1\n"})
     third = repo.pull_code(tmp_path / "co")
     assert not os.access(third.directory / "flow.py", os.X_OK), "and back again"
     assert os.access(second.directory / "flow.py", os.X_OK)

@@ -20,7 +20,7 @@ from codeferry.errors import CodeferryError, PullError
 from codeferry_git.credentials import GitCredentials, SshKey
 from codeferry_git.repository import GitRepository
 from codeferry_git.urls import InvalidGitInputError
-from tests.git.conftest import Served, ssh_url
+from tests.git.conftest import FreshRepo, Served, ssh_url
 from tests.servers.echo_auth import Answer, EchoAuthServer
 from tests.servers.sshd import SshServer
 
@@ -39,13 +39,10 @@ def test_a_wrong_token_is_a_one_line_error_naming_the_repository(
     assert "\n" not in message
 
 
-def test_a_failed_pull_keeps_the_previous_checkout(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
-) -> None:
-    name, worktree = fresh_repo
-    good = served.repository(name).pull_code(tmp_path / "c")
-    served.repos.commit(worktree, {"flow.py": b"V = 2\n"})
-    bad = GitRepository(url=served.url(name), credentials=SecretStr("nope-nope"))
+def test_a_failed_pull_keeps_the_previous_checkout(fresh_repo: FreshRepo, tmp_path: Path) -> None:
+    good = fresh_repo.repository().pull_code(tmp_path / "c")
+    fresh_repo.commit({"flow.py": b"V = 2\n"})
+    bad = GitRepository(url=fresh_repo.url, credentials=SecretStr("nope-nope"))
     with pytest.raises(PullError):
         bad.pull_code(tmp_path / "c")
     assert (tmp_path / "c").resolve() == good.directory
@@ -112,18 +109,17 @@ def test_credentials_in_the_url_are_moved_out_before_anything_is_stored(
 
 
 def test_a_rotated_token_works_on_the_next_pull(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    served: Served, fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, worktree = fresh_repo
     server = served.server
     old, new = f"old-{secrets.token_hex(6)}", f"new-{secrets.token_hex(6)}"
     server.allow("rotating", old)
     credentials = GitCredentials(username="rotating", token=old)
-    repo = GitRepository(url=served.url(name), credentials=credentials)
+    repo = GitRepository(url=fresh_repo.url, credentials=credentials)
     repo.pull_code(tmp_path / "co")
     server.revoke("rotating", old)
     server.allow("rotating", new)
-    served.repos.commit(worktree, {"flow.py": b"V = 3\n"})
+    fresh_repo.commit({"flow.py": b"V = 3\n"})
     repo.credentials = GitCredentials(username="rotating", token=new)
     assert (repo.pull_code(tmp_path / "co").directory / "flow.py").read_bytes() == b"V = 3\n"
 
@@ -181,27 +177,26 @@ def test_a_symlink_chain_that_escapes_is_refused(served: Served, tmp_path: Path)
 
 def test_no_token_anywhere_after_clones_repulls_and_failures(
     served: Served,
-    fresh_repo: tuple[str, Path],
+    fresh_repo: FreshRepo,
     tmp_path: Path,
     codeferry_home: Path,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    name, worktree = fresh_repo
     token = f"leak-check-{secrets.token_hex(10)}"
     served.server.allow("leaky", token)
     repo = GitRepository(
-        url=served.url(name), credentials=GitCredentials(username="leaky", token=token)
+        url=fresh_repo.url, credentials=GitCredentials(username="leaky", token=token)
     )
     repo.pull_code(tmp_path / "co")
-    served.repos.commit(worktree, {"flow.py": b"V = 9\n"})
+    fresh_repo.commit({"flow.py": b"V = 9\n"})
     repo.pull_code(tmp_path / "co")
     repo.pull_code()
     for failing in (
         GitRepository(url=served.url("absent.git"), credentials=SecretStr(token)),
-        GitRepository(url=served.url(name), credentials=SecretStr(token)),  # wrong user
-        GitRepository(url=served.url(name), branch="nope", credentials=SecretStr(token)),
+        GitRepository(url=fresh_repo.url, credentials=SecretStr(token)),  # wrong user
+        GitRepository(url=fresh_repo.url, branch="nope", credentials=SecretStr(token)),
     ):
         with pytest.raises(CodeferryError) as caught:
             failing.pull_code(tmp_path / "other")

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from codeferry.errors import PullError
@@ -22,6 +22,7 @@ from codeferry_git.repository import GitRepository
 from codeferry_github.credentials import GitHubAppCredentials, GitHubCredentials
 from codeferry_gitlab.credentials import GitLabCredentials
 from tests.git.conftest import Served
+from tests.servers.keys import new_rsa_key
 
 
 @pytest.mark.parametrize(
@@ -191,12 +192,7 @@ class _FakeGitHubApi:
 
 @pytest.fixture
 def github_api(served: Served) -> Iterator[tuple[str, GitHubAppCredentials, _FakeGitHubApi]]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    key, pem = new_rsa_key()
     api = _FakeGitHubApi(
         key.public_key(), "4242", lambda t: served.server.allow("x-access-token", t)
     )
@@ -274,15 +270,7 @@ def test_a_github_app_with_the_wrong_key_is_refused_clearly(
     served: Served, github_api: tuple[str, GitHubAppCredentials, _FakeGitHubApi], tmp_path: Path
 ) -> None:
     url, _, api = github_api
-    other = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
+    _, other = new_rsa_key()
     credentials = GitHubAppCredentials(
         app_id="4242", private_key=other, installation_id=77, api_url=url
     )

@@ -8,6 +8,7 @@ with the code under test) and the storage block under test.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -58,33 +59,31 @@ def pushed_names(objects: Objects) -> list[str]:
     return sorted(name for name in objects.names() if not name.endswith(MANIFEST_NAME))
 
 
-def assert_pulls_only_the_folder(
-    objects: Objects,
-    storage: CodeStorage,
-    checkout: Path,
-    code: Mapping[str, bytes],
-    others: Mapping[str, bytes],
-) -> None:
-    """With ``code`` in the folder ``code`` and ``others`` written too, a pull gives ``code``."""
-    objects.replace("code", code)
-    for name, data in others.items():
-        objects.put(name, data)
-    assert tree(storage.pull_code(checkout).directory) == code
+@dataclass
+class StoreChecks:
+    """Checks of the ``storage`` block that reads the folder ``code`` of ``objects``."""
 
+    objects: Objects
+    storage: CodeStorage
 
-def assert_push_leaves_tooling_out_and_pull_gives_it_back(
-    objects: Objects,
-    storage: CodeStorage,
-    tmp_path: Path,
-    code: Mapping[str, bytes],
-    tooling: Mapping[str, bytes],
-) -> None:
-    """A push of ``code`` beside ``tooling`` sends the code only, once; a pull gives it back."""
-    source = write_files(tmp_path / "project", {**code, **tooling})
-    assert storage.push_code(source).files == len(code)
-    assert pushed_names(objects) == sorted(f"code/{path}" for path in code)
-    assert storage.push_code(source).files == 0
-    assert tree(storage.pull_code(tmp_path / "checkout").directory) == code
+    def pulls_only_the_folder(
+        self, checkout: Path, code: Mapping[str, bytes], others: Mapping[str, bytes]
+    ) -> None:
+        """With ``code`` in the folder and ``others`` written too, a pull gives ``code``."""
+        self.objects.replace("code", code)
+        for name, data in others.items():
+            self.objects.put(name, data)
+        assert tree(self.storage.pull_code(checkout).directory) == code
+
+    def push_leaves_tooling_out(
+        self, tmp_path: Path, code: Mapping[str, bytes], tooling: Mapping[str, bytes]
+    ) -> None:
+        """A push of ``code`` beside ``tooling`` sends the code only, once; a pull gives it back."""
+        source = write_files(tmp_path / "project", {**code, **tooling})
+        assert self.storage.push_code(source).files == len(code)
+        assert pushed_names(self.objects) == sorted(f"code/{path}" for path in code)
+        assert self.storage.push_code(source).files == 0
+        assert tree(self.storage.pull_code(tmp_path / "checkout").directory) == code
 
 
 def write_prefect_project(root: Path, code: Mapping[str, bytes]) -> Path:

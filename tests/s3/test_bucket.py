@@ -12,12 +12,7 @@ from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME
 from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsCredentials, MinIOCredentials
-from tests.remote.object_stores import (
-    FOLDER_MARKERS,
-    SIBLINGS,
-    assert_pulls_only_the_folder,
-    tree,
-)
+from tests.remote.object_stores import FOLDER_MARKERS, SIBLINGS, StoreChecks, tree
 from tests.s3.conftest import Objects
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET, MotoServer
 
@@ -31,7 +26,9 @@ def test_folder_is_that_folder_and_nothing_beside_it(
 ) -> None:
     storage = bucket(objects, credentials)
     others = {**SIBLINGS, "code-old/flow.py": b"stale"}
-    assert_pulls_only_the_folder(objects, storage, tmp_path / "out", {"flow.py": b"mine"}, others)
+    StoreChecks(objects, storage).pulls_only_the_folder(
+        tmp_path / "out", {"flow.py": b"mine"}, others
+    )
 
 
 def test_folder_marker_objects_are_skipped(
@@ -39,7 +36,7 @@ def test_folder_marker_objects_are_skipped(
 ) -> None:
     storage = bucket(objects, credentials)
     code = {"pkg/a.py": b"a"}
-    assert_pulls_only_the_folder(objects, storage, tmp_path / "out", code, FOLDER_MARKERS)
+    StoreChecks(objects, storage).pulls_only_the_folder(tmp_path / "out", code, FOLDER_MARKERS)
 
 
 def test_key_that_is_both_file_and_folder_is_refused_and_nothing_is_written(
