@@ -16,7 +16,6 @@ import os
 import random
 import secrets
 import string
-import subprocess
 import sys
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
@@ -35,7 +34,7 @@ from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsCredentials
 from tests.git.conftest import Served
 from tests.git.processes import ProcessWatcher
-from tests.reliability.conftest import GIT_CLIENTS, TRIALS, trial, version_files
+from tests.reliability.conftest import GIT_CLIENTS, TRIALS, run_codeferry, trial, version_files
 from tests.remote.object_stores import tree
 from tests.s3.conftest import BUCKET, Objects
 
@@ -61,18 +60,9 @@ class Evidence:
         input: bytes | None = None,
     ) -> bytes:
         """Run ``python -m codeferry ARGS``, keeping all it prints; returns its standard output."""
-        done = subprocess.run(
-            [sys.executable, "-m", "codeferry", *args],
-            check=False,
-            env=env,
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            timeout=300,
-        )
+        done = run_codeferry(*args, env=env, ok=ok, cwd=cwd, input=input)
         self.commands += 1
         self.outputs += [done.stdout, done.stderr]
-        assert (done.returncode == 0) is ok, (args, done.stdout, done.stderr)
         return done.stdout
 
     def codeferry(
@@ -85,16 +75,10 @@ class Evidence:
         """
         watched = ("cmdline",) if secret_in_env else ("cmdline", "environ")
         with ProcessWatcher(watched, pause=0.01) as watcher:
-            done = subprocess.run(
-                [sys.executable, "-m", "codeferry", *args],
-                check=False,
-                env=env,
-                capture_output=True,
-            )
+            done = run_codeferry(*args, env=env, ok=ok)
         self.snapshots |= watcher.seen
         self.commands += 1
         self.outputs += [done.stdout, done.stderr]
-        assert (done.returncode == 0) is ok, (args, done.stdout, done.stderr)
         assert any(b"codeferry\0" + args[0].encode() in seen for seen in watcher.seen)
         return done.stdout
 
@@ -111,6 +95,16 @@ class Evidence:
         return found
 
 
+ESCAPES: tuple[Callable[[str], str], ...] = (
+    lambda text: urllib.parse.quote(text, safe=""),
+    urllib.parse.quote,
+    urllib.parse.quote_plus,
+    lambda text: json.dumps(text)[1:-1],
+    lambda text: json.dumps(text, ensure_ascii=False)[1:-1],
+)
+"""How a text is written in a URL or in JSON."""
+
+
 def _forms(secret: str) -> set[bytes]:
     """``secret`` in every form it may travel in, as bytes to look for.
 
@@ -120,14 +114,7 @@ def _forms(secret: str) -> set[bytes]:
     standard and the URL-safe alphabet. A multi-line secret (a private key) is looked for line
     by line too.
     """
-    found = {
-        secret,
-        urllib.parse.quote(secret, safe=""),
-        urllib.parse.quote(secret),
-        urllib.parse.quote_plus(secret),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-    }
+    found = {secret, *(escape(secret) for escape in ESCAPES)}
     data = secret.encode()
     for shift in range(3):
         encoded = base64.b64encode(b"\0" * shift + data + b"\0\0").decode()
