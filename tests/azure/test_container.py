@@ -227,16 +227,11 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     # What `{{ prefect.blocks.azure-blob-storage-credentials.NAME }}` expands to.
     credentials = {"connection_string": azurite_server.connection_string(), "account_url": None}
     monkeypatch.chdir(source)
-    push = azure_plugins.step("prefect_azure.deployments.steps.push_to_azure_blob_storage")
-    pushed = push.function(container=blobs.container, folder="my-project", credentials=credentials)
-    assert pushed is not None
-    assert (pushed["container"], pushed["folder"]) == (blobs.container, "my-project")
-    assert "my-project/notes.txt" not in blobs.names()
-    pull = azure_plugins.step("prefect_azure.deployments.steps.pull_from_azure_blob_storage")
-    pulled = pull.function(container=blobs.container, folder="my-project", credentials=credentials)
-    assert pulled is not None
-    assert (pulled["container"], pulled["folder"]) == (blobs.container, "my-project")
-    stores.assert_pulled_the_prefect_project(Path(pulled["directory"]), CODE)
+    steps = "prefect_azure.deployments.steps"
+    push = azure_plugins.step(f"{steps}.push_to_azure_blob_storage").function
+    pull = azure_plugins.step(f"{steps}.pull_from_azure_blob_storage").function
+    place = {"container": blobs.container}
+    stores.assert_steps_round_trip(blobs, push, pull, place, credentials, CODE)
 
 
 def test_a_step_with_bad_credentials_names_the_problem_not_the_secret(

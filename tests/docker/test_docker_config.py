@@ -11,6 +11,7 @@ import json
 import os
 import stat
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -246,8 +247,20 @@ def test_a_malformed_config_file_is_named(
         image.pull_code(tmp_path / "out")
 
 
+@dataclass(frozen=True)
+class TokenImage:
+    """An image on the registry that takes tokens from a realm (``tokens``) only."""
+
+    image: OciImage
+    registry: RegistryServer
+    tokens: TokenServer
+
+    def pull(self, destination: Path) -> dict[str, bytes]:
+        return pulled_files(self.image.pull_code(destination).directory)
+
+
 @pytest.fixture
-def token_image(token_registry: tuple[RegistryServer, TokenServer]) -> OciImage:
+def token_image(token_registry: tuple[RegistryServer, TokenServer]) -> TokenImage:
     registry, tokens = token_registry
     code = layer(FILES)
     pusher = RawPusher(registry.url)
@@ -257,64 +270,45 @@ def token_image(token_registry: tuple[RegistryServer, TokenServer]) -> OciImage:
     )
     pusher.image("config/token", "v1", [code], config_for([code], workdir="/app"))
     pusher.close()
-    return OciImage(image=registry.image("config/token", "v1"))
+    return TokenImage(OciImage(image=registry.image("config/token", "v1")), registry, tokens)
 
 
 def test_an_identity_token_in_auths_is_exchanged_at_the_token_realm(
-    docker_config: Path,
-    token_registry: tuple[RegistryServer, TokenServer],
-    token_image: OciImage,
-    tmp_path: Path,
+    docker_config: Path, token_image: TokenImage, tmp_path: Path
 ) -> None:
-    registry, tokens = token_registry
-    write_config(
-        docker_config,
-        {
-            "auths": {
-                registry.host: {"auth": basic("someone", ""), "identitytoken": tokens.refresh_token}
-            }
-        },
-    )
-    assert pulled_files(token_image.pull_code(tmp_path / "out").directory) == FILES
+    host, refresh_token = token_image.registry.host, token_image.tokens.refresh_token
+    login = {"auth": basic("someone", ""), "identitytoken": refresh_token}
+    write_config(docker_config, {"auths": {host: login}})
+    assert token_image.pull(tmp_path / "out") == FILES
 
 
 def test_an_identity_token_from_a_helper_is_exchanged_at_the_token_realm(
-    docker_config: Path,
-    helper: Helper,
-    token_registry: tuple[RegistryServer, TokenServer],
-    token_image: OciImage,
-    tmp_path: Path,
+    docker_config: Path, helper: Helper, token_image: TokenImage, tmp_path: Path
 ) -> None:
-    registry, tokens = token_registry
-    helper.knows(registry.host, "<token>", tokens.refresh_token)
-    write_config(docker_config, {"credHelpers": {registry.host: "test"}})
-    assert pulled_files(token_image.pull_code(tmp_path / "out").directory) == FILES
+    host = token_image.registry.host
+    helper.knows(host, "<token>", token_image.tokens.refresh_token)
+    write_config(docker_config, {"credHelpers": {host: "test"}})
+    assert token_image.pull(tmp_path / "out") == FILES
 
 
 def test_a_registry_token_in_auths_is_sent_as_the_bearer_token(
-    docker_config: Path,
-    token_registry: tuple[RegistryServer, TokenServer],
-    token_image: OciImage,
-    tmp_path: Path,
+    docker_config: Path, token_image: TokenImage, tmp_path: Path
 ) -> None:
-    registry, tokens = token_registry
+    tokens = token_image.tokens
     token = tokens.token(["repository:config/token:pull"])
-    write_config(docker_config, {"auths": {registry.host: {"registrytoken": token}}})
+    write_config(docker_config, {"auths": {token_image.registry.host: {"registrytoken": token}}})
     issued = len(tokens.issued)
-    assert pulled_files(token_image.pull_code(tmp_path / "out").directory) == FILES
+    assert token_image.pull(tmp_path / "out") == FILES
     assert len(tokens.issued) == issued  # the realm was never asked
 
 
 def test_a_wrong_identity_token_is_refused_without_being_shown(
-    docker_config: Path,
-    token_registry: tuple[RegistryServer, TokenServer],
-    token_image: OciImage,
-    tmp_path: Path,
+    docker_config: Path, token_image: TokenImage, tmp_path: Path
 ) -> None:
-    registry, _ = token_registry
-    write_config(docker_config, {"auths": {registry.host: {"identitytoken": "not-the-token-xyz"}}})
+    login = {"identitytoken": "not-the-token-xyz"}
+    write_config(docker_config, {"auths": {token_image.registry.host: login}})
     with pytest.raises(PullError, match="credentials from Docker's config file") as caught:
-        token_image.pull_code(tmp_path / "out")
+        token_image.pull(tmp_path / "out")
     assert "not-the-token-xyz" not in str(caught.value)
 
 

@@ -141,15 +141,9 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     }
     monkeypatch.chdir(source)
     push = gcs_plugins.step("prefect_gcp.deployments.steps.push_to_gcs").function
-    pushed = push(bucket=objects.bucket, folder="my-project", credentials=credentials)
-    assert pushed is not None
-    assert (pushed["bucket"], pushed["folder"]) == (objects.bucket, "my-project")
-    assert "my-project/notes.txt" not in objects.names()
     pull = gcs_plugins.step("prefect_gcp.deployments.steps.pull_from_gcs").function
-    pulled = pull(bucket=objects.bucket, folder="my-project", credentials=credentials)
-    assert pulled is not None
-    assert (pulled["bucket"], pulled["folder"]) == (objects.bucket, "my-project")
-    stores.assert_pulled_the_prefect_project(Path(pulled["directory"]), CODE)
+    place = {"bucket": objects.bucket}
+    stores.assert_steps_round_trip(objects, push, pull, place, credentials, CODE)
 
 
 def test_saved_blocks_load_and_pull(

@@ -7,10 +7,10 @@ with the code under test) and the storage block under test.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from filelock import FileLock
 
@@ -96,6 +96,28 @@ def assert_pulled_the_prefect_project(directory: Path, code: Mapping[str, bytes]
     pulled = tree(directory)
     assert {path: data for path, data in pulled.items() if path in code} == code
     assert "notes.txt" not in pulled
+
+
+def assert_steps_round_trip(
+    objects: Objects,
+    push: Callable[..., Mapping[str, Any] | None],
+    pull: Callable[..., Mapping[str, Any] | None],
+    place: Mapping[str, str],
+    credentials: Mapping[str, Any],
+    code: Mapping[str, bytes],
+) -> None:
+    """The push step sends :func:`write_prefect_project`'s project (the current folder) to the
+    folder ``my-project`` of ``place`` (the bucket or container argument), its ignored file left
+    out; the pull step brings the code back. Both say where the code is."""
+    expected = {**place, "folder": "my-project"}
+    pushed = push(**expected, credentials=credentials)
+    assert pushed is not None
+    assert {name: pushed[name] for name in expected} == expected
+    assert "my-project/notes.txt" not in objects.names()
+    pulled = pull(**expected, credentials=credentials)
+    assert pulled is not None
+    assert {name: pulled[name] for name in expected} == expected
+    assert_pulled_the_prefect_project(Path(pulled["directory"]), code)
 
 
 def ignore_file_project(root: Path, tooling: tuple[str, ...]) -> Path:
