@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -58,12 +60,6 @@ def checks(blobs: Blobs, container: AzureBlobStorageContainer) -> StoreChecks:
     return StoreChecks(blobs, container)
 
 
-def test_a_folder_never_pulls_the_sibling_that_shares_its_prefix(
-    checks: StoreChecks, tmp_path: Path
-) -> None:
-    checks.pulls_only_the_folder(tmp_path / "checkout", CODE, stores.SIBLINGS)
-
-
 def test_adls_folder_markers_are_not_pulled_as_files(
     blobs: Blobs, container: AzureBlobStorageContainer, tmp_path: Path
 ) -> None:
@@ -74,11 +70,12 @@ def test_adls_folder_markers_are_not_pulled_as_files(
     assert tree(container.pull_code(tmp_path / "checkout").directory) == CODE
 
 
-def test_push_then_pull_gives_back_the_code_and_a_second_push_sends_nothing(
-    checks: StoreChecks, tmp_path: Path
-) -> None:
-    tooling = {".git/config": b"[core]", "pkg/__pycache__/x.pyc": b"\0"}
-    checks.push_leaves_tooling_out(tmp_path, CODE, tooling)
+class TestLikeEveryObjectStore(stores.ObjectStoreBehaviours):
+    code = CODE
+    tooling: ClassVar[Mapping[str, bytes]] = {
+        ".git/config": b"[core]",
+        "pkg/__pycache__/x.pyc": b"\0",
+    }
 
 
 def test_a_wrong_key_is_a_clean_error_that_does_not_show_the_key(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -59,21 +61,13 @@ def checks(objects: Objects, bucket: GcsBucket) -> StoreChecks:
     return StoreChecks(objects, bucket)
 
 
-def test_a_folder_never_pulls_the_sibling_that_shares_its_prefix(
-    checks: StoreChecks, tmp_path: Path
-) -> None:
-    checks.pulls_only_the_folder(tmp_path / "checkout", CODE, stores.SIBLINGS)
-
-
 def test_folder_marker_objects_are_not_pulled_as_files(checks: StoreChecks, tmp_path: Path) -> None:
     checks.pulls_only_the_folder(tmp_path / "checkout", CODE, stores.FOLDER_MARKERS)
 
 
-def test_push_then_pull_gives_back_the_code_and_a_second_push_sends_nothing(
-    checks: StoreChecks, tmp_path: Path
-) -> None:
-    tooling = {".git/config": b"[core]", ".venv/bin/python": b"#!"}
-    checks.push_leaves_tooling_out(tmp_path, CODE, tooling)
+class TestLikeEveryObjectStore(stores.ObjectStoreBehaviours):
+    code = CODE
+    tooling: ClassVar[Mapping[str, bytes]] = {".git/config": b"[core]", ".venv/bin/python": b"#!"}
 
 
 def test_an_object_name_that_would_be_absolute_is_refused_and_the_tree_stays(

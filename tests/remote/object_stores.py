@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from filelock import FileLock
 
@@ -84,6 +84,24 @@ class StoreChecks:
         assert pushed_names(self.objects) == sorted(f"code/{path}" for path in code)
         assert self.storage.push_code(source).files == 0
         assert tree(self.storage.pull_code(tmp_path / "checkout").directory) == code
+
+
+class ObjectStoreBehaviours:
+    """Tests every object store passes. A store's test class derives from this, sets ``code``
+    and the ``tooling`` a push leaves out, and its module gives a ``checks`` fixture."""
+
+    code: ClassVar[Mapping[str, bytes]]
+    tooling: ClassVar[Mapping[str, bytes]]
+
+    def test_a_folder_never_pulls_the_sibling_that_shares_its_prefix(
+        self, checks: StoreChecks, tmp_path: Path
+    ) -> None:
+        checks.pulls_only_the_folder(tmp_path / "checkout", self.code, SIBLINGS)
+
+    def test_push_then_pull_gives_back_the_code_and_a_second_push_sends_nothing(
+        self, checks: StoreChecks, tmp_path: Path
+    ) -> None:
+        checks.push_leaves_tooling_out(tmp_path, self.code, self.tooling)
 
 
 def write_prefect_project(root: Path, code: Mapping[str, bytes]) -> Path:
