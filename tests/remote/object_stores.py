@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+import pytest
 from filelock import FileLock
 
 from codeferry.checkouts import Checkout
-from codeferry.errors import PullError
+from codeferry.errors import CodeferryError, PullError
 from codeferry.remote import MANIFEST_NAME
 from codeferry.storage import CodeStorage
 from tests.servers.silent import call_bounded
@@ -84,6 +85,20 @@ class StoreChecks:
         assert pushed_names(self.objects) == sorted(f"code/{path}" for path in code)
         assert self.storage.push_code(source).files == 0
         assert tree(self.storage.pull_code(tmp_path / "checkout").directory) == code
+
+    def refuses_a_hostile_name(
+        self, checkout: Path, code: Mapping[str, bytes], put_hostile: Callable[[], None]
+    ) -> CodeferryError:
+        """Once ``code`` is pulled, ``put_hostile`` writes a name no pull may follow: the next
+        pull fails and the tree stays ``code``. The error, for more checks."""
+        self.objects.replace("code", code)
+        good = self.storage.pull_code(checkout)
+        put_hostile()
+        with pytest.raises(CodeferryError) as caught:
+            self.storage.pull_code(checkout)
+        assert tree(checkout) == code
+        assert tree(good.directory) == code
+        return caught.value
 
 
 class ObjectStoreBehaviours:
