@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +12,9 @@ from codeferry.plugins import Plugins
 from codeferry_azure.credentials import AzureBlobStorageCredentials
 from tests.conftest import use_plugins
 from tests.servers.azurite import AzuriteServer
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
 
 
 @dataclass
@@ -21,7 +24,7 @@ class Blobs:
     server: AzuriteServer
     container: str
 
-    def _client(self):  # type: ignore[no-untyped-def]
+    def _client(self) -> ContainerClient:
         from azure.storage.blob import ContainerClient
 
         return ContainerClient.from_connection_string(
@@ -87,12 +90,3 @@ def credentials(azurite_server: AzuriteServer) -> AzureBlobStorageCredentials:
 def azure_plugins() -> Plugins:
     """Core, local and the Azure plugin, and nothing else installed on the machine."""
     return use_plugins(local="codeferry_local.plugin", azure="codeferry_azure.plugin")
-
-
-def tree(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` by ``/``-separated relative path."""
-    return {
-        p.relative_to(directory).as_posix(): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }

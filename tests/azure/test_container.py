@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError, UnsafePathError
 from codeferry.plugins import Plugins
-from codeferry.remote import MANIFEST_NAME
 from codeferry.testing import StorageContract, StoreHandle
 from codeferry_azure.container import AzureBlobStorageContainer
 from codeferry_azure.credentials import AzureBlobStorageCredentials
-from tests.azure.conftest import Blobs, tree
-from tests.conftest import write_tree
+from tests.azure.conftest import Blobs
+from tests.remote import object_stores as stores
+from tests.remote.object_stores import StoreChecks, tree
 from tests.servers.azurite import AzuriteServer
 
 CODE = {
@@ -53,13 +55,9 @@ def container(blobs: Blobs, credentials: AzureBlobStorageCredentials) -> AzureBl
     )
 
 
-def test_a_folder_never_pulls_the_sibling_that_shares_its_prefix(
-    blobs: Blobs, container: AzureBlobStorageContainer, tmp_path: Path
-) -> None:
-    blobs.replace("code", CODE)
-    blobs.put("code-old/stale.py", b"old = True\n")
-    blobs.put("codebase.py", b"nope\n")
-    assert tree(container.pull_code(tmp_path / "checkout").directory) == CODE
+@pytest.fixture
+def checks(blobs: Blobs, container: AzureBlobStorageContainer) -> StoreChecks:
+    return StoreChecks(blobs, container)
 
 
 def test_adls_folder_markers_are_not_pulled_as_files(
@@ -72,19 +70,12 @@ def test_adls_folder_markers_are_not_pulled_as_files(
     assert tree(container.pull_code(tmp_path / "checkout").directory) == CODE
 
 
-def test_push_then_pull_gives_back_the_code_and_a_second_push_sends_nothing(
-    blobs: Blobs, container: AzureBlobStorageContainer, tmp_path: Path
-) -> None:
-    source = tmp_path / "project"
-    for path, data in {**CODE, ".git/config": b"[core]", "pkg/__pycache__/x.pyc": b"\0"}.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_bytes(data)
-    first = container.push_code(source)
-    assert first.files == len(CODE)
-    assert not [name for name in blobs.names() if ".git/" in name or "__pycache__" in name]
-    assert container.push_code(source).files == 0
-    pulled = container.pull_code(tmp_path / "checkout")
-    assert tree(pulled.directory) == CODE
+class TestLikeEveryObjectStore(stores.ObjectStoreBehaviours):
+    code = CODE
+    tooling: ClassVar[Mapping[str, bytes]] = {
+        ".git/config": b"[core]",
+        "pkg/__pycache__/x.pyc": b"\0",
+    }
 
 
 def test_a_wrong_key_is_a_clean_error_that_does_not_show_the_key(
@@ -133,19 +124,16 @@ def test_a_missing_container_is_a_clear_error(
 
 
 def test_a_hostile_blob_name_is_refused_and_the_current_tree_stays(
-    blobs: Blobs, container: AzureBlobStorageContainer, tmp_path: Path
+    blobs: Blobs, checks: StoreChecks, tmp_path: Path
 ) -> None:
-    blobs.replace("code", CODE)
-    good = container.pull_code(tmp_path / "checkout")
-    # Backslashes, which the service stores as slashes: a URL's "../" would be resolved first.
-    blobs.put("code/pkg\\..\\..\\..\\escaped.py", b"pwned = True\n")
-    assert "code/pkg/../../../escaped.py" in blobs.names()
-    with pytest.raises(CodeferryError) as caught:
-        container.pull_code(tmp_path / "checkout")
-    assert isinstance(caught.value, UnsafePathError) or "path" in str(caught.value)
+    def put_hostile() -> None:
+        # Backslashes, which the service stores as slashes: a URL's "../" would be resolved first.
+        blobs.put("code/pkg\\..\\..\\..\\escaped.py", b"pwned = True\n")
+        assert "code/pkg/../../../escaped.py" in blobs.names()
+
+    error = checks.refuses_a_hostile_name(tmp_path / "checkout", CODE, put_hostile)
+    assert isinstance(error, UnsafePathError) or "path" in str(error)
     assert not list(tmp_path.rglob("escaped.py"))
-    assert tree(tmp_path / "checkout") == CODE
-    assert tree(good.directory) == CODE
 
 
 def test_saved_blocks_load_and_pull(
@@ -229,27 +217,15 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    source = tmp_path / "project"
-    for path, data in CODE.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_bytes(data)
-    (source / "notes.txt").write_text("ignored\n")
-    (source / ".prefectignore").write_text("*.txt\n")
+    source = stores.write_prefect_project(tmp_path / "project", CODE)
     # What `{{ prefect.blocks.azure-blob-storage-credentials.NAME }}` expands to.
     credentials = {"connection_string": azurite_server.connection_string(), "account_url": None}
     monkeypatch.chdir(source)
-    push = azure_plugins.step("prefect_azure.deployments.steps.push_to_azure_blob_storage")
-    pushed = push.function(container=blobs.container, folder="my-project", credentials=credentials)
-    assert pushed is not None
-    assert (pushed["container"], pushed["folder"]) == (blobs.container, "my-project")
-    assert "my-project/notes.txt" not in blobs.names()
-    pull = azure_plugins.step("prefect_azure.deployments.steps.pull_from_azure_blob_storage")
-    pulled = pull.function(container=blobs.container, folder="my-project", credentials=credentials)
-    assert pulled is not None
-    assert (pulled["container"], pulled["folder"]) == (blobs.container, "my-project")
-    pulled_tree = tree(Path(pulled["directory"]))
-    assert {path: data for path, data in pulled_tree.items() if path in CODE} == CODE
-    assert "notes.txt" not in pulled_tree
+    steps = "prefect_azure.deployments.steps"
+    push = azure_plugins.step(f"{steps}.push_to_azure_blob_storage").function
+    pull = azure_plugins.step(f"{steps}.pull_from_azure_blob_storage").function
+    place = {"container": blobs.container}
+    stores.assert_steps_round_trip(blobs, push, pull, place, credentials, CODE)
 
 
 def test_a_step_with_bad_credentials_names_the_problem_not_the_secret(
@@ -281,15 +257,8 @@ def test_a_file_larger_than_one_range_arrives_whole(
 def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
     azure_plugins: Plugins, blobs: Blobs, azurite_server: AzuriteServer, tmp_path: Path
 ) -> None:
-    source = write_tree(
-        tmp_path / "project",
-        {
-            "flow.py": "x",
-            "secrets.env": "TOKEN=1",
-            ".nox/lint/log": "tooling",
-            ".pytest_cache/v/cache": "tooling",
-            "deploy.ignore": "*.env\n",
-        },
+    source = stores.ignore_file_project(
+        tmp_path / "project", (".nox/lint/log", ".pytest_cache/v/cache")
     )
     push = azure_plugins.step("prefect_azure.deployments.steps.push_to_azure_blob_storage")
     push.function(
@@ -299,7 +268,4 @@ def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
         ignore_file="deploy.ignore",
         source=str(source),
     )
-    assert sorted(name for name in blobs.names() if not name.endswith(MANIFEST_NAME)) == [
-        "code/deploy.ignore",
-        "code/flow.py",
-    ]
+    assert stores.pushed_names(blobs) == stores.IGNORE_FILE_PUSHED

@@ -14,7 +14,7 @@ def test_the_installed_adlfs_still_has_what_the_plugin_relies_on() -> None:
 def test_adlfs_without_its_service_client_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     import adlfs
 
-    monkeypatch.setattr(adlfs.AzureBlobFileSystem, "do_connect", lambda self: None)
+    monkeypatch.setattr(adlfs.AzureBlobFileSystem, "do_connect", lambda _self: None)
     (problem,) = problems()
     assert problem.startswith("adlfs ")
     assert "service_client" in problem

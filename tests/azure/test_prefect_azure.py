@@ -15,8 +15,9 @@ import pytest
 from codeferry.errors import CodeferryError
 from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME
-from tests.azure.conftest import Blobs, tree
+from tests.azure.conftest import Blobs
 from tests.conftest import write_tree
+from tests.remote.object_stores import tree
 from tests.servers.azurite import AzuriteServer
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from codeferry.deployments import Step
 from codeferry.errors import StepError
-from codeferry.plugins import Plugins
 from codeferry.steps.engine import run_steps
 from tests.azure.conftest import Blobs
 from tests.servers.azurite import AzuriteServer
@@ -22,6 +21,7 @@ def forms(secret: str) -> list[str]:
     return [secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)]
 
 
+@pytest.mark.usefixtures("azure_plugins")
 @pytest.mark.parametrize(
     ("case", "cause"),
     [
@@ -31,7 +31,6 @@ def forms(secret: str) -> list[str]:
     ],
 )
 def test_a_failing_step_shows_the_cause_but_not_the_connection_string(
-    azure_plugins: Plugins,
     blobs: Blobs,
     azurite_server: AzuriteServer,
     monkeypatch: pytest.MonkeyPatch,

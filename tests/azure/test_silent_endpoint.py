@@ -10,13 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
-from codeferry.checkouts import Checkout
-from codeferry.errors import PullError
 from codeferry_azure.container import AzureBlobStorageContainer
 from codeferry_azure.credentials import AzureBlobStorageCredentials
-from tests.servers.silent import SilentServer, call_bounded
+from tests.remote.object_stores import assert_pulls_give_up
+from tests.servers.silent import SilentServer
 
 ACCOUNT_KEY = "a2V5IG9mIGFuIGFjY291bnQgdGhhdCBpcyBuZXZlciByZWFjaGVk"
 
@@ -37,20 +35,16 @@ def container_at(address: str) -> AzureBlobStorageContainer:
 def test_pull_from_a_silent_azure_endpoint_fails_naming_it_and_releases_the_checkout(
     silent_server: SilentServer, tmp_path: Path
 ) -> None:
-    container = container_at(silent_server.address)
-    dest = tmp_path / "code"
-    for _ in range(2):
-        error = call_bounded(lambda: container.pull_code(dest))
-        assert isinstance(error, PullError)
-        assert str(error) == (
-            f"cannot list az://flows/code: Azure Blob endpoint {silent_server.address} accepted "
-            "the connection but sent nothing for 1 s (tried 2 times)"
-        )
-    FileLock(Checkout.for_storage(container, dest).root / ".lock").acquire(timeout=0)
+    assert_pulls_give_up(
+        container_at(silent_server.address),
+        tmp_path / "code",
+        f"cannot list az://flows/code: Azure Blob endpoint {silent_server.address} accepted "
+        "the connection but sent nothing for 1 s (tried 2 times)",
+    )
 
 
 def test_the_azure_filesystem_is_built_with_the_default_limits() -> None:
     from codeferry.timeouts import NetworkTimeouts
 
     filesystem = container_at("blob.example.com:10000").remote().filesystem
-    assert filesystem.timeouts == NetworkTimeouts(connect=10.0, read=30.0)  # type: ignore[attr-defined]
+    assert filesystem.timeouts == NetworkTimeouts(connect=10.0, read=30.0)

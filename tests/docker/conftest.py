@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from codeferry.plugins import Plugins, set_plugins
+from codeferry.plugins import Plugins
 from codeferry_docker.credentials import DockerRegistryCredentials
+from tests.conftest import use_plugins
 from tests.docker.images import RawPusher, busybox_layer, config_for
 from tests.servers.registry import RegistryServer
 
 _names = itertools.count()
+
+PROJECT = {"flow.py": "def main():\n    return 1\n", "pkg/helpers.py": "X = 1\n"}
+"""A small project (``/``-separated path: text) to build images of."""
 
 
 @pytest.fixture(autouse=True)
@@ -26,20 +30,15 @@ def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def docker_plugins() -> Iterator[Plugins]:
+def docker_plugins() -> Plugins:
     """Core, local and this plugin, and nothing else installed on the machine."""
-    registry = Plugins(
-        {"local": "codeferry_local.plugin", "docker": "codeferry_docker.plugin"},
-        entry_points=False,
-    )
-    previous = set_plugins(registry)
-    yield registry
-    set_plugins(previous)
+    return use_plugins(local="codeferry_local.plugin", docker="codeferry_docker.plugin")
 
 
 @pytest.fixture
 def credentials(oci_registry: RegistryServer) -> DockerRegistryCredentials:
-    assert oci_registry.username and oci_registry.password
+    assert oci_registry.username
+    assert oci_registry.password
     return DockerRegistryCredentials(
         username=oci_registry.username,
         password=oci_registry.password,

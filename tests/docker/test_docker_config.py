@@ -10,6 +10,8 @@ import base64
 import json
 import os
 import stat
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from codeferry.errors import PullError
 from codeferry_docker.credentials import DockerRegistryCredentials
 from codeferry_docker.docker_config import RegistryLogin, config_path, login_for
 from codeferry_docker.storage import OciImage
+from tests.docker.checks import pulled_files
 from tests.docker.images import RawPusher, config_for, layer
 from tests.servers.registry import RegistryServer, TokenServer
 
@@ -87,65 +90,49 @@ def image(pusher: RawPusher, oci_registry: RegistryServer, repository: str) -> O
     return OciImage(image=oci_registry.image(repository, "v1"))
 
 
-def pulled(directory: Path) -> dict[str, bytes]:
-    return {
-        f"app/{p.relative_to(directory).as_posix()}": p.read_bytes()
-        for p in directory.rglob("*")
-        if p.is_file()
-    }
+@pytest.fixture
+def login(oci_registry: RegistryServer) -> tuple[str, str]:
+    """The user name and password of the htpasswd registry."""
+    assert oci_registry.username
+    assert oci_registry.password
+    return oci_registry.username, oci_registry.password
 
 
+def auths_with_basic(host: str, username: str, password: str) -> dict[str, object]:
+    return {"auths": {host: {"auth": basic(username, password)}}}
+
+
+def auths_with_a_scheme(host: str, username: str, password: str) -> dict[str, object]:
+    return {"auths": {f"http://{host}/v1/": {"username": username, "password": password}}}
+
+
+@pytest.mark.parametrize("document", [auths_with_basic, auths_with_a_scheme])
 def test_a_login_in_auths_is_used_when_no_credentials_block_is_given(
-    docker_config: Path, oci_registry: RegistryServer, image: OciImage, tmp_path: Path
+    docker_config: Path,
+    oci_registry: RegistryServer,
+    login: tuple[str, str],
+    image: OciImage,
+    tmp_path: Path,
+    document: Callable[[str, str, str], dict[str, object]],
 ) -> None:
-    assert oci_registry.username and oci_registry.password
-    write_config(
-        docker_config,
-        {
-            "auths": {
-                oci_registry.host: {"auth": basic(oci_registry.username, oci_registry.password)}
-            }
-        },
-    )
-    assert pulled(image.pull_code(tmp_path / "out").directory) == FILES
-
-
-def test_an_auths_key_with_a_scheme_still_names_its_registry(
-    docker_config: Path, oci_registry: RegistryServer, image: OciImage, tmp_path: Path
-) -> None:
-    assert oci_registry.username and oci_registry.password
-    write_config(
-        docker_config,
-        {
-            "auths": {
-                f"http://{oci_registry.host}/v1/": {
-                    "username": oci_registry.username,
-                    "password": oci_registry.password,
-                }
-            }
-        },
-    )
-    assert pulled(image.pull_code(tmp_path / "out").directory) == FILES
+    write_config(docker_config, document(oci_registry.host, *login))
+    assert pulled_files(image.pull_code(tmp_path / "out").directory) == FILES
 
 
 def test_the_config_under_the_home_folder_is_read_without_docker_config(
-    monkeypatch: pytest.MonkeyPatch, oci_registry: RegistryServer, image: OciImage, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch,
+    oci_registry: RegistryServer,
+    login: tuple[str, str],
+    image: OciImage,
+    tmp_path: Path,
 ) -> None:
-    assert oci_registry.username and oci_registry.password
     home = tmp_path / "home"
     (home / ".docker").mkdir(parents=True)
     monkeypatch.delenv("DOCKER_CONFIG")
     monkeypatch.setenv("HOME", str(home))
-    write_config(
-        home / ".docker",
-        {
-            "auths": {
-                oci_registry.host: {"auth": basic(oci_registry.username, oci_registry.password)}
-            }
-        },
-    )
+    write_config(home / ".docker", auths_with_basic(oci_registry.host, *login))
     assert config_path() == home / ".docker" / "config.json"
-    assert pulled(image.pull_code(tmp_path / "out").directory) == FILES
+    assert pulled_files(image.pull_code(tmp_path / "out").directory) == FILES
 
 
 def test_without_any_login_the_error_says_how_to_give_one(image: OciImage, tmp_path: Path) -> None:
@@ -163,18 +150,27 @@ def test_a_refused_login_names_the_config_file_and_never_the_password(
         image.pull_code(tmp_path / "out")
     message = str(caught.value)
     assert f"the credentials from Docker's config file {docker_config}" in message
-    assert "wrong-secret" not in message and basic("ciuser", "wrong-secret") not in message
+    assert "wrong-secret" not in message
+    assert basic("ciuser", "wrong-secret") not in message
+
+
+@pytest.fixture
+def helper_with_login(
+    helper: Helper, oci_registry: RegistryServer, login: tuple[str, str]
+) -> Helper:
+    """The credential helper, knowing the registry's login."""
+    helper.knows(oci_registry.host, *login)
+    return helper
 
 
 def test_a_credential_helper_for_the_registry_gives_the_login_over_stdin(
     docker_config: Path,
-    helper: Helper,
+    helper_with_login: Helper,
     oci_registry: RegistryServer,
+    login: tuple[str, str],
     image: OciImage,
     tmp_path: Path,
 ) -> None:
-    assert oci_registry.username and oci_registry.password
-    helper.knows(oci_registry.host, oci_registry.username, oci_registry.password)
     write_config(
         docker_config,
         {
@@ -182,22 +178,17 @@ def test_a_credential_helper_for_the_registry_gives_the_login_over_stdin(
             "credHelpers": {oci_registry.host: "test"},
         },
     )
-    assert pulled(image.pull_code(tmp_path / "out").directory) == FILES
-    assert helper.called_with == ["get", oci_registry.host]
-    assert oci_registry.password not in helper.environment.read_text()
+    assert pulled_files(image.pull_code(tmp_path / "out").directory) == FILES
+    assert helper_with_login.called_with == ["get", oci_registry.host]
+    assert login[1] not in helper_with_login.environment.read_text()
 
 
+@pytest.mark.usefixtures("helper_with_login")
 def test_the_creds_store_serves_every_registry(
-    docker_config: Path,
-    helper: Helper,
-    oci_registry: RegistryServer,
-    image: OciImage,
-    tmp_path: Path,
+    docker_config: Path, oci_registry: RegistryServer, image: OciImage, tmp_path: Path
 ) -> None:
-    assert oci_registry.username and oci_registry.password
-    helper.knows(oci_registry.host, oci_registry.username, oci_registry.password)
     write_config(docker_config, {"credsStore": "test", "auths": {oci_registry.host: {}}})
-    assert pulled(image.pull_code(tmp_path / "out").directory) == FILES
+    assert pulled_files(image.pull_code(tmp_path / "out").directory) == FILES
 
 
 def test_a_helper_that_knows_no_login_means_no_login(
@@ -218,17 +209,17 @@ def test_a_missing_helper_is_named_in_one_line(
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.usefixtures("oci_registry")
 def test_a_credentials_block_wins_and_no_helper_runs(
     docker_config: Path,
     helper: Helper,
-    oci_registry: RegistryServer,
     credentials: DockerRegistryCredentials,
     image: OciImage,
     tmp_path: Path,
 ) -> None:
     write_config(docker_config, {"credsStore": "test"})
     with_block = image.model_copy(update={"credentials": credentials})
-    assert pulled(with_block.pull_code(tmp_path / "out").directory) == FILES
+    assert pulled_files(with_block.pull_code(tmp_path / "out").directory) == FILES
     assert helper.called_with == []
 
 
@@ -244,7 +235,7 @@ def test_an_anonymous_pull_never_runs_a_helper(
     pusher.close()
     write_config(docker_config, {"credsStore": "test"})
     image = OciImage(image=open_registry.image("config/open", "v1"))
-    assert pulled(image.pull_code(tmp_path / "out").directory) == FILES
+    assert pulled_files(image.pull_code(tmp_path / "out").directory) == FILES
     assert helper.called_with == []
 
 
@@ -256,8 +247,20 @@ def test_a_malformed_config_file_is_named(
         image.pull_code(tmp_path / "out")
 
 
+@dataclass(frozen=True)
+class TokenImage:
+    """An image on the registry that takes tokens from a realm (``tokens``) only."""
+
+    image: OciImage
+    registry: RegistryServer
+    tokens: TokenServer
+
+    def pull(self, destination: Path) -> dict[str, bytes]:
+        return pulled_files(self.image.pull_code(destination).directory)
+
+
 @pytest.fixture
-def token_image(token_registry: tuple[RegistryServer, TokenServer]) -> OciImage:
+def token_image(token_registry: tuple[RegistryServer, TokenServer]) -> TokenImage:
     registry, tokens = token_registry
     code = layer(FILES)
     pusher = RawPusher(registry.url)
@@ -267,64 +270,45 @@ def token_image(token_registry: tuple[RegistryServer, TokenServer]) -> OciImage:
     )
     pusher.image("config/token", "v1", [code], config_for([code], workdir="/app"))
     pusher.close()
-    return OciImage(image=registry.image("config/token", "v1"))
+    return TokenImage(OciImage(image=registry.image("config/token", "v1")), registry, tokens)
 
 
 def test_an_identity_token_in_auths_is_exchanged_at_the_token_realm(
-    docker_config: Path,
-    token_registry: tuple[RegistryServer, TokenServer],
-    token_image: OciImage,
-    tmp_path: Path,
+    docker_config: Path, token_image: TokenImage, tmp_path: Path
 ) -> None:
-    registry, tokens = token_registry
-    write_config(
-        docker_config,
-        {
-            "auths": {
-                registry.host: {"auth": basic("someone", ""), "identitytoken": tokens.refresh_token}
-            }
-        },
-    )
-    assert pulled(token_image.pull_code(tmp_path / "out").directory) == FILES
+    host, refresh_token = token_image.registry.host, token_image.tokens.refresh_token
+    login = {"auth": basic("someone", ""), "identitytoken": refresh_token}
+    write_config(docker_config, {"auths": {host: login}})
+    assert token_image.pull(tmp_path / "out") == FILES
 
 
 def test_an_identity_token_from_a_helper_is_exchanged_at_the_token_realm(
-    docker_config: Path,
-    helper: Helper,
-    token_registry: tuple[RegistryServer, TokenServer],
-    token_image: OciImage,
-    tmp_path: Path,
+    docker_config: Path, helper: Helper, token_image: TokenImage, tmp_path: Path
 ) -> None:
-    registry, tokens = token_registry
-    helper.knows(registry.host, "<token>", tokens.refresh_token)
-    write_config(docker_config, {"credHelpers": {registry.host: "test"}})
-    assert pulled(token_image.pull_code(tmp_path / "out").directory) == FILES
+    host = token_image.registry.host
+    helper.knows(host, "<token>", token_image.tokens.refresh_token)
+    write_config(docker_config, {"credHelpers": {host: "test"}})
+    assert token_image.pull(tmp_path / "out") == FILES
 
 
 def test_a_registry_token_in_auths_is_sent_as_the_bearer_token(
-    docker_config: Path,
-    token_registry: tuple[RegistryServer, TokenServer],
-    token_image: OciImage,
-    tmp_path: Path,
+    docker_config: Path, token_image: TokenImage, tmp_path: Path
 ) -> None:
-    registry, tokens = token_registry
+    tokens = token_image.tokens
     token = tokens.token(["repository:config/token:pull"])
-    write_config(docker_config, {"auths": {registry.host: {"registrytoken": token}}})
+    write_config(docker_config, {"auths": {token_image.registry.host: {"registrytoken": token}}})
     issued = len(tokens.issued)
-    assert pulled(token_image.pull_code(tmp_path / "out").directory) == FILES
+    assert token_image.pull(tmp_path / "out") == FILES
     assert len(tokens.issued) == issued  # the realm was never asked
 
 
 def test_a_wrong_identity_token_is_refused_without_being_shown(
-    docker_config: Path,
-    token_registry: tuple[RegistryServer, TokenServer],
-    token_image: OciImage,
-    tmp_path: Path,
+    docker_config: Path, token_image: TokenImage, tmp_path: Path
 ) -> None:
-    registry, _ = token_registry
-    write_config(docker_config, {"auths": {registry.host: {"identitytoken": "not-the-token-xyz"}}})
+    login = {"identitytoken": "not-the-token-xyz"}
+    write_config(docker_config, {"auths": {token_image.registry.host: login}})
     with pytest.raises(PullError, match="credentials from Docker's config file") as caught:
-        token_image.pull_code(tmp_path / "out")
+        token_image.pull(tmp_path / "out")
     assert "not-the-token-xyz" not in str(caught.value)
 
 
@@ -333,7 +317,8 @@ def test_docker_hub_logins_are_filed_under_the_index_server(docker_config: Path)
         docker_config, {"auths": {"https://index.docker.io/v1/": {"auth": basic("me", "pw")}}}
     )
     login = login_for("registry-1.docker.io")
-    assert login is not None and (login.username, login.password) == ("me", "pw")
+    assert login is not None
+    assert (login.username, login.password) == ("me", "pw")
     assert "pw" not in repr(login)
     assert login_for("ghcr.io") is None
 

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from codeferry.errors import CodeferryError
+from codeferry.plugins import Plugins
 from codeferry_docker.credentials import DockerRegistryCredentials
 from codeferry_docker.engine import BuildError, auto_dockerfile
 from codeferry_docker.storage import OciImage
-from tests.servers import need_program
+from tests.conftest import write_tree
+from tests.docker.checks import file_names, skopeo, write_authfile
+from tests.docker.conftest import PROJECT
 from tests.servers.podman import PodmanEngine
 from tests.servers.registry import RegistryServer
 
 BASE = "localhost/codeferry-busybox:1"
+OWN_DOCKERFILE = "# the project's own Dockerfile\n"
+
+Steps = Callable[[str], Callable[..., Any]]
 
 
 @pytest.fixture(scope="session")
@@ -42,44 +48,38 @@ def engine_base(podman_engine: PodmanEngine, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / "pkg").mkdir(parents=True)
-    (root / "flow.py").write_text("def main():\n    return 1\n")
-    (root / "pkg" / "helpers.py").write_text("X = 1\n")
-    (root / "Dockerfile").write_text("# the project's own Dockerfile\n")
-    return root
+    return write_tree(tmp_path / "project", {**PROJECT, "Dockerfile": OWN_DOCKERFILE})
 
 
 @pytest.fixture
-def steps(docker_plugins):
+def steps(docker_plugins: Plugins) -> Steps:
     return lambda name: docker_plugins.step(name).function
 
 
 def skopeo_tags(registry: RegistryServer, repository: str, tmp_path: Path) -> list[str]:
-    token = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
-    auth = tmp_path / "auth.json"
-    auth.write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
-    result = subprocess.run(
-        [
-            need_program("skopeo", "apt-get install skopeo"),
-            "list-tags",
-            "--tls-verify=false",
-            "--authfile",
-            str(auth),
-            f"docker://{registry.host}/{repository}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    auth = write_authfile(tmp_path / "auth.json", registry)
+    listed = skopeo(
+        "list-tags",
+        "--tls-verify=false",
+        "--authfile",
+        str(auth),
+        f"docker://{registry.host}/{repository}",
     )
-    assert result.returncode == 0, result.stderr
-    return sorted(json.loads(result.stdout)["Tags"])
+    return sorted(json.loads(listed)["Tags"])
 
 
+def pulled_names(
+    image: str, credentials: DockerRegistryCredentials, destination: Path
+) -> list[str]:
+    """The files of the code pulled out of ``image``."""
+    return file_names(
+        OciImage(image=image, credentials=credentials).pull_code(destination).directory
+    )
+
+
+@pytest.mark.usefixtures("docker_host")
 def test_auto_dockerfile_build_push_and_pull_code_out_of_the_image(
-    steps,
-    docker_host: str,
+    steps: Steps,
     engine_base: str,
     project: Path,
     oci_registry: RegistryServer,
@@ -106,20 +106,13 @@ def test_auto_dockerfile_build_push_and_pull_code_out_of_the_image(
     )
     assert pushed["image"] == outputs["image"]
     assert skopeo_tags(oci_registry, "engine/flows", tmp_path) == ["latest", "v1"]
-    pulled = OciImage(
-        image=f"{oci_registry.host}/engine/flows:v1", credentials=credentials
-    ).pull_code(tmp_path / "out")
-    files = sorted(
-        p.relative_to(pulled.directory).as_posix()
-        for p in pulled.directory.rglob("*")
-        if p.is_file()
-    )
-    assert files == ["Dockerfile", "flow.py", "pkg/helpers.py"]
+    pulled = pulled_names(f"{oci_registry.host}/engine/flows:v1", credentials, tmp_path / "out")
+    assert pulled == ["Dockerfile", "flow.py", "pkg/helpers.py"]
 
 
+@pytest.mark.usefixtures("docker_host")
 def test_a_project_dockerfile_builds_from_a_context_with_dockers_ignore_rules(
-    steps,
-    docker_host: str,
+    steps: Steps,
     engine_base: str,
     project: Path,
     oci_registry: RegistryServer,
@@ -138,19 +131,18 @@ def test_a_project_dockerfile_builds_from_a_context_with_dockers_ignore_rules(
         push=True,
         credentials=credentials,
     )
-    pulled = OciImage(
-        image=f"{oci_registry.host}/engine/own:v1", credentials=credentials
-    ).pull_code(tmp_path / "out")
-    files = sorted(
-        p.relative_to(pulled.directory).as_posix()
-        for p in pulled.directory.rglob("*")
-        if p.is_file()
-    )
-    assert files == [".dockerignore", "flow.py", "pkg/helpers.py", "pkg/secret.txt"]
+    pulled = pulled_names(f"{oci_registry.host}/engine/own:v1", credentials, tmp_path / "out")
+    assert pulled == [
+        ".dockerignore",
+        "flow.py",
+        "pkg/helpers.py",
+        "pkg/secret.txt",
+    ]
 
 
+@pytest.mark.usefixtures("docker_host")
 def test_the_generated_dockerfile_is_kept_on_request(
-    steps, docker_host: str, engine_base: str, project: Path, oci_registry: RegistryServer
+    steps: Steps, engine_base: str, project: Path, oci_registry: RegistryServer
 ) -> None:
     steps("build_docker_image")(
         image_name=f"{oci_registry.host}/engine/kept",
@@ -161,7 +153,8 @@ def test_the_generated_dockerfile_is_kept_on_request(
         persist_dockerfile=True,
     )
     kept = (project / "Dockerfile.generated").read_text()
-    assert kept.startswith(f"FROM {engine_base}\n") and "COPY . /opt/prefect/project/" in kept
+    assert kept.startswith(f"FROM {engine_base}\n")
+    assert "COPY . /opt/prefect/project/" in kept
     assert (project / "Dockerfile").read_text() == "# the project's own Dockerfile\n"
 
 
@@ -181,8 +174,9 @@ def test_the_auto_dockerfile_installs_requirements_before_copying_the_code(tmp_p
     )
 
 
+@pytest.mark.usefixtures("docker_host")
 def test_a_failed_build_names_the_failing_instruction_and_keeps_its_output(
-    steps, docker_host: str, engine_base: str, project: Path
+    steps: Steps, engine_base: str, project: Path
 ) -> None:
     (project / "Dockerfile").write_text(f"FROM {engine_base}\nCOPY does-not-exist.txt /x\n")
     with pytest.raises(BuildError) as caught:
@@ -193,8 +187,9 @@ def test_a_failed_build_names_the_failing_instruction_and_keeps_its_output(
     assert "STEP 1/2" in caught.value.output
 
 
+@pytest.mark.usefixtures("docker_host")
 def test_pushing_with_wrong_credentials_fails_without_showing_them(
-    steps, docker_host: str, engine_base: str, project: Path, oci_registry: RegistryServer
+    steps: Steps, engine_base: str, project: Path, oci_registry: RegistryServer
 ) -> None:
     image_name = f"{oci_registry.host}/engine/denied"
     (project / "Dockerfile").write_text(f"FROM {engine_base}\nCOPY flow.py /app/flow.py\n")
@@ -204,11 +199,12 @@ def test_pushing_with_wrong_credentials_fails_without_showing_them(
     )
     with pytest.raises(CodeferryError) as caught:
         steps("push_docker_image")(image_name=image_name, tag="v1", credentials=wrong)
-    assert "pushing" in str(caught.value) and "hunter2" not in str(caught.value)
+    assert "pushing" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
 
 
 def test_no_reachable_engine_is_a_clear_error(
-    steps, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    steps: Steps, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     with pytest.raises(CodeferryError, match="no container engine is reachable at unix://"):

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from codeferry.errors import CodeferryError, PullError, UnsafePathError
+from codeferry.plugins import Plugins
 from codeferry_docker.credentials import DockerRegistryCredentials
 from codeferry_docker.storage import OciImage
 from tests.docker.images import RawPusher, busybox_layer, config_for, layer, member
 from tests.servers.registry import RegistryServer
+
+MakeImage = Callable[..., OciImage]
 
 
 def tree(directory: Path) -> dict[str, bytes]:
@@ -25,7 +29,9 @@ def tree(directory: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def image(oci_registry: RegistryServer, credentials: DockerRegistryCredentials, repository: str):
+def image(
+    oci_registry: RegistryServer, credentials: DockerRegistryCredentials, repository: str
+) -> MakeImage:
     def make(tag: str = "v1", **options: object) -> OciImage:
         return OciImage(
             image=oci_registry.image(repository, tag), credentials=credentials, **options
@@ -35,7 +41,7 @@ def image(oci_registry: RegistryServer, credentials: DockerRegistryCredentials, 
 
 
 def test_whiteouts_and_opaque_folders_hide_lower_layers(
-    pusher: RawPusher, repository: str, image, tmp_path: Path
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
 ) -> None:
     bottom = layer(
         {
@@ -65,7 +71,7 @@ def test_whiteouts_and_opaque_folders_hide_lower_layers(
 
 
 def test_an_opaque_working_directory_means_only_the_top_layer_is_downloaded(
-    pusher: RawPusher, repository: str, image, tmp_path: Path
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
 ) -> None:
     base = busybox_layer()
     stale = layer({"app/stale.py": b"stale"})
@@ -82,7 +88,7 @@ def test_an_opaque_working_directory_means_only_the_top_layer_is_downloaded(
 
 
 def test_layers_without_the_folder_are_remembered_and_skipped_on_the_next_pull(
-    pusher: RawPusher, repository: str, image, tmp_path: Path
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
 ) -> None:
     base = busybox_layer()
     first = layer({"app/flow.py": b"one"})
@@ -98,7 +104,11 @@ def test_layers_without_the_folder_are_remembered_and_skipped_on_the_next_pull(
 
 
 def test_unchanged_tag_costs_one_manifest_request(
-    pusher: RawPusher, repository: str, image, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pusher: RawPusher,
+    repository: str,
+    image: MakeImage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     code = layer({"app/flow.py": b"flow"})
     pusher.image(repository, "v1", [code], config_for([code], workdir="/app"))
@@ -122,7 +132,7 @@ def test_unchanged_tag_costs_one_manifest_request(
 def test_a_digest_reference_pins_the_image_and_needs_no_request_when_pulled_again(
     pusher: RawPusher,
     oci_registry: RegistryServer,
-    credentials,
+    credentials: DockerRegistryCredentials,
     repository: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -135,12 +145,12 @@ def test_a_digest_reference_pins_the_image_and_needs_no_request_when_pulled_agai
     first = storage.pull_code(tmp_path / "out")
     assert tree(first.directory) == {"flow.py": b"one"}
     assert first.version == digest
-    monkeypatch.setattr(httpx.Client, "send", lambda *a, **k: pytest.fail("a request was sent"))
+    monkeypatch.setattr(httpx.Client, "send", lambda *_a, **_k: pytest.fail("a request was sent"))
     assert not storage.pull_code(tmp_path / "out").changed
 
 
 def test_the_platform_is_picked_from_an_index(
-    pusher: RawPusher, repository: str, image, tmp_path: Path
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
 ) -> None:
     amd = layer({"app/arch.txt": b"amd64"})
     arm = layer({"app/arch.txt": b"arm64"})
@@ -156,7 +166,7 @@ def test_the_platform_is_picked_from_an_index(
 
 
 def test_docker_schema_2_images_are_read(
-    pusher: RawPusher, repository: str, image, tmp_path: Path
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
 ) -> None:
     code = layer({"srv/code/flow.py": b"flow"})
     pusher.image(repository, "v1", [code], config_for([code], workdir="/srv/code"), docker=True)
@@ -164,7 +174,7 @@ def test_docker_schema_2_images_are_read(
 
 
 def test_a_given_path_overrides_the_working_directory(
-    pusher: RawPusher, repository: str, image, tmp_path: Path
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
 ) -> None:
     code = layer({"app/flow.py": b"flow", "etc/conf/settings.toml": b"x = 1"})
     pusher.image(repository, "v1", [code], config_for([code], workdir="/app"))
@@ -174,7 +184,7 @@ def test_a_given_path_overrides_the_working_directory(
 
 
 def test_symlinks_inside_the_folder_are_kept_and_absolute_ones_made_relative(
-    pusher: RawPusher, repository: str, image, tmp_path: Path
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
 ) -> None:
     code = layer(
         {"app/lib/real.py": b"real"},
@@ -204,7 +214,7 @@ def test_symlinks_inside_the_folder_are_kept_and_absolute_ones_made_relative(
 def test_hostile_layers_are_refused_naming_the_image(
     pusher: RawPusher,
     repository: str,
-    image,
+    image: MakeImage,
     tmp_path: Path,
     hostile: tarfile.TarInfo,
     message: str,
@@ -220,7 +230,7 @@ def test_hostile_layers_are_refused_naming_the_image(
 
 
 def test_writing_through_a_symlink_in_the_layer_is_refused(
-    pusher: RawPusher, repository: str, image, tmp_path: Path
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
 ) -> None:
     code = layer(
         extra=[
@@ -243,7 +253,11 @@ def test_writing_through_a_symlink_in_the_layer_is_refused(
     ids=["file-then-child", "folder-then-file", "file-then-folder"],
 )
 def test_members_of_one_layer_that_conflict_are_one_clear_error(
-    pusher: RawPusher, repository: str, image, tmp_path: Path, conflict: list[tarfile.TarInfo]
+    pusher: RawPusher,
+    repository: str,
+    image: MakeImage,
+    tmp_path: Path,
+    conflict: list[tarfile.TarInfo],
 ) -> None:
     good = layer({"app/flow.py": b"flow"})
     pusher.image(repository, "v1", [good], config_for([good], workdir="/app"))
@@ -268,8 +282,10 @@ def test_wrong_password_is_a_one_line_error_without_the_password(
             tmp_path / "out"
         )
     text = str(caught.value)
-    assert "credentials were refused" in text and "\n" not in text
-    assert "hunter2" not in text and "hunter2" not in repr(wrong)
+    assert "credentials were refused" in text
+    assert "\n" not in text
+    assert "hunter2" not in text
+    assert "hunter2" not in repr(wrong)
 
 
 def test_missing_credentials_say_a_block_is_needed(
@@ -279,7 +295,9 @@ def test_missing_credentials_say_a_block_is_needed(
         OciImage(image=oci_registry.image(repository)).pull_code(tmp_path / "out")
 
 
-def test_a_missing_tag_is_named(pusher: RawPusher, repository: str, image, tmp_path: Path) -> None:
+def test_a_missing_tag_is_named(
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
+) -> None:
     code = layer({"app/flow.py": b"flow"})
     pusher.image(repository, "v1", [code], config_for([code], workdir="/app"))
     with pytest.raises(
@@ -289,7 +307,7 @@ def test_a_missing_tag_is_named(pusher: RawPusher, repository: str, image, tmp_p
 
 
 def test_a_manifest_of_an_unsupported_type_is_refused(
-    pusher: RawPusher, repository: str, image, tmp_path: Path
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
 ) -> None:
     config = b"{}"
     pusher.blob(repository, config)
@@ -314,7 +332,7 @@ def test_a_manifest_of_an_unsupported_type_is_refused(
 
 
 def test_an_image_without_working_directory_needs_a_path(
-    pusher: RawPusher, repository: str, image, tmp_path: Path
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
 ) -> None:
     code = layer({"app/flow.py": b"flow"})
     pusher.image(repository, "v1", [code], config_for([code]))
@@ -325,7 +343,7 @@ def test_an_image_without_working_directory_needs_a_path(
 
 
 def test_a_folder_missing_from_the_image_is_named(
-    pusher: RawPusher, repository: str, image, tmp_path: Path
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
 ) -> None:
     code = layer({"app/flow.py": b"flow"})
     pusher.image(repository, "v1", [code], config_for([code], workdir="/app"))
@@ -334,7 +352,7 @@ def test_a_folder_missing_from_the_image_is_named(
 
 
 def test_docker_and_oci_sources_are_claimed_by_the_plugin(
-    docker_plugins, oci_registry: RegistryServer
+    docker_plugins: Plugins, oci_registry: RegistryServer
 ) -> None:
     storage = docker_plugins.storage_from_source(
         f"oci://{oci_registry.host}/flows/app:v2?path=/opt/flows"
@@ -349,7 +367,7 @@ def test_docker_and_oci_sources_are_claimed_by_the_plugin(
     }
 
 
-def test_a_malformed_source_is_a_one_line_error(docker_plugins) -> None:
+def test_a_malformed_source_is_a_one_line_error(docker_plugins: Plugins) -> None:
     with pytest.raises(CodeferryError, match="invalid repository"):
         docker_plugins.storage_from_source("docker://127.0.0.1:5000/Flows:v1")
     with pytest.raises(CodeferryError, match="carries credentials"):

@@ -6,15 +6,18 @@ keeps failing, or asks for a longer wait than is allowed, gets a one-line error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from codeferry.errors import PullError
+from codeferry.plugins import Plugins
 from codeferry_docker.credentials import DockerRegistryCredentials
 from codeferry_docker.retries import retry_after
 from codeferry_docker.storage import OciImage
+from tests.docker.checks import pulled_files
 from tests.docker.images import RawPusher, config_for, layer
 from tests.servers.faulty_proxy import FaultyProxy
 from tests.servers.registry import RegistryServer
@@ -23,12 +26,17 @@ FILES = {"app/flow.py": b"def main():\n    return 1\n", "app/pkg/helpers.py": b"
 NOW = {"Retry-After": "0"}
 
 
-def manifests(method: str, target: str) -> bool:
-    return method == "GET" and "/manifests/" in target
+def requests(method: str, part: str, unless: str | None = None) -> Callable[[str, str], bool]:
+    """Which requests a fault is for: ``method`` ones whose target holds ``part``."""
+
+    def chosen(asked: str, target: str) -> bool:
+        return asked == method and part in target and not (unless and unless in target)
+
+    return chosen
 
 
-def blob_gets(method: str, target: str) -> bool:
-    return method == "GET" and "/blobs/sha256:" in target
+manifests = requests("GET", "/manifests/")
+blob_gets = requests("GET", "/blobs/sha256:")
 
 
 @pytest.fixture
@@ -38,29 +46,23 @@ def proxy(oci_registry: RegistryServer) -> Iterator[FaultyProxy]:
 
 
 @pytest.fixture
-def through_proxy(proxy: FaultyProxy, oci_registry: RegistryServer) -> DockerRegistryCredentials:
-    assert oci_registry.username and oci_registry.password
-    return DockerRegistryCredentials(
-        username=oci_registry.username,
-        password=oci_registry.password,
-        registry_url=proxy.endpoint,
-    )
+def through_proxy(
+    proxy: FaultyProxy, credentials: DockerRegistryCredentials
+) -> DockerRegistryCredentials:
+    return credentials.model_copy(update={"registry_url": proxy.endpoint})
 
 
 @pytest.fixture
-def image(pusher: RawPusher, repository: str, proxy: FaultyProxy, through_proxy) -> OciImage:
+def image(
+    pusher: RawPusher,
+    repository: str,
+    proxy: FaultyProxy,
+    through_proxy: DockerRegistryCredentials,
+) -> OciImage:
     code = layer(FILES)
     pusher.image(repository, "v1", [code], config_for([code], workdir="/app"))
     host = proxy.endpoint.removeprefix("http://")
     return OciImage(image=f"{host}/{repository}:v1", credentials=through_proxy)
-
-
-def pulled(directory: Path) -> dict[str, bytes]:
-    return {
-        f"app/{p.relative_to(directory).as_posix()}": p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
 
 
 def test_a_pull_answered_429_then_503_is_retried_until_it_succeeds(
@@ -69,7 +71,7 @@ def test_a_pull_answered_429_then_503_is_retried_until_it_succeeds(
     too_many = proxy.plan("status", status=429, times=2, match=manifests, headers=NOW)
     unavailable = proxy.plan("status", status=503, times=2, match=blob_gets, headers=NOW)
     result = image.pull_code(tmp_path / "out")
-    assert pulled(result.directory) == FILES
+    assert pulled_files(result.directory) == FILES
     assert (too_many.used, unavailable.used) == (2, 2)
 
 
@@ -78,7 +80,7 @@ def test_without_retry_after_the_client_backs_off_by_itself(
 ) -> None:
     fault = proxy.plan("status", status=502, times=1, match=manifests)
     result = image.pull_code(tmp_path / "out")
-    assert pulled(result.directory) == FILES
+    assert pulled_files(result.directory) == FILES
     assert fault.used == 1
 
 
@@ -92,7 +94,8 @@ def test_a_registry_that_keeps_failing_gets_a_bounded_number_of_attempts(
     with pytest.raises(PullError) as caught:
         image.pull_code(tmp_path / "out")
     message = str(caught.value)
-    assert "answered HTTP 503" in message and "(after 5 attempts)" in message
+    assert "answered HTTP 503" in message
+    assert "(after 5 attempts)" in message
     assert fault.used == 5
     assert through_proxy.password.get_secret_value() not in message
     assert not (tmp_path / "out").exists()
@@ -119,7 +122,7 @@ def test_a_server_error_that_retrying_cannot_fix_is_not_retried(
 
 
 def test_a_code_layer_push_restarts_uploads_answered_503(
-    docker_plugins,
+    docker_plugins: Plugins,
     proxy: FaultyProxy,
     through_proxy: DockerRegistryCredentials,
     base_image: str,
@@ -129,28 +132,10 @@ def test_a_code_layer_push_restarts_uploads_answered_503(
     project = tmp_path / "project"
     project.mkdir()
     (project / "flow.py").write_text("def main():\n    return 1\n")
-    starts = proxy.plan(
-        "status",
-        status=503,
-        times=1,
-        match=lambda method, target: (
-            method == "POST" and "/blobs/uploads/" in target and "mount=" not in target
-        ),
-    )
-    puts = proxy.plan(
-        "status",
-        status=503,
-        times=2,
-        match=lambda method, target: method == "PUT" and "/blobs/uploads/" in target,
-        headers=NOW,
-    )
-    manifest = proxy.plan(
-        "status",
-        status=429,
-        times=1,
-        match=lambda method, target: method == "PUT" and "/manifests/" in target,
-        headers=NOW,
-    )
+    answer = functools.partial(proxy.plan, "status")
+    starts = answer(status=503, times=1, match=requests("POST", "/blobs/uploads/", unless="mount="))
+    puts = answer(status=503, times=2, match=requests("PUT", "/blobs/uploads/"), headers=NOW)
+    manifest = answer(status=429, times=1, match=requests("PUT", "/manifests/"), headers=NOW)
     host = proxy.endpoint.removeprefix("http://")
     outputs = docker_plugins.step("build_code_layer").function(
         base_image=f"{host}/{base_image.partition('/')[2]}",
@@ -159,6 +144,7 @@ def test_a_code_layer_push_restarts_uploads_answered_503(
         directory=str(project),
         credentials=through_proxy,
     )
+    assert outputs is not None
     assert (starts.used, puts.used, manifest.used) == (1, 2, 1)
     result = OciImage(image=str(outputs["image_with_digest"]), credentials=through_proxy).pull_code(
         tmp_path / "out"

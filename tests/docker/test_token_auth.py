@@ -27,7 +27,9 @@ def token_credentials(
 
 
 def test_images_are_pushed_and_pulled_with_tokens_from_the_realm(
-    token_registry, token_credentials, tmp_path: Path
+    token_registry: tuple[RegistryServer, TokenServer],
+    token_credentials: DockerRegistryCredentials,
+    tmp_path: Path,
 ) -> None:
     registry, tokens = token_registry
     base = busybox_layer()
@@ -84,7 +86,7 @@ def test_images_are_pushed_and_pulled_with_tokens_from_the_realm(
 
 
 def test_a_token_server_refusing_the_password_is_a_clear_error(
-    token_registry, tmp_path: Path
+    token_registry: tuple[RegistryServer, TokenServer], tmp_path: Path
 ) -> None:
     registry, _ = token_registry
     wrong = DockerRegistryCredentials(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -10,6 +10,7 @@ import pytest
 
 from codeferry.errors import UnsafePathError
 from codeferry_docker.storage import OciImage
+from tests.docker.checks import pulled_files, skopeo
 from tests.docker.images import (
     OCI_LAYER_ZSTD,
     Layer,
@@ -20,7 +21,6 @@ from tests.docker.images import (
     plain_tar,
     zstd_layer,
 )
-from tests.servers import need_program
 from tests.servers.registry import RegistryServer
 
 FILES = {
@@ -30,16 +30,8 @@ FILES = {
 }
 
 
-def tree(directory: Path) -> dict[str, bytes]:
-    return {
-        f"app/{p.relative_to(directory).as_posix()}": p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
-
-
 @pytest.fixture(scope="module")
-def open_pusher(open_registry: RegistryServer):
+def open_pusher(open_registry: RegistryServer) -> Iterator[RawPusher]:
     pusher = RawPusher(open_registry.url)
     yield pusher
     pusher.close()
@@ -58,25 +50,17 @@ def test_an_image_recompressed_to_zstd_by_skopeo_gives_the_same_code(
 ) -> None:
     code = layer(FILES)
     open_pusher.image("zstd/source", "v1", [code], config_for([code], workdir="/app"))
-    result = subprocess.run(
-        [
-            need_program("skopeo", "apt-get install skopeo"),
-            "copy",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            "--dest-compress-format=zstd",
-            f"docker://{open_registry.image('zstd/source', 'v1')}",
-            f"docker://{open_registry.image('zstd/copied', 'v1')}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    skopeo(
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--dest-compress-format=zstd",
+        f"docker://{open_registry.image('zstd/source', 'v1')}",
+        f"docker://{open_registry.image('zstd/copied', 'v1')}",
     )
-    assert result.returncode == 0, result.stderr
     assert layer_types(open_registry, "zstd/copied", "v1") == [OCI_LAYER_ZSTD]
     pulled = OciImage(image=open_registry.image("zstd/copied", "v1")).pull_code(tmp_path / "out")
-    assert tree(pulled.directory) == FILES
+    assert pulled_files(pulled.directory) == FILES
 
 
 def test_a_zstd_layer_of_several_frames_and_a_skippable_one_is_read_whole(
@@ -85,7 +69,7 @@ def test_a_zstd_layer_of_several_frames_and_a_skippable_one_is_read_whole(
     code = zstd_layer(FILES, frames=3, skippable=True)
     open_pusher.image("zstd/frames", "v1", [code], config_for([code], workdir="/app"))
     pulled = OciImage(image=open_registry.image("zstd/frames", "v1")).pull_code(tmp_path / "out")
-    assert tree(pulled.directory) == FILES
+    assert pulled_files(pulled.directory) == FILES
 
 
 def test_zstd_and_gzip_layers_stack_with_the_upper_one_winning(
@@ -97,7 +81,7 @@ def test_zstd_and_gzip_layers_stack_with_the_upper_one_winning(
         "zstd/stack", "v1", [lower, upper], config_for([lower, upper], workdir="/app")
     )
     pulled = OciImage(image=open_registry.image("zstd/stack", "v1")).pull_code(tmp_path / "out")
-    assert tree(pulled.directory) == {"app/flow.py": b"new\n", "app/kept.py": b"kept\n"}
+    assert pulled_files(pulled.directory) == {"app/flow.py": b"new\n", "app/kept.py": b"kept\n"}
 
 
 def test_a_layer_that_is_not_zstd_is_a_clean_error(

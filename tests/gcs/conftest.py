@@ -9,13 +9,13 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from codeferry.plugins import Plugins
 from tests.conftest import use_plugins
 from tests.servers.gcs import GcsEmulator
+from tests.servers.keys import new_rsa_key
 
 BUCKET = "codeferry-flows"
 
@@ -131,15 +131,7 @@ def token_server() -> Iterator[TokenServer]:
 
 def service_account_info(token_uri: str, project: str = "from-the-key") -> dict[str, str]:
     """A real (freshly generated) service account key whose tokens come from ``token_uri``."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    _, pem = new_rsa_key()
     return {
         "type": "service_account",
         "project_id": project,
@@ -148,13 +140,4 @@ def service_account_info(token_uri: str, project: str = "from-the-key") -> dict[
         "client_email": f"flows@{project}.iam.gserviceaccount.com",
         "client_id": "1234567890",
         "token_uri": token_uri,
-    }
-
-
-def tree(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` by ``/``-separated relative path."""
-    return {
-        p.relative_to(directory).as_posix(): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
     }

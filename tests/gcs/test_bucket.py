@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError
 from codeferry.plugins import Plugins
-from codeferry.remote import MANIFEST_NAME
 from codeferry.testing import StorageContract, StoreHandle
 from codeferry_gcs.bucket import GcsBucket
 from codeferry_gcs.credentials import GcpCredentials
-from tests.conftest import write_tree
-from tests.gcs.conftest import Objects, TokenServer, service_account_info, tree
+from tests.gcs.conftest import Objects, TokenServer, service_account_info
+from tests.remote import object_stores as stores
+from tests.remote.object_stores import StoreChecks, tree
 from tests.servers.gcs import GcsEmulator
 
 CODE = {
@@ -54,49 +56,29 @@ def bucket(objects: Objects, gcs_emulator: GcsEmulator) -> GcsBucket:
     )
 
 
-def test_a_folder_never_pulls_the_sibling_that_shares_its_prefix(
-    objects: Objects, bucket: GcsBucket, tmp_path: Path
-) -> None:
-    objects.replace("code", CODE)
-    objects.put("code-old/stale.py", b"old = True\n")
-    objects.put("codebase.py", b"nope\n")
-    assert tree(bucket.pull_code(tmp_path / "checkout").directory) == CODE
+@pytest.fixture
+def checks(objects: Objects, bucket: GcsBucket) -> StoreChecks:
+    return StoreChecks(objects, bucket)
 
 
-def test_folder_marker_objects_are_not_pulled_as_files(
-    objects: Objects, bucket: GcsBucket, tmp_path: Path
-) -> None:
-    objects.replace("code", CODE)
-    objects.put("code/", b"")
-    objects.put("code/pkg/", b"")
-    objects.put("code/empty/", b"")
-    assert tree(bucket.pull_code(tmp_path / "checkout").directory) == CODE
+def test_folder_marker_objects_are_not_pulled_as_files(checks: StoreChecks, tmp_path: Path) -> None:
+    checks.pulls_only_the_folder(tmp_path / "checkout", CODE, stores.FOLDER_MARKERS)
 
 
-def test_push_then_pull_gives_back_the_code_and_a_second_push_sends_nothing(
-    objects: Objects, bucket: GcsBucket, tmp_path: Path
-) -> None:
-    source = tmp_path / "project"
-    for path, data in {**CODE, ".git/config": b"[core]", ".venv/bin/python": b"#!"}.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_bytes(data)
-    assert bucket.push_code(source).files == len(CODE)
-    assert not [name for name in objects.names() if ".git/" in name or ".venv/" in name]
-    assert bucket.push_code(source).files == 0
-    assert tree(bucket.pull_code(tmp_path / "checkout").directory) == CODE
+class TestLikeEveryObjectStore(stores.ObjectStoreBehaviours):
+    code = CODE
+    tooling: ClassVar[Mapping[str, bytes]] = {".git/config": b"[core]", ".venv/bin/python": b"#!"}
 
 
 def test_an_object_name_that_would_be_absolute_is_refused_and_the_tree_stays(
-    objects: Objects, bucket: GcsBucket, tmp_path: Path
+    objects: Objects, checks: StoreChecks, tmp_path: Path
 ) -> None:
-    objects.replace("code", CODE)
-    good = bucket.pull_code(tmp_path / "checkout")
-    objects.put("code//etc/cron.d/pwned", b"* * * * * root true\n")
-    with pytest.raises(CodeferryError, match="path"):
-        bucket.pull_code(tmp_path / "checkout")
+    def put_hostile() -> None:
+        objects.put("code//etc/cron.d/pwned", b"* * * * * root true\n")
+
+    error = checks.refuses_a_hostile_name(tmp_path / "checkout", CODE, put_hostile)
+    assert "path" in str(error)
     assert not Path("/etc/cron.d/pwned").exists()
-    assert tree(tmp_path / "checkout") == CODE
-    assert tree(good.directory) == CODE
 
 
 def test_a_missing_bucket_is_a_clear_error(gcs_emulator: GcsEmulator, tmp_path: Path) -> None:
@@ -142,12 +124,7 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
-    source = tmp_path / "project"
-    for path, data in CODE.items():
-        (source / path).parent.mkdir(parents=True, exist_ok=True)
-        (source / path).write_bytes(data)
-    (source / "notes.txt").write_text("ignored\n")
-    (source / ".prefectignore").write_text("*.txt\n")
+    source = stores.write_prefect_project(tmp_path / "project", CODE)
     # What `{{ prefect.blocks.gcp-credentials.NAME }}` expands to in a prefect.yaml.
     credentials = {
         "service_account_info": service_account_info(token_server.url),
@@ -156,18 +133,9 @@ def test_prefect_yaml_steps_push_and_pull_with_a_credentials_dictionary(
     }
     monkeypatch.chdir(source)
     push = gcs_plugins.step("prefect_gcp.deployments.steps.push_to_gcs").function
-    pushed = push(bucket=objects.bucket, folder="my-project", credentials=credentials)
-    assert pushed is not None
-    assert (pushed["bucket"], pushed["folder"]) == (objects.bucket, "my-project")
-    assert "my-project/notes.txt" not in objects.names()
     pull = gcs_plugins.step("prefect_gcp.deployments.steps.pull_from_gcs").function
-    pulled = pull(bucket=objects.bucket, folder="my-project", credentials=credentials)
-    assert pulled is not None
-    assert (pulled["bucket"], pulled["folder"]) == (objects.bucket, "my-project")
-    assert {
-        path: data for path, data in tree(Path(pulled["directory"])).items() if path in CODE
-    } == CODE
-    assert "notes.txt" not in tree(Path(pulled["directory"]))
+    place = {"bucket": objects.bucket}
+    stores.assert_steps_round_trip(objects, push, pull, place, credentials, CODE)
 
 
 def test_saved_blocks_load_and_pull(
@@ -190,7 +158,7 @@ def test_saved_blocks_load_and_pull(
     assert tree(loaded.pull_code(tmp_path / "checkout").directory) == CODE
 
 
-def test_the_pull_step_refers_to_saved_credentials_by_name(tmp_path: Path) -> None:
+def test_the_pull_step_refers_to_saved_credentials_by_name() -> None:
     credentials = GcpCredentials(service_account_info=service_account_info("http://x/token"))
     storage = GcsBucket(bucket="flows", bucket_folder="prod", gcp_credentials=credentials)
     with pytest.raises(CodeferryError, match="save the bucket's credentials"):
@@ -238,19 +206,9 @@ def test_the_push_step_honours_its_ignore_file_and_leaves_tooling_folders_out(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
-    source = write_tree(
-        tmp_path / "project",
-        {
-            "flow.py": "x",
-            "secrets.env": "TOKEN=1",
-            ".tox/py311/log": "tooling",
-            ".mypy_cache/x.json": "tooling",
-            "deploy.ignore": "*.env\n",
-        },
+    source = stores.ignore_file_project(
+        tmp_path / "project", (".tox/py311/log", ".mypy_cache/x.json")
     )
     push = gcs_plugins.step("prefect_gcp.deployments.steps.push_to_gcs").function
     push(bucket=objects.bucket, folder="code", ignore_file="deploy.ignore", source=str(source))
-    assert sorted(name for name in objects.names() if not name.endswith(MANIFEST_NAME)) == [
-        "code/deploy.ignore",
-        "code/flow.py",
-    ]
+    assert stores.pushed_names(objects) == stores.IGNORE_FILE_PUSHED

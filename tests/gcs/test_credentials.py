@@ -33,13 +33,13 @@ def test_service_account_info_becomes_the_gcsfs_token() -> None:
 
 
 def test_service_account_info_may_be_json_text() -> None:
-    credentials = GcpCredentials(service_account_info=json.dumps(INFO))  # type: ignore[arg-type]
+    credentials = GcpCredentials(service_account_info=json.dumps(INFO))
     assert credentials.token() == INFO
 
 
 def test_invalid_json_text_is_refused_without_echoing_it() -> None:
     with pytest.raises(pydantic.ValidationError) as caught:
-        GcpCredentials(service_account_info='{"private_key": "' + PRIVATE_KEY)  # type: ignore[arg-type]
+        GcpCredentials(service_account_info='{"private_key": "' + PRIVATE_KEY)
     assert "not valid JSON" in str(caught.value)
     assert "not-a-real-key" not in str(caught.value)
 

@@ -17,7 +17,8 @@ from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME
 from codeferry_gcs.bucket import GcsBucket
 from tests.conftest import write_tree
-from tests.gcs.conftest import Objects, TokenServer, service_account_info, tree
+from tests.gcs.conftest import Objects, TokenServer, service_account_info
+from tests.remote.object_stores import tree
 from tests.servers.gcs import GcsEmulator
 
 

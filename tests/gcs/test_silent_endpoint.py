@@ -10,12 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
-from codeferry.checkouts import Checkout
-from codeferry.errors import PullError
 from codeferry_gcs.bucket import GcsBucket
-from tests.servers.silent import SilentServer, call_bounded
+from tests.remote.object_stores import assert_pulls_give_up
+from tests.servers.silent import SilentServer
 
 
 @pytest.mark.usefixtures("lowered_timeouts")
@@ -25,19 +23,16 @@ def test_pull_from_a_silent_gcs_endpoint_fails_naming_it_and_releases_the_checko
     bucket = GcsBucket(
         bucket="flows", bucket_folder="code", endpoint_url=f"http://{silent_server.address}"
     )
-    dest = tmp_path / "code"
-    for _ in range(2):
-        error = call_bounded(lambda: bucket.pull_code(dest))
-        assert isinstance(error, PullError)
-        assert str(error) == (
-            f"cannot list gs://flows/code: GCS endpoint {silent_server.address} accepted the "
-            "connection but sent nothing for 1 s (tried 2 times)"
-        )
-    FileLock(Checkout.for_storage(bucket, dest).root / ".lock").acquire(timeout=0)
+    assert_pulls_give_up(
+        bucket,
+        tmp_path / "code",
+        f"cannot list gs://flows/code: GCS endpoint {silent_server.address} accepted the "
+        "connection but sent nothing for 1 s (tried 2 times)",
+    )
 
 
 def test_the_gcs_client_is_built_with_the_default_limit_per_request() -> None:
     bucket = GcsBucket(bucket="flows", endpoint_url="http://gcs.example.com:4443")
     remote = bucket.remote()
-    assert remote.filesystem.requests_timeout.total == 30.0  # type: ignore[attr-defined]
+    assert remote.filesystem.requests_timeout.total == 30.0
     assert remote.settings.stall_timeout == 30.0

@@ -6,14 +6,17 @@ Every test that talks to a server runs twice: with git's own program fetching an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from codeferry.plugins import Plugins, set_plugins
+from codeferry_git.credentials import GitCredentials
+from codeferry_git.repository import GitRepository
 from tests.servers.git_http import GitHttpServer, GitRepos, run_git
 from tests.servers.sshd import SshServer
 
@@ -58,6 +61,14 @@ class Served:
 
     def url(self, name: str) -> str:
         return self.server.url(name)
+
+    def credentials(self) -> GitCredentials:
+        """The server's user name and password, as git credentials."""
+        return GitCredentials(username=self.server.user, token=self.server.password)
+
+    def repository(self, name: str, **options: Any) -> GitRepository:
+        """A block for served repository ``name``, signed in with :meth:`credentials`."""
+        return GitRepository(url=self.url(name), credentials=self.credentials(), **options)
 
 
 def ssh_url(sshd: SshServer, served: Served, name: str) -> str:
@@ -140,13 +151,34 @@ def served(git_http_server: GitHttpServer, git_repos: GitRepos) -> Served:
     return result
 
 
+@dataclass
+class FreshRepo:
+    """A repository of one test's own on the served server."""
+
+    served: Served
+    name: str
+    worktree: Path
+
+    @property
+    def url(self) -> str:
+        return self.served.url(self.name)
+
+    def repository(self, **options: Any) -> GitRepository:
+        """A block for this repository, signed in to the server."""
+        return self.served.repository(self.name, **options)
+
+    def commit(self, files: Mapping[str, bytes], **options: Any) -> str:
+        """Commit ``files`` and push them; the new commit's id."""
+        return self.served.repos.commit(self.worktree, files, **options)
+
+
 @pytest.fixture
-def fresh_repo(served: Served) -> tuple[str, Path]:
-    """A new repository of this test's own (name, worktree), with one commit."""
+def fresh_repo(served: Served) -> FreshRepo:
+    """A new repository of this test's own, with one commit: ``flow.py`` and ``keep.py``."""
     import secrets
 
     name = f"own-{secrets.token_hex(4)}.git"
     served.repos.bare(name)
-    worktree = served.repos.worktree(name)
-    served.repos.commit(worktree, {"flow.py": b"V = 1\n", "keep.py": b"K = 1\n"})
-    return name, worktree
+    fresh = FreshRepo(served, name, served.repos.worktree(name))
+    fresh.commit({"flow.py": b"V = 1\n", "keep.py": b"K = 1\n"})
+    return fresh

@@ -21,37 +21,10 @@ from codeferry_git.clients import cache_folder
 from codeferry_git.credentials import GitCredentials
 from codeferry_git.progress import TransferProgress, reporting
 from codeferry_git.repository import GitRepository
-from tests.git.conftest import BIG_FILES, CLIENTS, Served
+from tests.git.conftest import BIG_FILES, CLIENTS, FreshRepo, Served
+from tests.git.processes import ProcessWatcher
 from tests.servers.echo_auth import EchoAuthServer
 from tests.servers.git_http import run_git
-
-
-def creds(served: Served) -> GitCredentials:
-    return GitCredentials(username=served.server.user, token=served.server.password)
-
-
-class ProcessWatcher:
-    """Reads every process's command line and environment, over and over, until stopped."""
-
-    def __init__(self) -> None:
-        self.seen: set[bytes] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            for process in Path("/proc").glob("[0-9]*"):
-                for name in ("cmdline", "environ"):
-                    with contextlib.suppress(OSError):  # gone already
-                        self.seen.add((process / name).read_bytes())
-
-    def __enter__(self) -> ProcessWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
 
 
 def test_the_token_is_in_no_process_arguments_or_environment_during_a_pull(
@@ -134,7 +107,7 @@ def test_the_machines_git_configuration_and_environment_take_no_part(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere.git"))
     monkeypatch.setenv("GIT_CONFIG_PARAMETERS", f"'url.{elsewhere}.insteadof'='http://'")
-    repo = GitRepository(url=served.url("app.git"), credentials=creds(served))
+    repo = served.repository("app.git")
     result = repo.pull_code(tmp_path / "co")
     assert result.version == served.commits["app"][-1]
     assert (result.directory / "flow.py").read_bytes() == b"def main():\n    return 2\n"
@@ -143,9 +116,8 @@ def test_the_machines_git_configuration_and_environment_take_no_part(
 
 
 def test_files_are_written_as_committed_whatever_the_gitattributes_say(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    served: Served, fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, _ = fresh_repo
     committed = {
         ".gitattributes": (
             b"*.txt text eol=crlf\n*.id ident\n*.enc working-tree-encoding=UTF-16\n"
@@ -156,36 +128,36 @@ def test_files_are_written_as_committed_whatever_the_gitattributes_say(
         "latin.enc": b"plain text\n",
         "blob.bin": b"\x00\x01 not a pointer\n",
     }
-    served.repos.fast_import(name, [committed])  # the blobs as they are: no attribute applied
-    repo = GitRepository(url=served.url(name), credentials=creds(served))
+    served.repos.fast_import(
+        fresh_repo.name, [committed]
+    )  # the blobs as they are: no attribute applied
+    repo = fresh_repo.repository()
     result = repo.pull_code(tmp_path / "co")
     for path, data in committed.items():
         assert (result.directory / path).read_bytes() == data, path
 
 
 def test_a_lock_left_by_a_killed_pull_does_not_stop_the_next(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, worktree = fresh_repo
-    repo = GitRepository(url=served.url(name), credentials=creds(served))
+    repo = fresh_repo.repository()
     first = repo.pull_code(tmp_path / "co")
     cache = next(first.directory.parents[1].glob("cache/git/*"))
-    assert cache == cache_folder(first.directory.parents[1] / "cache", served.url(name))
+    assert cache == cache_folder(first.directory.parents[1] / "cache", fresh_repo.url)
     # What git (and dulwich) hold while they update the repository, left by a pull killed then.
     for lock in ("shallow.lock", "packed-refs.lock", "refs/heads/codeferry.lock"):
         (cache / lock).write_text("")
-    served.repos.commit(worktree, {"flow.py": b"V = 2\n"})
+    fresh_repo.commit({"flow.py": b"V = 2\n"})
     again = repo.pull_code(tmp_path / "co")
     assert (again.directory / "flow.py").read_bytes() == b"V = 2\n"
 
 
-def test_many_repulls_roll_up_only_the_small_packs(
-    served: Served, tmp_path: Path, git_client: str
-) -> None:
+@pytest.mark.usefixtures("git_client")
+def test_many_repulls_roll_up_only_the_small_packs(served: Served, tmp_path: Path) -> None:
     name = f"packs-{secrets.token_hex(4)}.git"
     served.repos.bare(name)
     served.repos.fast_import(name, [{f"m{n}.py": f"N = {n}\n".encode() for n in range(200)}])
-    repo = GitRepository(url=served.url(name), credentials=creds(served))
+    repo = served.repository(name)
     first = repo.pull_code(tmp_path / "co")
     packs = cache_folder(first.directory.parents[1] / "cache", served.url(name)) / "objects/pack"
     (largest,) = packs.glob("*.pack")
@@ -202,13 +174,15 @@ def test_progress_reports_what_is_received_and_written(
     served: Served, tmp_path: Path, git_client: str
 ) -> None:
     reports: list[TransferProgress] = []
-    repo = GitRepository(url=served.url("big.git"), credentials=creds(served))
+    repo = served.repository("big.git")
     with reporting(reports.append):
         result = repo.pull_code(tmp_path / "co")
     assert {r.repository for r in reports} == {served.url("big.git")}
     receiving = [r for r in reports if r.phase == "receiving"]
-    assert receiving and receiving[-1].bytes > 0
+    assert receiving
+    assert receiving[-1].bytes > 0
     if git_client == "git":
+        assert receiving[-1].total is not None
         assert receiving[-1].done == receiving[-1].total > BIG_FILES
     assert [(r.done, r.total) for r in reports if r.phase == "writing"] == [
         (result.files, result.files)
@@ -237,8 +211,9 @@ def refusing_address() -> Iterator[str]:
     listener.close()
 
 
+@pytest.mark.usefixtures("git_client")
 def test_a_server_that_never_accepts_the_connection_is_given_up_in_one_line(
-    refusing_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_client: str
+    refusing_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CODEFERRY_CONNECT_TIMEOUT", "1")
     url = f"http://{refusing_address}/flows.git"
@@ -251,32 +226,30 @@ def test_a_server_that_never_accepts_the_connection_is_given_up_in_one_line(
 
 
 def test_a_tag_and_a_branch_of_one_name_resolve_to_the_branch(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, worktree = fresh_repo
+    worktree = fresh_repo.worktree
     tagged = run_git("rev-parse", "HEAD", cwd=worktree)
     run_git("tag", "release", tagged, cwd=worktree)
     run_git("push", "-q", "origin", "release", cwd=worktree)
-    on_branch = served.repos.commit(worktree, {"flow.py": b"V = 2\n"}, branch="release")
-    repo = GitRepository(url=served.url(name), branch="release", credentials=creds(served))
+    on_branch = fresh_repo.commit({"flow.py": b"V = 2\n"}, branch="release")
+    repo = fresh_repo.repository(branch="release")
     # git's own order (for its command line) would take the tag.
     assert repo.pull_code(tmp_path / "co").version == on_branch
 
 
 def test_either_client_takes_over_the_cache_the_other_filled(
-    served: Served,
-    fresh_repo: tuple[str, Path],
+    fresh_repo: FreshRepo,
     tmp_path: Path,
     git_client: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    name, worktree = fresh_repo
-    repo = GitRepository(url=served.url(name), credentials=creds(served))
+    repo = fresh_repo.repository()
     other = CLIENTS["dulwich" if git_client == "git" else "git"]
     first = repo.pull_code(tmp_path / "co")
     for number, setting in enumerate((other, CLIENTS[git_client]), start=2):
         monkeypatch.setenv("CODEFERRY_GIT_BINARY", setting)
-        served.repos.commit(worktree, {"flow.py": f"V = {number}\n".encode()})
+        fresh_repo.commit({"flow.py": f"V = {number}\n".encode()})
         result = repo.pull_code(tmp_path / "co")
         assert (result.directory / "flow.py").read_bytes() == f"V = {number}\n".encode()
         assert result.files == 1, "only the new commit's file was written"

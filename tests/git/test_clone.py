@@ -8,13 +8,7 @@ from pathlib import Path
 import pytest
 
 from codeferry.errors import PullError
-from codeferry_git.credentials import GitCredentials
-from codeferry_git.repository import GitRepository
-from tests.git.conftest import BIG_FILES, Served
-
-
-def creds(served: Served) -> GitCredentials:
-    return GitCredentials(username=served.server.user, token=served.server.password)
+from tests.git.conftest import BIG_FILES, FreshRepo, Served
 
 
 def files_in(directory: Path) -> dict[str, bytes]:
@@ -26,7 +20,7 @@ def files_in(directory: Path) -> dict[str, bytes]:
 
 
 def test_clone_writes_the_default_branch_as_a_plain_tree(served: Served, tmp_path: Path) -> None:
-    repo = GitRepository(url=served.url("app.git"), credentials=creds(served))
+    repo = served.repository("app.git")
     result = repo.pull_code(tmp_path / "app")
     tree = result.directory
     assert result.version == served.commits["app"][-1]
@@ -35,11 +29,12 @@ def test_clone_writes_the_default_branch_as_a_plain_tree(served: Served, tmp_pat
     assert not os.access(tree / "flow.py", os.X_OK)
     assert os.readlink(tree / "flow_link.py") == "flow.py"
     assert not (tree / ".git").exists(), "the checkout is a plain tree"
-    assert (tree / "vendor/lib").is_dir() and not any((tree / "vendor/lib").iterdir())
+    assert (tree / "vendor/lib").is_dir()
+    assert not any((tree / "vendor/lib").iterdir())
 
 
 def test_repull_without_new_commits_reports_unchanged(served: Served, tmp_path: Path) -> None:
-    repo = GitRepository(url=served.url("app.git"), credentials=creds(served))
+    repo = served.repository("app.git")
     first = repo.pull_code(tmp_path / "app")
     again = repo.pull_code(tmp_path / "app")
     assert not again.changed
@@ -48,14 +43,14 @@ def test_repull_without_new_commits_reports_unchanged(served: Served, tmp_path: 
 
 
 def test_repull_fetches_the_new_commit_and_links_unchanged_files(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, worktree = fresh_repo
-    repo = GitRepository(url=served.url(name), credentials=creds(served))
+    repo = fresh_repo.repository()
     first = repo.pull_code(tmp_path / "co")
-    served.repos.commit(worktree, {"flow.py": b"V = 2\n", "new.py": b"N = 1\n"})
+    fresh_repo.commit({"flow.py": b"V = 2\n", "new.py": b"N = 1\n"})
     second = repo.pull_code(tmp_path / "co")
-    assert second.changed and second.version != first.version
+    assert second.changed
+    assert second.version != first.version
     assert second.files == 2, "only the changed and the new file are written"
     assert files_in(second.directory) == {
         "flow.py": b"V = 2\n",
@@ -69,14 +64,14 @@ def test_repull_fetches_the_new_commit_and_links_unchanged_files(
 
 
 def test_a_branch_is_checked_out_by_name(served: Served, tmp_path: Path) -> None:
-    repo = GitRepository(url=served.url("app.git"), branch="feature", credentials=creds(served))
+    repo = served.repository("app.git", branch="feature")
     result = repo.pull_code(tmp_path / "f")
     assert result.version == served.commits["feature"][0]
     assert (result.directory / "feature.py").exists()
 
 
 def test_an_annotated_tag_checks_out_its_commit(served: Served, tmp_path: Path) -> None:
-    repo = GitRepository(url=served.url("app.git"), branch="v1.0", credentials=creds(served))
+    repo = served.repository("app.git", branch="v1.0")
     result = repo.pull_code(tmp_path / "t")
     assert result.version == served.commits["app"][0]
     assert (result.directory / "flow.py").read_bytes() == b"def main():\n    return 1\n"
@@ -84,7 +79,7 @@ def test_an_annotated_tag_checks_out_its_commit(served: Served, tmp_path: Path) 
 
 def test_a_pinned_commit_that_is_no_tip_is_fetched_directly(served: Served, tmp_path: Path) -> None:
     pinned = served.commits["app"][1]
-    repo = GitRepository(url=served.url("app.git"), commit_sha=pinned, credentials=creds(served))
+    repo = served.repository("app.git", commit_sha=pinned)
     result = repo.pull_code(tmp_path / "p")
     assert result.version == pinned
     assert (result.directory / "pkg/a.py").exists()
@@ -95,21 +90,19 @@ def test_a_pinned_commit_that_is_no_tip_is_fetched_directly(served: Served, tmp_
 
 def test_a_pinned_commit_the_server_lacks_is_a_clear_error(served: Served, tmp_path: Path) -> None:
     missing = "0123456789abcdef0123456789abcdef01234567"
-    repo = GitRepository(url=served.url("app.git"), commit_sha=missing, credentials=creds(served))
+    repo = served.repository("app.git", commit_sha=missing)
     with pytest.raises(PullError, match=f"commit {missing} was not found in git repository"):
         repo.pull_code(tmp_path / "m")
 
 
 def test_a_missing_branch_is_a_clear_error(served: Served, tmp_path: Path) -> None:
-    repo = GitRepository(url=served.url("app.git"), branch="nope", credentials=creds(served))
+    repo = served.repository("app.git", branch="nope")
     with pytest.raises(PullError, match="branch or tag 'nope' was not found"):
         repo.pull_code(tmp_path / "m")
 
 
 def test_submodules_are_written_when_asked(served: Served, tmp_path: Path) -> None:
-    repo = GitRepository(
-        url=served.url("app.git"), include_submodules=True, credentials=creds(served)
-    )
+    repo = served.repository("app.git", include_submodules=True)
     result = repo.pull_code(tmp_path / "s")
     assert (result.directory / "vendor/lib/lib.py").read_bytes() == b"LIB = 1\n"
     assert not repo.pull_code(tmp_path / "s").changed
@@ -118,7 +111,7 @@ def test_submodules_are_written_when_asked(served: Served, tmp_path: Path) -> No
 def test_directories_limit_the_checkout_like_a_cone_sparse_checkout(
     served: Served, tmp_path: Path
 ) -> None:
-    repo = GitRepository(url=served.url("app.git"), directories=["pkg"], credentials=creds(served))
+    repo = served.repository("app.git", directories=["pkg"])
     tree = repo.pull_code(tmp_path / "d").directory
     assert (tree / "pkg/a.py").exists()
     assert (tree / "flow.py").exists(), "files at the root are kept, as git's cone mode does"
@@ -129,7 +122,7 @@ def test_directories_limit_the_checkout_like_a_cone_sparse_checkout(
 def test_a_repository_of_thousands_of_files_and_many_commits(
     served: Served, tmp_path: Path
 ) -> None:
-    repo = GitRepository(url=served.url("big.git"), credentials=creds(served))
+    repo = served.repository("big.git")
     result = repo.pull_code(tmp_path / "big")
     assert result.version == served.commits["big"][-1]
     added_later = {f"pkg1/mod_{n}.py" for n in range(60)} - {
@@ -141,25 +134,25 @@ def test_a_repository_of_thousands_of_files_and_many_commits(
 
 
 def test_full_history_is_fetched_when_depth_is_none(served: Served, tmp_path: Path) -> None:
-    repo = GitRepository(url=served.url("big.git"), depth=None, credentials=creds(served))
+    repo = served.repository("big.git", depth=None)
     result = repo.pull_code(tmp_path / "deep")
     assert result.version == served.commits["big"][-1]
 
 
 def test_a_change_of_the_executable_bit_alone_is_picked_up_by_a_repull(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, worktree = fresh_repo
-    repo = GitRepository(url=served.url(name), credentials=creds(served))
+    repo = fresh_repo.repository()
     first = repo.pull_code(tmp_path / "co")
     assert not os.access(first.directory / "flow.py", os.X_OK)
-    served.repos.commit(worktree, {"flow.py": b"V = 1\n"}, executable=("flow.py",))
+    fresh_repo.commit({"flow.py": b"V = 1\n"}, executable=("flow.py",))
     second = repo.pull_code(tmp_path / "co")
-    assert second.changed and second.files == 1, "only the file whose mode changed is written"
+    assert second.changed
+    assert second.files == 1, "only the file whose mode changed is written"
     assert os.access(second.directory / "flow.py", os.X_OK)
     assert not os.access(first.directory / "flow.py", os.X_OK), "the previous version kept its mode"
     assert (second.directory / "keep.py").samefile(first.directory / "keep.py")
-    served.repos.commit(worktree, {"flow.py": b"V = 1\n"})
+    fresh_repo.commit({"flow.py": b"V = 1\n"})
     third = repo.pull_code(tmp_path / "co")
     assert not os.access(third.directory / "flow.py", os.X_OK), "and back again"
     assert os.access(second.directory / "flow.py", os.X_OK)

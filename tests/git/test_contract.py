@@ -1,9 +1,10 @@
 """Git storages pass the storage contract every plugin passes, against the smart-HTTP server.
 
 GitRepository here; a host's repository block is tried the same way in ``tests/bitbucket``, with
-the helpers below. Each test gets a repository of its own. The kit's ``write`` commits exactly the files given as the new tip
-of ``main``, built with git's plumbing (``hash-object``, ``mktree``), so hostile names such as
-``..``, ``.git`` or an empty name reach the pull as real tree entries.
+the helpers below. Each test gets a repository of its own. The kit's ``write`` commits exactly
+the files given as the new tip of ``main``, built with git's plumbing (``hash-object``,
+``mktree``), so hostile names such as ``..``, ``.git`` or an empty name reach the pull as real
+tree entries.
 """
 
 from __future__ import annotations

@@ -20,13 +20,9 @@ from codeferry.errors import CodeferryError, PullError
 from codeferry_git.credentials import GitCredentials, SshKey
 from codeferry_git.repository import GitRepository
 from codeferry_git.urls import InvalidGitInputError
-from tests.git.conftest import Served, ssh_url
+from tests.git.conftest import FreshRepo, Served, ssh_url
 from tests.servers.echo_auth import Answer, EchoAuthServer
 from tests.servers.sshd import SshServer
-
-
-def creds(served: Served) -> GitCredentials:
-    return GitCredentials(username=served.server.user, token=served.server.password)
 
 
 def test_a_wrong_token_is_a_one_line_error_naming_the_repository(
@@ -39,16 +35,14 @@ def test_a_wrong_token_is_a_one_line_error_naming_the_repository(
     message = str(caught.value)
     assert message.startswith("authentication failed for git repository")
     assert served.url("app.git") in message
-    assert wrong not in message and "\n" not in message
+    assert wrong not in message
+    assert "\n" not in message
 
 
-def test_a_failed_pull_keeps_the_previous_checkout(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
-) -> None:
-    name, worktree = fresh_repo
-    good = GitRepository(url=served.url(name), credentials=creds(served)).pull_code(tmp_path / "c")
-    served.repos.commit(worktree, {"flow.py": b"V = 2\n"})
-    bad = GitRepository(url=served.url(name), credentials=SecretStr("nope-nope"))
+def test_a_failed_pull_keeps_the_previous_checkout(fresh_repo: FreshRepo, tmp_path: Path) -> None:
+    good = fresh_repo.repository().pull_code(tmp_path / "c")
+    fresh_repo.commit({"flow.py": b"V = 2\n"})
+    bad = GitRepository(url=fresh_repo.url, credentials=SecretStr("nope-nope"))
     with pytest.raises(PullError):
         bad.pull_code(tmp_path / "c")
     assert (tmp_path / "c").resolve() == good.directory
@@ -58,13 +52,13 @@ def test_a_failed_pull_keeps_the_previous_checkout(
 def test_access_denied_403_is_reported_as_such(served: Served, tmp_path: Path) -> None:
     served.repos.bare("denied.git")
     served.server.forbidden.add("denied.git")
-    repo = GitRepository(url=served.url("denied.git"), credentials=creds(served))
+    repo = served.repository("denied.git")
     with pytest.raises(PullError, match="access denied to git repository"):
         repo.pull_code(tmp_path / "co")
 
 
 def test_a_missing_repository_is_reported_as_not_found(served: Served, tmp_path: Path) -> None:
-    repo = GitRepository(url=served.url("absent.git"), credentials=creds(served))
+    repo = served.repository("absent.git")
     with pytest.raises(PullError, match=r"git repository .*absent.git was not found"):
         repo.pull_code(tmp_path / "co")
 
@@ -72,7 +66,7 @@ def test_a_missing_repository_is_reported_as_not_found(served: Served, tmp_path:
 def test_a_host_that_drops_the_connection_is_reported(served: Served, tmp_path: Path) -> None:
     served.repos.bare("drop.git")
     served.server.dropped.add("drop.git")
-    repo = GitRepository(url=served.url("drop.git"), credentials=creds(served))
+    repo = served.repository("drop.git")
     with pytest.raises(PullError, match=r"drop.git"):
         repo.pull_code(tmp_path / "co")
     assert not (tmp_path / "co").exists()
@@ -107,25 +101,25 @@ def test_credentials_in_the_url_are_moved_out_before_anything_is_stored(
     url = served.url("app.git").replace("http://", f"http://{server.user}:{server.password}@")
     repo = GitRepository(url=url)
     assert repo.url == served.url("app.git")
-    assert server.password not in repr(repo) and server.password not in str(repo)
+    assert server.password not in repr(repo)
+    assert server.password not in str(repo)
     assert server.password not in repr(repo.to_pull_step() if False else repo.public_dict())
     result = repo.pull_code(tmp_path / "co")
     assert result.version == served.commits["app"][-1]
 
 
 def test_a_rotated_token_works_on_the_next_pull(
-    served: Served, fresh_repo: tuple[str, Path], tmp_path: Path
+    served: Served, fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, worktree = fresh_repo
     server = served.server
     old, new = f"old-{secrets.token_hex(6)}", f"new-{secrets.token_hex(6)}"
     server.allow("rotating", old)
     credentials = GitCredentials(username="rotating", token=old)
-    repo = GitRepository(url=served.url(name), credentials=credentials)
+    repo = GitRepository(url=fresh_repo.url, credentials=credentials)
     repo.pull_code(tmp_path / "co")
     server.revoke("rotating", old)
     server.allow("rotating", new)
-    served.repos.commit(worktree, {"flow.py": b"V = 3\n"})
+    fresh_repo.commit({"flow.py": b"V = 3\n"})
     repo.credentials = GitCredentials(username="rotating", token=new)
     assert (repo.pull_code(tmp_path / "co").directory / "flow.py").read_bytes() == b"V = 3\n"
 
@@ -145,7 +139,7 @@ def test_hostile_tree_entries_are_refused_and_nothing_lands_outside(
 ) -> None:
     repository = f"hostile-{secrets.token_hex(4)}.git"
     served.repos.hostile(repository, [(mode, name, content), ("100644", "ok.py", b"ok\n")])
-    repo = GitRepository(url=served.url(repository), credentials=creds(served))
+    repo = served.repository(repository)
     with pytest.raises(PullError) as caught:
         repo.pull_code(tmp_path / "checkout")
     assert repository in str(caught.value)
@@ -164,7 +158,7 @@ def test_git_folder_entries_are_left_out_as_git_leaves_them(
     repository = f"gitdir-{secrets.token_hex(4)}.git"
     hook = b"#!/bin/sh\necho pwned\n"
     served.repos.hostile(repository, [(mode, name, hook), ("100644", "ok.py", b"ok\n")])
-    repo = GitRepository(url=served.url(repository), credentials=creds(served))
+    repo = served.repository(repository)
     pulled = repo.pull_code(tmp_path / "checkout").directory
     assert sorted(p.name for p in pulled.iterdir()) == ["ok.py"]
 
@@ -176,38 +170,38 @@ def test_a_symlink_chain_that_escapes_is_refused(served: Served, tmp_path: Path)
         repository,
         [("120000", "a", b"b/../.."), ("120000", "b", b"."), ("100644", "ok.py", b"ok\n")],
     )
-    repo = GitRepository(url=served.url(repository), credentials=creds(served))
+    repo = served.repository(repository)
     with pytest.raises(PullError, match="outside the checkout"):
         repo.pull_code(tmp_path / "checkout")
 
 
 def test_no_token_anywhere_after_clones_repulls_and_failures(
     served: Served,
-    fresh_repo: tuple[str, Path],
+    fresh_repo: FreshRepo,
     tmp_path: Path,
     codeferry_home: Path,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    name, worktree = fresh_repo
     token = f"leak-check-{secrets.token_hex(10)}"
     served.server.allow("leaky", token)
     repo = GitRepository(
-        url=served.url(name), credentials=GitCredentials(username="leaky", token=token)
+        url=fresh_repo.url, credentials=GitCredentials(username="leaky", token=token)
     )
     repo.pull_code(tmp_path / "co")
-    served.repos.commit(worktree, {"flow.py": b"V = 9\n"})
+    fresh_repo.commit({"flow.py": b"V = 9\n"})
     repo.pull_code(tmp_path / "co")
     repo.pull_code()
     for failing in (
         GitRepository(url=served.url("absent.git"), credentials=SecretStr(token)),
-        GitRepository(url=served.url(name), credentials=SecretStr(token)),  # wrong user
-        GitRepository(url=served.url(name), branch="nope", credentials=SecretStr(token)),
+        GitRepository(url=fresh_repo.url, credentials=SecretStr(token)),  # wrong user
+        GitRepository(url=fresh_repo.url, branch="nope", credentials=SecretStr(token)),
     ):
         with pytest.raises(CodeferryError) as caught:
             failing.pull_code(tmp_path / "other")
-        assert token not in str(caught.value) and token not in repr(caught.value)
+        assert token not in str(caught.value)
+        assert token not in repr(caught.value)
     needle = token.encode()
     for place in (tmp_path, codeferry_home):
         for path in place.rglob("*"):
@@ -215,7 +209,8 @@ def test_no_token_anywhere_after_clones_repulls_and_failures(
                 assert needle not in path.read_bytes(), f"token found in {path}"
     assert token not in caplog.text
     out, err = capsys.readouterr()
-    assert token not in out and token not in err
+    assert token not in out
+    assert token not in err
 
 
 @pytest.fixture
@@ -277,7 +272,7 @@ def test_a_server_that_repeats_the_credentials_cannot_make_the_cli_show_them(
 ) -> None:
     # The server answers git's first request with an error line that quotes the Authorization
     # header it got: base64("user:token"), which holds the token but not as text.
-    def repeat_in_an_error_line(path: str, authorization: str) -> Answer:
+    def repeat_in_an_error_line(_path: str, authorization: str) -> Answer:
         if not authorization:  # git sends credentials only when asked for them
             return 401, {"WWW-Authenticate": 'Basic realm="git"'}, b""
         body = (

@@ -32,7 +32,8 @@ def test_a_host_plugin_registers_what_its_declaration_names(name: str) -> None:
     assert info.status == "ok", info.errors
     registered = {s for s, e in registry.block_types.items() if e.plugin == name}
     assert registered == {t.block_type_slug for t in declared.block_types()}
-    assert f"{name}-repository" in registered and f"{name}-credentials" in registered
+    assert f"{name}-repository" in registered
+    assert f"{name}-credentials" in registered
     [kind] = info.source_kinds
     assert (kind.name, kind.description, kind.examples) == (
         declared.name,
@@ -128,9 +129,7 @@ def test_hosts_listed_in_the_hosts_variable_are_claimed(
     assert git_host_for(source) is GITLAB
 
 
-def test_the_host_serving_a_url_is_found_through_the_loaded_plugins_only(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_host_serving_a_url_is_found_through_the_loaded_plugins_only() -> None:
     registry = host_plugins("gitlab")
     previous = set_plugins(registry)
     try:

@@ -13,7 +13,7 @@ import pytest
 from codeferry.errors import PullError
 from codeferry_git.credentials import GitCredentials
 from codeferry_git.repository import GitRepository
-from tests.git.conftest import Served
+from tests.git.conftest import FreshRepo, Served
 from tests.servers.nginx_git import NginxGit
 
 
@@ -32,20 +32,21 @@ def test_pull_through_nginx_writes_the_branch_tip(
 
 
 def test_repull_through_nginx_writes_only_the_new_commit(
-    served: Served, nginx_git_server: NginxGit, fresh_repo: tuple[str, Path], tmp_path: Path
+    nginx_git_server: NginxGit, fresh_repo: FreshRepo, tmp_path: Path
 ) -> None:
-    name, worktree = fresh_repo
-    repo = repository(nginx_git_server, name)
+    repo = repository(nginx_git_server, fresh_repo.name)
     repo.pull_code(tmp_path / "co")
-    served.repos.commit(worktree, {"flow.py": b"V = 2\n"})
+    fresh_repo.commit({"flow.py": b"V = 2\n"})
     again = repo.pull_code(tmp_path / "co")
-    assert again.changed and again.files == 1
+    assert again.changed
+    assert again.files == 1
     assert (again.directory / "flow.py").read_bytes() == b"V = 2\n"
     assert (again.directory / "keep.py").read_bytes() == b"K = 1\n"
 
 
+@pytest.mark.usefixtures("served")
 def test_wrong_token_is_refused_by_nginx_without_showing_it(
-    served: Served, nginx_git_server: NginxGit, tmp_path: Path
+    nginx_git_server: NginxGit, tmp_path: Path
 ) -> None:
     repo = repository(nginx_git_server, "app.git", token="wrong-token-5e7a91")
     with pytest.raises(PullError, match="authentication failed") as refused:

@@ -100,6 +100,7 @@ def test_init_refuses_directories_outside_the_repository() -> None:
 # -- pulling --------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("hosts")
 @pytest.mark.parametrize(
     ("user", "key"),
     [
@@ -107,16 +108,15 @@ def test_init_refuses_directories_outside_the_repository() -> None:
         pytest.param("username", "password", id="test_pull_code_with_username_and_password"),
     ],
 )
-def test_pull_code_with_a_user_and_a_token_or_password(
-    user: str, key: str, served: Served, hosts: Plugins
-) -> None:
+def test_pull_code_with_a_user_and_a_token_or_password(user: str, key: str, served: Served) -> None:
     served.server.allow(user, f"{key}-7f3a")
     credentials = {"username": user, key: f"{key}-7f3a"}
     outputs = git_clone(repository=served.url("app.git"), credentials=credentials)
     assert outputs["commit_sha"] == served.commits["app"][-1]
 
 
-def test_credential_formatting_maintains_secrets(served: Served, hosts: Plugins) -> None:
+@pytest.mark.usefixtures("hosts")
+def test_credential_formatting_maintains_secrets(served: Served) -> None:
     token = Secret(value="testtoken-5d2b")
     token.save("test-token")
     served.server.allow("x-access-token", "testtoken-5d2b")
@@ -134,7 +134,8 @@ class MockCredentials(Block):
     password: SecretStr | None = None
 
 
-def test_git_clone_with_credentials_block(served: Served, hosts: Plugins) -> None:
+@pytest.mark.usefixtures("hosts")
+def test_git_clone_with_credentials_block(served: Served) -> None:
     served.server.allow("x-access-token", "mock-token-31")
     repo = GitRepository(
         url=served.url("app.git"), credentials=MockCredentials(token="mock-token-31")
@@ -142,7 +143,8 @@ def test_git_clone_with_credentials_block(served: Served, hosts: Plugins) -> Non
     assert repo.pull_code().version == served.commits["app"][-1]
 
 
-def test_include_submodules_with_credentials(served: Served, hosts: Plugins) -> None:
+@pytest.mark.usefixtures("hosts")
+def test_include_submodules_with_credentials(served: Served) -> None:
     # The submodule is on the same host, and private: it gets the same credentials.
     served.server.allow("x-access-token", "sub-token-42")
     outputs = git_clone(
@@ -169,11 +171,13 @@ def test_clone_repo_sparse(served: Served, tmp_path: Path) -> None:
     credentials = {"username": served.server.user, "password": served.server.password}
     repo = GitRepository(url=served.url("app.git"), directories=["pkg"], credentials=credentials)
     tree = repo.pull_code(tmp_path / "s").directory
-    assert (tree / "pkg/a.py").is_file() and not (tree / "docs").exists()
+    assert (tree / "pkg/a.py").is_file()
+    assert not (tree / "docs").exists()
 
 
+@pytest.mark.usefixtures("hosts")
 def test_git_clone_errors_obscure_access_token(
-    served: Served, hosts: Plugins, capsys: pytest.CaptureFixture[str]
+    served: Served, capsys: pytest.CaptureFixture[str]
 ) -> None:
     secret = "super-secret-42".upper()
     with pytest.raises(CodeferryError) as failed:
@@ -182,9 +186,11 @@ def test_git_clone_errors_obscure_access_token(
             branch="definitely-does-not-exist-123",
             credentials={"access_token": secret},
         )
-    assert secret not in str(failed.value) and secret not in repr(failed.value)
+    assert secret not in str(failed.value)
+    assert secret not in repr(failed.value)
     shown = capsys.readouterr()
-    assert secret not in shown.out and secret not in shown.err
+    assert secret not in shown.out
+    assert secret not in shown.err
 
 
 # -- to_pull_step ---------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ def test_a_long_git_pull_shows_the_files_written_on_the_terminal_only(
     label = served.url("big.git")
     assert f"pull {label}: writing files" in finished.text
     written = re.search(r"pulled .* \(version \w+\): (\d+) files", finished.text)
-    assert written is not None and int(written.group(1)) >= BIG_FILES
+    assert written is not None
+    assert int(written.group(1)) >= BIG_FILES
     assert f"/{written.group(1)} files" in finished.text  # the bar counts them all
     assert password not in finished.text
     directory = Path(finished.stdout.decode().removesuffix("\n"))

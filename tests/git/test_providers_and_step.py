@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from codeferry.errors import PullError
@@ -22,6 +22,7 @@ from codeferry_git.repository import GitRepository
 from codeferry_github.credentials import GitHubAppCredentials, GitHubCredentials
 from codeferry_gitlab.credentials import GitLabCredentials
 from tests.git.conftest import Served
+from tests.servers.keys import new_rsa_key
 
 
 @pytest.mark.parametrize(
@@ -33,7 +34,7 @@ from tests.git.conftest import Served
     ],
 )
 def test_git_clone_step_takes_prefects_arguments(
-    git_plugins: Plugins, served: Served, tmp_path: Path, name: str
+    git_plugins: Plugins, served: Served, name: str
 ) -> None:
     step = git_plugins.step(name).function
     outputs = step(
@@ -41,11 +42,12 @@ def test_git_clone_step_takes_prefects_arguments(
         branch="feature",
         credentials={"username": served.server.user, "access_token": served.server.password},
     )
+    assert outputs is not None
     assert outputs["commit_sha"] == served.commits["feature"][0]
     assert (Path(outputs["directory"]) / "feature.py").exists()
 
 
-def test_git_clone_step_with_an_access_token(served: Served, tmp_path: Path) -> None:
+def test_git_clone_step_with_an_access_token(served: Served) -> None:
     from codeferry_git.steps import git_clone
 
     served.server.allow("x-access-token", "plain-token-1234")
@@ -180,7 +182,7 @@ class _FakeGitHubApi:
             return False
         data = json.loads(_b64decode(claims))
         now = time.time()
-        return (
+        return bool(
             json.loads(_b64decode(header))["alg"] == "RS256"
             and data["iss"] == self.app_id
             and data["iat"] <= now
@@ -190,12 +192,7 @@ class _FakeGitHubApi:
 
 @pytest.fixture
 def github_api(served: Served) -> Iterator[tuple[str, GitHubAppCredentials, _FakeGitHubApi]]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    key, pem = new_rsa_key()
     api = _FakeGitHubApi(
         key.public_key(), "4242", lambda t: served.server.allow("x-access-token", t)
     )
@@ -252,7 +249,8 @@ def test_a_github_app_mints_a_verified_token_and_clones(
     _, credentials, api = github_api
     repo = GitRepository(url=served.url("app.git"), credentials=credentials)
     assert repo.pull_code(tmp_path / "co").version == served.commits["app"][-1]
-    assert len(api.minted) == 1 and api.rejected == 0
+    assert len(api.minted) == 1
+    assert api.rejected == 0
     repo.pull_code(tmp_path / "co")
     assert len(api.minted) == 1, "a token still valid for long is reused in memory"
 
@@ -264,22 +262,15 @@ def test_a_github_app_token_is_renewed_before_it_expires(
     first = credentials.git_credentials("https://x/y.git")[1]
     credentials._token = (first, time.time() + 60)  # as if minted 59 minutes ago
     second = credentials.git_credentials("https://x/y.git")[1]
-    assert second != first and len(api.minted) == 2
+    assert second != first
+    assert len(api.minted) == 2
 
 
 def test_a_github_app_with_the_wrong_key_is_refused_clearly(
     served: Served, github_api: tuple[str, GitHubAppCredentials, _FakeGitHubApi], tmp_path: Path
 ) -> None:
     url, _, api = github_api
-    other = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
+    _, other = new_rsa_key()
     credentials = GitHubAppCredentials(
         app_id="4242", private_key=other, installation_id=77, api_url=url
     )
@@ -299,7 +290,8 @@ def test_git_clone_refuses_a_destination_holding_another_repository_unless_repla
     git_clone(repository=served.url("app.git"), credentials=credentials, destination=dest)
     with pytest.raises(PullError) as caught:
         git_clone(repository=served.url("lib.git"), credentials=credentials, destination=dest)
-    assert "app.git" in str(caught.value) and "lib.git" in str(caught.value)
+    assert "app.git" in str(caught.value)
+    assert "lib.git" in str(caught.value)
     assert (tmp_path / "flows" / "flow.py").is_file()
     outputs = git_clone(
         repository=served.url("lib.git"), credentials=credentials, destination=dest, replace=True

@@ -55,9 +55,8 @@ def private(served: Served, user: str) -> str:
     return token
 
 
-def test_a_saved_gitlab_repository_is_a_source_and_pulls_its_reference(
-    served: Served, hosts: Plugins
-) -> None:
+@pytest.mark.usefixtures("hosts")
+def test_a_saved_gitlab_repository_is_a_source_and_pulls_its_reference(served: Served) -> None:
     credentials = GitLabCredentials(token=private(served, "oauth2"))
     credentials.save("deploy")
     GitLabRepository(
@@ -68,7 +67,8 @@ def test_a_saved_gitlab_repository_is_a_source_and_pulls_its_reference(
     assert (pulled.directory / "feature.py").is_file()
 
 
-def test_pull_with_block_pulls_a_bitbucket_repository(served: Served, hosts: Plugins) -> None:
+@pytest.mark.usefixtures("hosts")
+def test_pull_with_block_pulls_a_bitbucket_repository(served: Served) -> None:
     credentials = BitBucketCredentials(token=private(served, "x-token-auth"))
     BitBucketRepository(repository=served.url("app.git"), bitbucket_credentials=credentials).save(
         "flows"
@@ -78,9 +78,8 @@ def test_pull_with_block_pulls_a_bitbucket_repository(served: Served, hosts: Plu
     assert (Path(outputs["directory"]) / "flow.py").is_file()
 
 
-def test_a_github_repository_object_is_a_storage_for_from_source(
-    served: Served, hosts: Plugins
-) -> None:
+@pytest.mark.usefixtures("hosts")
+def test_a_github_repository_object_is_a_storage_for_from_source(served: Served) -> None:
     block = GitHubRepository(
         repository_url=served.url("app.git"),
         reference="v1.0",
@@ -112,7 +111,8 @@ def test_a_reference_that_could_be_an_option_is_refused() -> None:
         BitBucketRepository(repository="https://bitbucket.org/w/r", reference="--upload-pack=x")
 
 
-def test_the_pull_step_of_a_repository_block_names_its_credentials_block(hosts: Plugins) -> None:
+@pytest.mark.usefixtures("hosts")
+def test_the_pull_step_of_a_repository_block_names_its_credentials_block() -> None:
     credentials = GitLabCredentials(token="glpat-abc123")
     credentials.save("deploy")
     block = GitLabRepository(

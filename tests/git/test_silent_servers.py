@@ -92,8 +92,9 @@ def test_a_submodule_on_a_silent_git_daemon_fails_the_pull_naming_it(
     assert not dest.exists(), "nothing is checked out when a submodule cannot be fetched"
 
 
+@pytest.mark.usefixtures("lowered_timeouts")
 def test_pull_over_ssh_from_a_silent_server_fails_naming_it(
-    silent_server: SilentServer, lowered_timeouts: None, tmp_path: Path
+    silent_server: SilentServer, tmp_path: Path
 ) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from dulwich.object_store import MemoryObjectStore
-from dulwich.objects import Blob, Tree
+from dulwich.objects import Blob, ObjectID, RawObjectID, Tree
 
 from codeferry.errors import PullError
 from codeferry.reuse import seal
@@ -99,10 +99,10 @@ class _RawTrees(MemoryObjectStore):
         super().__init__()
         self._raw = raw
 
-    def get_raw(self, name: bytes) -> tuple[int, bytes]:
+    def get_raw(self, name: RawObjectID | ObjectID) -> tuple[int, bytes]:
         if name in self._raw:
             return Tree.type_num, self._raw[name]
-        return super().get_raw(name)  # type: ignore[no-any-return]
+        return super().get_raw(name)
 
 
 def test_a_tree_naming_an_unchanged_file_twice_is_refused(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -10,17 +9,7 @@ import pytest
 from codeferry.testing import StorageContract, StoreHandle
 from codeferry_local.folder import LocalFolder
 from codeferry_local.storage import LocalDirectory
-
-
-def replace_folder(root: Path, files: Mapping[str, bytes]) -> None:
-    for path in files:
-        if path.startswith("/") or ".." in path.split("/"):
-            raise NotImplementedError("a folder cannot hold that name")
-    for existing in sorted(root.rglob("*"), reverse=True):
-        existing.unlink() if existing.is_file() else existing.rmdir()
-    for path, data in files.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(data)
+from tests.local.folders import folder_store
 
 
 class TestLocalDirectory(StorageContract):
@@ -28,13 +17,7 @@ class TestLocalDirectory(StorageContract):
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> StoreHandle:
-        root = tmp_path / "source"
-        root.mkdir()
-        return StoreHandle(
-            LocalDirectory(path=str(root)),
-            lambda files: replace_folder(root, files),
-            failing=lambda: LocalDirectory(path=str(tmp_path / "missing")),
-        )
+        return folder_store(tmp_path, lambda root: LocalDirectory(path=str(root)))
 
 
 class TestLocalFolder(StorageContract):
@@ -45,10 +28,4 @@ class TestLocalFolder(StorageContract):
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> StoreHandle:
-        root = tmp_path / "source"
-        root.mkdir()
-        return StoreHandle(
-            LocalFolder(str(root)),
-            lambda files: replace_folder(root, files),
-            failing=lambda: LocalFolder(str(tmp_path / "missing")),
-        )
+        return folder_store(tmp_path, lambda root: LocalFolder(str(root)))

@@ -14,20 +14,21 @@ from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME, Manifest, ManifestEntry
 from codeferry_local.folder import LocalFolder
 from codeferry_local.storage import LocalDirectory
+from tests.remote.object_stores import write_files
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / "pkg").mkdir(parents=True)
-    (root / "flow.py").write_text("from pkg.helpers import greet\n")
-    (root / "pkg" / "__init__.py").write_text("")
-    (root / "pkg" / "helpers.py").write_text("def greet(): return 'hi'\n")
-    (root / "__pycache__").mkdir()
-    (root / "__pycache__" / "flow.cpython-311.pyc").write_bytes(b"junk")
-    (root / ".git").mkdir()
-    (root / ".git" / "config").write_text("[core]")
-    return root
+    return write_files(
+        tmp_path / "project",
+        {
+            "flow.py": b"from pkg.helpers import greet\n",
+            "pkg/__init__.py": b"",
+            "pkg/helpers.py": b"def greet(): return 'hi'\n",
+            "__pycache__/flow.cpython-311.pyc": b"junk",  # never copied
+            ".git/config": b"[core]",  # never copied
+        },
+    )
 
 
 def files(directory: Path) -> set[str]:
@@ -249,7 +250,8 @@ def test_another_folder_pulled_into_the_same_destination_is_refused(tmp_path: Pa
     LocalDirectory(path=str(first)).pull_code(dest)
     with pytest.raises(PullError) as caught:
         LocalDirectory(path=str(second)).pull_code(dest)
-    assert str(first) in str(caught.value) and str(second) in str(caught.value)
+    assert str(first) in str(caught.value)
+    assert str(second) in str(caught.value)
     assert (dest / "flow.py").read_text() == "A = 1\n"
     replaced = LocalDirectory(path=str(second)).pull_code(dest, replace=True)
     assert replaced.changed
@@ -268,7 +270,8 @@ def test_a_symbolic_link_loop_in_the_folder_is_one_clear_error(
     with pytest.raises(PullError) as caught:
         LocalDirectory(path=str(project)).pull_code(tmp_path / "code")
     message = str(caught.value)
-    assert "ELOOP" in message and str(project / "pkg") in message
+    assert "ELOOP" in message
+    assert str(project / "pkg") in message
     assert "\n" not in message
     assert files(tmp_path / "code") == files(good.directory)
 

@@ -42,15 +42,6 @@ def trial(rng: random.Random, number: int) -> str:
     return f"trial {number} (CODEFERRY_RELIABILITY_SEED={rng.seed_value})"  # type: ignore[attr-defined]
 
 
-def tree(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` by ``/``-separated relative path."""
-    return {
-        p.relative_to(directory).as_posix(): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
-
-
 def version_files(version: int, count: int) -> dict[str, bytes]:
     """Version ``version`` of a source: every file says which version it belongs to."""
     return {
@@ -69,16 +60,25 @@ def codeferry(*args: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def run_codeferry(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[bytes]:
-    """``python -m codeferry ARGS`` to the end; fails the test with its output if it fails."""
+def run_codeferry(
+    *args: str,
+    env: Mapping[str, str],
+    ok: bool = True,
+    cwd: Path | None = None,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """``python -m codeferry ARGS`` to the end; fails the test with its output unless it
+    succeeded (``ok``) or failed (not ``ok``)."""
     done = subprocess.run(
         [sys.executable, "-m", "codeferry", *args],
         check=False,
         env=dict(env),
+        cwd=cwd,
+        input=input,
         capture_output=True,
         timeout=300,
     )
-    assert done.returncode == 0, (args, done.stdout.decode(), done.stderr.decode())
+    assert (done.returncode == 0) is ok, (args, done.stdout.decode(), done.stderr.decode())
     return done
 
 

@@ -84,7 +84,8 @@ def test_blocks_saved_by_concurrent_processes_are_never_lost_or_torn(
             tag = f"w{worker}-{index}"
             loaded = GitCredentials.load(tag)
             assert loaded.username == tag
-            assert loaded.token is not None and loaded.token.get_secret_value() == f"token-{tag}"
+            assert loaded.token is not None
+            assert loaded.token.get_secret_value() == f"token-{tag}"
     shared = GitCredentials.load("shared")
     assert shared.token is not None
     assert shared.token.get_secret_value() == f"token-{shared.username}"

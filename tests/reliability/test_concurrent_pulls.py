@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import Source, codeferry, leftovers, tree, version_files
+from tests.reliability.conftest import Source, codeferry, leftovers, version_files
+from tests.remote.object_stores import tree
 
 pytestmark = pytest.mark.reliability
 

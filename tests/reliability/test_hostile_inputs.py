@@ -21,7 +21,8 @@ from codeferry_s3.credentials import AwsCredentials
 from tests.docker.conftest import credentials as registry_credentials
 from tests.docker.conftest import pusher, repository
 from tests.docker.images import RawPusher, config_for, layer, member
-from tests.reliability.conftest import BUCKET, Objects, tree
+from tests.remote.object_stores import tree
+from tests.s3.conftest import BUCKET, Objects
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET
 from tests.servers.registry import RegistryServer
 

@@ -10,6 +10,7 @@ import random
 import re
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,10 @@ from tests.reliability.conftest import (
     codeferry,
     leftovers,
     run_codeferry,
-    tree,
     trial,
     version_files,
 )
+from tests.remote.object_stores import tree
 
 pytestmark = pytest.mark.reliability
 
@@ -62,57 +63,76 @@ def kill_at_random_point(
     process.communicate()
 
 
+@dataclass
+class Puller:
+    """Pulls of this test's source by a child ``codeferry``, whole or killed."""
+
+    source: Source
+    env: dict[str, str]
+    home: Path
+    rng: random.Random
+
+    @property
+    def count(self) -> int:
+        """How many files each version of the source has."""
+        return FILES[self.source.family]
+
+    def pull(self, dest: Path) -> float:
+        """Pull into ``dest`` to the end; how many seconds it took."""
+        started = time.monotonic()
+        run_codeferry("pull", self.source.url, "--dest", str(dest), env=self.env)
+        return time.monotonic() - started
+
+    def killed_pull(self, dest: Path, span: float) -> None:
+        """A pull into ``dest`` killed at a random point of the ``span`` a whole pull takes."""
+        process = codeferry("pull", self.source.url, "--dest", str(dest), env=self.env)
+        kill_at_random_point(process, self.home, span, self.rng)
+
+
+@pytest.fixture
+def puller(
+    source: Source, child_env: dict[str, str], codeferry_home: Path, rng: random.Random
+) -> Puller:
+    return Puller(source, child_env, codeferry_home, rng)
+
+
 def test_a_killed_pull_leaves_the_old_or_the_new_tree_and_the_next_pull_repairs(
-    source: Source,
-    child_env: dict[str, str],
-    codeferry_home: Path,
-    tmp_path: Path,
-    rng: random.Random,
+    puller: Puller, tmp_path: Path
 ) -> None:
-    count = FILES[source.family]
+    rng = puller.rng
     dest = tmp_path / "work" / "code"
-    source.publish(version_files(0, count))
-    started = time.monotonic()
-    run_codeferry("pull", source.url, "--dest", str(dest), env=child_env)
-    span = time.monotonic() - started
+    puller.source.publish(version_files(0, puller.count))
+    span = puller.pull(dest)
     for number in range(1, TRIALS + 1):
         before = tree(dest)
-        new = version_files(number, count)
-        source.publish(new)
-        process = codeferry("pull", source.url, "--dest", str(dest), env=child_env)
-        kill_at_random_point(process, codeferry_home, span, rng)
+        new = version_files(number, puller.count)
+        puller.source.publish(new)
+        puller.killed_pull(dest, span)
         after = tree(dest)
         assert after in (before, new), (
             f"{trial(rng, number)}: the destination has {describe(after)}"
         )
 
-        run_codeferry("pull", source.url, "--dest", str(dest), env=child_env)
+        puller.pull(dest)
         assert tree(dest) == new, f"{trial(rng, number)}: repaired to {describe(tree(dest))}"
         assert leftovers(dest) == [], trial(rng, number)
 
 
 def test_a_killed_first_pull_leaves_no_destination_or_the_whole_tree(
-    source: Source,
-    child_env: dict[str, str],
-    codeferry_home: Path,
-    tmp_path: Path,
-    rng: random.Random,
+    puller: Puller, tmp_path: Path
 ) -> None:
-    count = FILES[source.family]
-    files = version_files(1, count)
-    source.publish(files)
-    started = time.monotonic()
-    run_codeferry("pull", source.url, "--dest", str(tmp_path / "measure"), env=child_env)
-    span = time.monotonic() - started
+    rng = puller.rng
+    files = version_files(1, puller.count)
+    puller.source.publish(files)
+    span = puller.pull(tmp_path / "measure")
     for number in range(1, max(TRIALS // 2, 1) + 1):  # the later pulls matter more
         dest = tmp_path / f"code-{number}"
-        process = codeferry("pull", source.url, "--dest", str(dest), env=child_env)
-        kill_at_random_point(process, codeferry_home, span, rng)
+        puller.killed_pull(dest, span)
         if dest.exists():
             assert tree(dest) == files, f"{trial(rng, number)}: {describe(tree(dest))}"
         else:
             assert not dest.is_symlink(), f"{trial(rng, number)}: dangling destination link"
 
-        run_codeferry("pull", source.url, "--dest", str(dest), env=child_env)
+        puller.pull(dest)
         assert tree(dest) == files, trial(rng, number)
         assert leftovers(dest) == [], trial(rng, number)

@@ -11,67 +11,36 @@ them in plain.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import random
 import secrets
 import string
-import subprocess
 import sys
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
 from pydantic import SecretStr
 
+from codeferry.blocks import Block
 from codeferry_git.credentials import GitCredentials
 from codeferry_git.repository import GitRepository
 from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsCredentials
 from tests.git.conftest import Served
-from tests.reliability.conftest import (
-    BUCKET,
-    GIT_CLIENTS,
-    TRIALS,
-    Objects,
-    tree,
-    trial,
-    version_files,
-)
+from tests.git.processes import ProcessWatcher
+from tests.reliability.conftest import GIT_CLIENTS, TRIALS, run_codeferry, trial, version_files
+from tests.remote.object_stores import tree
+from tests.s3.conftest import BUCKET, Objects
 
 pytestmark = pytest.mark.reliability
 
-
-class ProcessWatcher:
-    """Reads every process's command line and environment, over and over, until stopped."""
-
-    def __init__(self, files: tuple[str, ...]) -> None:
-        self.files = files
-        self.seen: set[bytes] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            for process in Path("/proc").glob("[0-9]*"):
-                for name in self.files:
-                    with contextlib.suppress(OSError):  # gone already, or another user's
-                        self.seen.add((process / name).read_bytes())
-            self._stop.wait(0.01)  # sampling, not waiting: leave the CPU to the pull
-
-    def __enter__(self) -> ProcessWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+S = TypeVar("S", bound=Block)
 
 
 class Evidence:
@@ -91,18 +60,9 @@ class Evidence:
         input: bytes | None = None,
     ) -> bytes:
         """Run ``python -m codeferry ARGS``, keeping all it prints; returns its standard output."""
-        done = subprocess.run(
-            [sys.executable, "-m", "codeferry", *args],
-            check=False,
-            env=env,
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            timeout=300,
-        )
+        done = run_codeferry(*args, env=env, ok=ok, cwd=cwd, input=input)
         self.commands += 1
         self.outputs += [done.stdout, done.stderr]
-        assert (done.returncode == 0) is ok, (args, done.stdout, done.stderr)
         return done.stdout
 
     def codeferry(
@@ -114,17 +74,11 @@ class Evidence:
         only command lines are searched while this one runs.
         """
         watched = ("cmdline",) if secret_in_env else ("cmdline", "environ")
-        with ProcessWatcher(watched) as watcher:
-            done = subprocess.run(
-                [sys.executable, "-m", "codeferry", *args],
-                check=False,
-                env=env,
-                capture_output=True,
-            )
+        with ProcessWatcher(watched, pause=0.01) as watcher:
+            done = run_codeferry(*args, env=env, ok=ok)
         self.snapshots |= watcher.seen
         self.commands += 1
         self.outputs += [done.stdout, done.stderr]
-        assert (done.returncode == 0) is ok, (args, done.stdout, done.stderr)
         assert any(b"codeferry\0" + args[0].encode() in seen for seen in watcher.seen)
         return done.stdout
 
@@ -141,6 +95,16 @@ class Evidence:
         return found
 
 
+ESCAPES: tuple[Callable[[str], str], ...] = (
+    lambda text: urllib.parse.quote(text, safe=""),
+    urllib.parse.quote,
+    urllib.parse.quote_plus,
+    lambda text: json.dumps(text)[1:-1],
+    lambda text: json.dumps(text, ensure_ascii=False)[1:-1],
+)
+"""How a text is written in a URL or in JSON."""
+
+
 def _forms(secret: str) -> set[bytes]:
     """``secret`` in every form it may travel in, as bytes to look for.
 
@@ -150,14 +114,7 @@ def _forms(secret: str) -> set[bytes]:
     standard and the URL-safe alphabet. A multi-line secret (a private key) is looked for line
     by line too.
     """
-    found = {
-        secret,
-        urllib.parse.quote(secret, safe=""),
-        urllib.parse.quote(secret),
-        urllib.parse.quote_plus(secret),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-    }
+    found = {secret, *(escape(secret) for escape in ESCAPES)}
     data = secret.encode()
     for shift in range(3):
         encoded = base64.b64encode(b"\0" * shift + data + b"\0\0").decode()
@@ -305,6 +262,15 @@ class SecretBackend:
         return f"block:{self.storage.block_type_slug}/good"
 
 
+def saved_good_and_bad(make: Callable[[str, str], S], good: str, bad: str) -> S:
+    """``make(name, value)`` for the names "good" and "bad", each block saved under its name
+    (``make`` saves the credentials it makes); the good one."""
+    made = {name: make(name, value) for name, value in (("good", good), ("bad", bad))}
+    for name, storage in made.items():
+        storage.save(name)
+    return made["good"]
+
+
 def _local_backend(tmp_path: Path) -> SecretBackend:
     from codeferry_local.storage import LocalDirectory
 
@@ -327,17 +293,20 @@ def _git_backend(request: pytest.FixtureRequest, client: str) -> SecretBackend:
     token, wrong = f"tok-{secrets.token_urlsafe(24)}", f"wrong-{secrets.token_urlsafe(24)}"
     served.server.allow("rel-user", token)
     request.addfinalizer(lambda: served.server.revoke("rel-user", token))
-    for block_name, value in (("good", token), ("bad", wrong)):
+
+    def repository(block_name: str, value: str) -> GitRepository:
         credentials = GitCredentials(username="rel-user", token=SecretStr(value))
         credentials.save(block_name)
-        storage = GitRepository(url=served.url(name), credentials=credentials)
-        storage.save(block_name)
-        if block_name == "good":
-            good = storage
+        return GitRepository(url=served.url(name), credentials=credentials)
+
+    def publish(files: Mapping[str, bytes]) -> None:
+        served.repos.fast_import(name, [files])
+
+    good = saved_good_and_bad(repository, token, wrong)
     return SecretBackend(
         "git",
         good,
-        lambda files: served.repos.fast_import(name, [files]),
+        publish,
         secrets=[token, wrong],
         bad="block:git-repository/bad",
         credential="{{ blocks.git-credentials.good.token }}",
@@ -362,17 +331,18 @@ def _s3_backend(request: pytest.FixtureRequest) -> SecretBackend:
     key, secret = unsigned.server.enable_auth()
     objects = SignedObjects(unsigned.server, unsigned.bucket, key, secret)
     wrong = f"wrong-{secrets.token_urlsafe(24)}"
-    for block_name, value in (("good", secret), ("bad", wrong)):
+
+    def bucket(block_name: str, value: str) -> S3Bucket:
+        endpoint = {"endpoint_url": objects.server.endpoint}
         credentials = AwsCredentials(
             aws_access_key_id=key,
             aws_secret_access_key=SecretStr(value),
-            aws_client_parameters={"endpoint_url": objects.server.endpoint},
+            aws_client_parameters=endpoint,
         )
         credentials.save(block_name)
-        storage = S3Bucket(bucket_name=BUCKET, bucket_folder="code", credentials=credentials)
-        storage.save(block_name)
-        if block_name == "good":
-            good = storage
+        return S3Bucket(bucket_name=BUCKET, bucket_folder="code", credentials=credentials)
+
+    good = saved_good_and_bad(bucket, secret, wrong)
     return SecretBackend(
         "s3",
         good,
@@ -392,17 +362,16 @@ def _azure_backend(request: pytest.FixtureRequest) -> SecretBackend:
     server = request.getfixturevalue("azurite_server")
     blobs = Blobs(server, request.getfixturevalue("azurite_container"))
     wrong = base64.b64encode(secrets.token_bytes(64)).decode()
-    for block_name, key in (("good", server.key), ("bad", wrong)):
-        credentials = AzureBlobStorageCredentials(
-            connection_string=server.connection_string(key=key)
-        )
+
+    def container(block_name: str, key: str) -> AzureBlobStorageContainer:
+        connection_string = server.connection_string(key=key)
+        credentials = AzureBlobStorageCredentials(connection_string=connection_string)
         credentials.save(block_name)
-        storage = AzureBlobStorageContainer(
+        return AzureBlobStorageContainer(
             container_name=blobs.container, base_folder="code", credentials=credentials
         )
-        storage.save(block_name)
-        if block_name == "good":
-            good = storage
+
+    good = saved_good_and_bad(container, server.key, wrong)
     return SecretBackend(
         "azure",
         good,
@@ -427,16 +396,14 @@ def _gcs_backend(request: pytest.FixtureRequest) -> SecretBackend:
     info = service_account_info(tokens.url)
     credentials = GcpCredentials(service_account_info=info)
     credentials.save("good")
-    for block_name, bucket in (("good", "scan-bucket"), ("bad", "no-such-bucket")):
-        storage = GcsBucket(
-            bucket=bucket,
-            bucket_folder="code",
-            gcp_credentials=credentials,
-            endpoint_url=emulator.endpoint,
+
+    def bucket_of(_block_name: str, bucket: str) -> GcsBucket:
+        endpoint = emulator.endpoint
+        return GcsBucket(
+            bucket=bucket, bucket_folder="code", gcp_credentials=credentials, endpoint_url=endpoint
         )
-        storage.save(block_name)
-        if block_name == "good":
-            good = storage
+
+    good = saved_good_and_bad(bucket_of, "scan-bucket", "no-such-bucket")
     return SecretBackend(
         "gcs",
         good,
@@ -453,20 +420,21 @@ def _docker_backend(request: pytest.FixtureRequest) -> SecretBackend:
     from tests.docker.images import RawPusher, config_for, layer
 
     registry = request.getfixturevalue("oci_registry")
-    assert registry.username and registry.password
+    assert registry.username
+    assert registry.password
     pusher = RawPusher(registry.url, registry.username, registry.password)
     request.addfinalizer(pusher.close)
     repository = f"scan/code{secrets.token_hex(4)}"
     wrong = f"wrong-{secrets.token_urlsafe(18)}"
-    for block_name, password in (("good", registry.password), ("bad", wrong)):
+
+    def image(block_name: str, password: str) -> OciImage:
         credentials = DockerRegistryCredentials(
             username=registry.username, password=password, registry_url=registry.url
         )
         credentials.save(block_name)
-        storage = OciImage(image=registry.image(repository, "v1"), credentials=credentials)
-        storage.save(block_name)
-        if block_name == "good":
-            good = storage
+        return OciImage(image=registry.image(repository, "v1"), credentials=credentials)
+
+    good = saved_good_and_bad(image, registry.password, wrong)
 
     def publish(files: Mapping[str, bytes]) -> None:
         code = layer({f"app/{path}": data for path, data in files.items()})
@@ -483,10 +451,9 @@ def _docker_backend(request: pytest.FixtureRequest) -> SecretBackend:
 
 
 @pytest.fixture(params=["local", *GIT_CLIENTS, "s3", "azure", "gcs", "docker"])
-def secret_backend(
-    request: pytest.FixtureRequest, codeferry_home: Path, tmp_path: Path
-) -> SecretBackend:
-    """A backend holding nothing yet, with saved credentials (good and bad) for it."""
+def secret_backend(request: pytest.FixtureRequest, tmp_path: Path) -> SecretBackend:
+    """A backend holding nothing yet, with saved credentials (good and bad) for it (in the
+    test's home: ``codeferry_home`` is autouse, so it is made first)."""
     if request.param == "local":
         return _local_backend(tmp_path)
     if request.param in GIT_CLIENTS:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 import fsspec
 import pytest
@@ -53,12 +52,3 @@ def memory_folder() -> Iterator[MemoryFolder]:
     folder = MemoryFolder()
     yield folder
     folder.cleanup()
-
-
-def tree(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` by ``/``-separated relative path."""
-    return {
-        p.relative_to(directory).as_posix(): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }

@@ -9,6 +9,7 @@ import pytest
 
 from codeferry.remote import RemoteStorage
 from codeferry.testing import StorageContract, StoreHandle
+from tests.local.folders import folder_store
 from tests.remote.conftest import MemoryFolder
 
 
@@ -47,10 +48,4 @@ class TestLocalFilesystem(StorageContract):
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> StoreHandle:
-        root = tmp_path / "remote"
-        root.mkdir()
-        return StoreHandle(
-            RemoteStorage(root.as_uri()),
-            lambda files: replace_local(root, files),
-            failing=lambda: RemoteStorage((tmp_path / "missing").as_uri()),
-        )
+        return folder_store(tmp_path, lambda root: RemoteStorage(root.as_uri()), replace_local)

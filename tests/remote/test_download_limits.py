@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fsspec.asyn import AsyncFileSystem
+from typing_extensions import override
 
 from codeferry.remote.download import DownloadJob, download_files
 from codeferry.remote.listing import RemoteFile
@@ -40,7 +41,8 @@ class SlowMemoryFS(AsyncFileSystem):  # type: ignore[misc]
         self.open_now = 0
         self.most_open: dict[bool, int] = {True: 0, False: 0}
 
-    async def open_async(self, path: str, mode: str = "rb", **kwargs: Any) -> _Stream:
+    @override
+    async def open_async(self, path: str, mode: str = "rb", **_kwargs: Any) -> _Stream:
         self.open_now += 1
         large = len(self.files[path]) > CHUNK
         self.most_open[large] = max(self.most_open[large], self.open_now)

@@ -10,7 +10,8 @@ import pytest
 from codeferry.errors import PullError, PushError, UnsafePathError
 from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME, Manifest, RemoteStorage
-from tests.remote.conftest import MemoryFolder, tree
+from tests.remote.conftest import MemoryFolder
+from tests.remote.object_stores import tree
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -199,6 +200,7 @@ def test_pull_step_with_storage_options_pulls_through_the_engine(
     outputs = step(
         url=memory_folder.url, destination=str(tmp_path / "out"), skip_instance_cache=True
     )
+    assert outputs is not None
     assert tree(Path(outputs["directory"])) == {"flow.py": b"x"}
 
 
@@ -208,5 +210,6 @@ def test_push_step_sends_the_folder(
     source = write(tmp_path / "src", {"flow.py": "x"})
     step = plugins.step("push_to_remote_storage").function
     outputs = step(url=memory_folder.url, source=str(source))
+    assert outputs is not None
     assert outputs["files"] == 1
     assert memory_folder.paths() == [MANIFEST_NAME, "flow.py"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fsspec.asyn import AsyncFileSystem
+from typing_extensions import override
 
 from codeferry.remote.listing import list_folder
 
@@ -30,7 +31,8 @@ class PagingFS(AsyncFileSystem):  # type: ignore[misc]
     def _entry(self, name: str) -> dict[str, Any]:
         return {"name": name, "size": len(FILES[name]), "type": "file", "ETag": f'"{name}"'}
 
-    async def _find(self, path: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
+    @override
+    async def _find(self, path: str, **_kwargs: Any) -> dict[str, dict[str, Any]]:
         self.calls.append(("find", path))
         if path == "bucket/code":
             try:
@@ -40,7 +42,8 @@ class PagingFS(AsyncFileSystem):  # type: ignore[misc]
                 raise
         return {name: self._entry(name) for name in FILES if name.startswith(path + "/")}
 
-    async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[dict[str, Any]]:
+    @override
+    async def _ls(self, path: str, detail: bool = True, **_kwargs: Any) -> list[dict[str, Any]]:
         self.calls.append(("ls", path))
         children = {name[len(path) + 1 :].split("/")[0] for name in FILES if name.startswith(path)}
         return [
@@ -92,11 +95,13 @@ class GivingUpFS(PagingFS):
         super().__init__(flat_seconds=0)
         self.gave_up = asyncio.Event()
 
-    async def _find(self, path: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
+    @override
+    async def _find(self, path: str, **_kwargs: Any) -> dict[str, dict[str, Any]]:
         await self.gave_up.wait()
         raise TimeoutError("the flat listing timed out")
 
-    async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[dict[str, Any]]:
+    @override
+    async def _ls(self, path: str, detail: bool = True, **_kwargs: Any) -> list[dict[str, Any]]:
         self.gave_up.set()
         raise TimeoutError("the listing by sub-folder timed out")
 

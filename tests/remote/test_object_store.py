@@ -20,8 +20,9 @@ from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME, ObjectStore, ObjectStoreFolder, RemoteStorage
 from codeferry.testing import StorageContract, StoreHandle
 from tests.conftest import use_plugins, write_tree
-from tests.remote.conftest import MemoryFolder, tree
+from tests.remote.conftest import MemoryFolder
 from tests.remote.memory_store import Memory, MemoryBucket, MemoryToken
+from tests.remote.object_stores import tree
 
 
 @pytest.fixture
@@ -54,12 +55,9 @@ PROJECT = {
 }
 
 
+@pytest.mark.usefixtures("memory_plugins")
 class TestMemoryBucket(StorageContract):
     """The base passes the storage contract every plugin passes."""
-
-    @pytest.fixture(autouse=True)
-    def _plugins(self, memory_plugins: Plugins) -> Iterator[None]:
-        yield
 
     @pytest.fixture
     def store(self, bucket: str) -> StoreHandle:
@@ -108,12 +106,14 @@ def test_push_then_pull_through_the_steps(
     source = write_tree(tmp_path / "src", PROJECT)
     push = memory_plugins.step("prefect_memory.deployments.steps.push_to_memory").function
     pushed = push(bucket=bucket, folder="code", source=str(source), ignore_file="deploy.ignore")
+    assert pushed is not None
     assert (pushed["bucket"], pushed["folder"], pushed["files"]) == (bucket, "code", 3)
     assert keys(bucket) == [
         "code/" + name for name in (MANIFEST_NAME, "deploy.ignore", "flow.py")
     ] + ["code/pkg/lib.py"]
     pull = memory_plugins.step("pull_from_memory").function
     pulled = pull(bucket=bucket, folder="code", destination=str(tmp_path / "out"))
+    assert pulled is not None
     assert pulled["version"] == pushed["version"]
     assert tree(Path(pulled["directory"])) == {
         "deploy.ignore": b"notes.txt\n",
@@ -215,7 +215,7 @@ def test_steps_the_steps_module_does_not_hold_are_refused_by_name() -> None:
     class Misplaced(Memory):
         steps_module = "tests.remote.conftest"
 
-    def register(step: Any, **options: Any) -> None:
+    def register(_step: Any, **_options: Any) -> None:
         raise AssertionError("nothing is registered")
 
     with pytest.raises(

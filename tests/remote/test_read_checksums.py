@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fsspec.asyn import AsyncFileSystem
+from typing_extensions import override
 
 from codeferry.remote.download import DownloadJob, download_files
 from codeferry.remote.listing import RemoteFile
@@ -27,8 +28,9 @@ class RangedMemoryFS(AsyncFileSystem):  # type: ignore[misc]
         super().__init__()
         self.files = files
 
+    @override
     async def _cat_file(
-        self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
+        self, path: str, start: int | None = None, end: int | None = None, **_kwargs: Any
     ) -> bytes:
         return self.files[path][start:end]
 
@@ -48,7 +50,8 @@ class _Stream:
 class StreamingMemoryFS(RangedMemoryFS):
     """In-memory files streamed whole (as s3fs's are)."""
 
-    async def open_async(self, path: str, mode: str = "rb", **kwargs: Any) -> _Stream:
+    @override
+    async def open_async(self, path: str, mode: str = "rb", **_kwargs: Any) -> _Stream:
         return _Stream(self.files[path])
 
 

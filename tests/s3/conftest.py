@@ -60,6 +60,9 @@ class Objects:
         body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return body
 
+    def names(self) -> list[str]:
+        return self.keys()
+
     def keys(self, prefix: str = "") -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=prefix
@@ -96,12 +99,3 @@ def credentials(s3_server: MotoServer) -> AwsCredentials:
 def s3_plugins() -> Plugins:
     """Core, local and the S3 plugin, and nothing else installed on the machine."""
     return use_plugins(local="codeferry_local.plugin", s3="codeferry_s3.plugin")
-
-
-def tree(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` by ``/``-separated relative path."""
-    return {
-        p.relative_to(directory).as_posix(): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from codeferry.plugins import Plugins
 from codeferry.remote import MANIFEST_NAME
 from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsCredentials, MinIOCredentials
-from tests.s3.conftest import Objects, tree
+from tests.remote.object_stores import FOLDER_MARKERS, SIBLINGS, StoreChecks, tree
+from tests.s3.conftest import Objects
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET, MotoServer
 
 
@@ -22,21 +24,19 @@ def bucket(objects: Objects, credentials: AwsCredentials, folder: str = "code") 
 def test_folder_is_that_folder_and_nothing_beside_it(
     objects: Objects, credentials: AwsCredentials, tmp_path: Path
 ) -> None:
-    objects.put("code/flow.py", b"mine")
-    objects.put("code-old/flow.py", b"stale")
-    objects.put("code.txt", b"beside")
-    result = bucket(objects, credentials).pull_code(tmp_path / "out")
-    assert tree(result.directory) == {"flow.py": b"mine"}
+    storage = bucket(objects, credentials)
+    others = {**SIBLINGS, "code-old/flow.py": b"stale"}
+    StoreChecks(objects, storage).pulls_only_the_folder(
+        tmp_path / "out", {"flow.py": b"mine"}, others
+    )
 
 
 def test_folder_marker_objects_are_skipped(
     objects: Objects, credentials: AwsCredentials, tmp_path: Path
 ) -> None:
-    objects.put("code/", b"")
-    objects.put("code/pkg/", b"")
-    objects.put("code/pkg/a.py", b"a")
-    result = bucket(objects, credentials).pull_code(tmp_path / "out")
-    assert tree(result.directory) == {"pkg/a.py": b"a"}
+    storage = bucket(objects, credentials)
+    code = {"pkg/a.py": b"a"}
+    StoreChecks(objects, storage).pulls_only_the_folder(tmp_path / "out", code, FOLDER_MARKERS)
 
 
 def test_key_that_is_both_file_and_folder_is_refused_and_nothing_is_written(
@@ -126,7 +126,13 @@ def test_a_folder_that_held_many_files_is_listed_by_sub_folder_with_the_same_res
     for method in ("_ls", "_find"):
         original = getattr(fs, method)
 
-        async def spy(path: str, *args: object, _call=original, _name=method, **kwargs: object):
+        async def spy(
+            path: str,
+            *args: object,
+            _call: Callable[..., Awaitable[object]] = original,
+            _name: str = method,
+            **kwargs: object,
+        ) -> object:
             listed.append((_name, path.removeprefix(f"{objects.bucket}/")))
             return await _call(path, *args, **kwargs)
 
@@ -143,9 +149,8 @@ def test_a_folder_that_held_many_files_is_listed_by_sub_folder_with_the_same_res
     assert tree(second.directory) == {**code, "c/three.py": b"3!"}
 
 
-def test_missing_bucket_fails_in_one_line(
-    credentials: AwsCredentials, s3_server: MotoServer
-) -> None:
+@pytest.mark.usefixtures("s3_server")
+def test_missing_bucket_fails_in_one_line(credentials: AwsCredentials) -> None:
     storage = S3Bucket(bucket_name="no-such-bucket", credentials=credentials)
     with pytest.raises(PullError) as caught:
         storage.pull_code()
@@ -171,7 +176,8 @@ def test_wrong_secret_is_refused_cleanly_in_iam_mode(
         bucket(objects, bad).pull_code(tmp_path / "out")
     message = str(caught.value)
     assert "\n" not in message
-    assert wrong not in message and secret not in message
+    assert wrong not in message
+    assert secret not in message
     assert tree(first.directory) == {"flow.py": b"x"}
 
 
@@ -198,7 +204,7 @@ def test_explicit_region_is_honoured(objects: Objects, s3_server: MotoServer) ->
     assert options["client_kwargs"]["region_name"] == "eu-west-3"
     objects.put("code/flow.py", b"x")
     fs = bucket(objects, credentials).remote().filesystem
-    assert fs.s3.meta.region_name == "eu-west-3"  # type: ignore[attr-defined]
+    assert fs.s3.meta.region_name == "eu-west-3"
 
 
 def test_pull_step_takes_prefect_credentials_dictionaries_and_names(
@@ -219,6 +225,7 @@ def test_pull_step_takes_prefect_credentials_dictionaries_and_names(
         },
         destination=str(tmp_path / "out"),
     )
+    assert outputs is not None
     assert (outputs["bucket"], outputs["folder"]) == (objects.bucket, "code")
     assert tree(Path(outputs["directory"])) == {"flow.py": b"x"}
 
@@ -237,6 +244,7 @@ def test_push_step_takes_minio_credentials_and_client_parameters(
         client_parameters={"endpoint_url": s3_server.endpoint},
         source=str(source),
     )
+    assert outputs is not None
     assert outputs["files"] == 1
     assert objects.read("code/flow.py") == b"x"
 

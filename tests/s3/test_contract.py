@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from codeferry.plugins import Plugins
 from codeferry.testing import StorageContract, StoreHandle
 from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsCredentials
@@ -14,11 +11,8 @@ from tests.s3.conftest import Objects
 from tests.servers.moto_s3 import TEST_SECRET
 
 
+@pytest.mark.usefixtures("s3_plugins")
 class TestS3Bucket(StorageContract):
-    @pytest.fixture(autouse=True)
-    def _plugins(self, s3_plugins: Plugins) -> Iterator[None]:
-        yield
-
     @pytest.fixture
     def store(self, objects: Objects, credentials: AwsCredentials) -> StoreHandle:
         credentials.save("moto")  # a pull step names saved credentials, never their values

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
 from codeferry.errors import PullError
 from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsCredentials
-from tests.s3.conftest import Objects, tree
+from tests.remote.object_stores import tree
+from tests.s3.conftest import Objects
 from tests.servers.faulty_proxy import FaultyProxy, any_request
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET, MotoServer
+
+
+class FaultOptions(TypedDict, total=False):
+    after: int
+    status: int
+
 
 FILES = {f"pkg/m{n}.py": bytes([65 + n]) * (20_000 + n) for n in range(6)}
 
@@ -54,7 +62,7 @@ def storage(proxy: FaultyProxy, objects: Objects) -> S3Bucket:
     ],
 )
 def test_transient_faults_are_retried_until_the_pull_succeeds(
-    proxy: FaultyProxy, storage: S3Bucket, tmp_path: Path, kind: str, options: dict[str, int]
+    proxy: FaultyProxy, storage: S3Bucket, tmp_path: Path, kind: str, options: FaultOptions
 ) -> None:
     proxy.plan(kind, times=3, **options)
     result = storage.pull_code(tmp_path / "out")
@@ -77,7 +85,7 @@ def test_lasting_faults_fail_cleanly_and_keep_the_current_tree(
     objects: Objects,
     tmp_path: Path,
     kind: str,
-    options: dict[str, int],
+    options: FaultOptions,
 ) -> None:
     good = storage.pull_code(tmp_path / "out")
     objects.put("code/pkg/m0.py", b"changed" * 5_000)  # longer than any cut-off below

@@ -21,7 +21,8 @@ from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsClientParameters, AwsCredentials
 from codeferry_s3.roles import assumed_role_options
 from tests.conftest import write_tree
-from tests.s3.conftest import Objects, tree
+from tests.remote.object_stores import tree
+from tests.s3.conftest import Objects
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET, MotoServer
 
 FOLDER = "my-project"
@@ -183,8 +184,9 @@ def bucket_from_step(
     )
 
 
+@pytest.mark.usefixtures("s3_plugins")
 def test_region_name_in_client_parameters_is_the_clients_region(
-    s3_plugins: Plugins, s3_server: MotoServer, objects: Objects
+    s3_server: MotoServer, objects: Objects
 ) -> None:
     objects.put(f"{FOLDER}/flow.py", b"x")
     storage = bucket_from_step(s3_server, objects, {"region_name": "us-west-1"})

@@ -113,7 +113,7 @@ def test_a_session_whose_components_changed_falls_back_to_a_plain_one(
 
     from codeferry_s3.session import problems
 
-    def gone(*args: object, **kwargs: object) -> None:
+    def gone(*_args: object, **_kwargs: object) -> None:
         raise AttributeError("lazy_register_component")
 
     monkeypatch.setattr(AioSession, "lazy_register_component", gone)
@@ -131,4 +131,4 @@ def test_a_botocore_config_gives_the_settings_it_was_made_with() -> None:
     made = AwsClientParameters(config=Config(connect_timeout=5, s3={"addressing_style": "path"}))
     assert made.config == {"connect_timeout": 5, "s3": {"addressing_style": "path"}}
     with pytest.raises(ValueError, match="config must be a mapping of botocore settings"):
-        AwsClientParameters(config=["not", "settings"])  # type: ignore[arg-type]
+        AwsClientParameters(config=["not", "settings"])

@@ -10,14 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
-from codeferry.checkouts import Checkout
-from codeferry.errors import PullError
 from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsCredentials
+from tests.remote.object_stores import assert_pulls_give_up
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET
-from tests.servers.silent import SilentServer, call_bounded, run_codeferry
+from tests.servers.silent import SilentServer, run_codeferry
 
 
 def silence(server: SilentServer) -> str:
@@ -57,20 +55,18 @@ def test_pull_from_a_silent_s3_endpoint_fails_in_one_line_naming_it(
 def test_a_failed_pull_from_a_silent_s3_endpoint_releases_the_checkout(
     silent_server: SilentServer, tmp_path: Path
 ) -> None:
-    bucket = bucket_at(silent_server.address)
-    dest = tmp_path / "code"
-    for _ in range(2):
-        error = call_bounded(lambda: bucket.pull_code(dest))
-        assert isinstance(error, PullError)
-        assert str(error) == f"cannot list s3://code-bucket/code: {silence(silent_server)}"
-    FileLock(Checkout.for_storage(bucket, dest).root / ".lock").acquire(timeout=0)
+    assert_pulls_give_up(
+        bucket_at(silent_server.address),
+        tmp_path / "code",
+        f"cannot list s3://code-bucket/code: {silence(silent_server)}",
+    )
 
 
 def test_the_s3_client_is_built_with_the_default_limits_and_no_retries_of_its_own() -> None:
     remote = bucket_at("s3.example.com:9000").remote()
-    config = remote.filesystem.config_kwargs  # type: ignore[attr-defined]
+    config = remote.filesystem.config_kwargs
     assert (config["connect_timeout"], config["read_timeout"]) == (10.0, 30.0)
     assert config["retries"]["total_max_attempts"] == 1
-    assert remote.filesystem.retries == 1  # type: ignore[attr-defined]
+    assert remote.filesystem.retries == 1
     assert remote.settings.stall_timeout == 30.0
     assert remote.settings.timeout_attempts == 2

@@ -6,15 +6,29 @@ otherwise: CI must never pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
-__all__ = ["free_port", "missing", "need_program"]
+__all__ = [
+    "answers_http",
+    "free_port",
+    "logged_process",
+    "missing",
+    "need_program",
+    "stop",
+    "wait_until_ready",
+]
 
 
 def missing(server: str, reason: str) -> NoReturn:
@@ -37,3 +51,59 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def answers_http(url: str) -> bool:
+    """Whether anything answers HTTP at ``url`` (an error status counts: the server is up)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def wait_until_ready(
+    ready: Callable[[], bool],
+    process: subprocess.Popen[bytes],
+    log: Path,
+    failure: str,
+    timeout: float,
+) -> None:
+    """Poll ``ready`` until it holds; ``RuntimeError(failure)`` with the tail of ``log`` when
+    ``process`` ends first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{failure}:\n{tail}")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def logged_process(
+    args: list[str],
+    log: Path,
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    stop_timeout: float = 10,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``args`` running, both its output streams in the file ``log``; stopped after."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+    try:
+        yield process
+    finally:
+        stop(process, stop_timeout)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Terminate ``process``; kill it if it has not ended after ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

@@ -20,16 +20,13 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port, missing
+from tests.servers import answers_http, free_port, logged_process, missing, wait_until_ready
 
 __all__ = ["AzuriteServer", "azurite_program", "running_azurite"]
 
@@ -95,26 +92,6 @@ def azurite_program() -> Path | None:
     return program if program.exists() else None
 
 
-def _answers(url: str) -> bool:
-    """Whether anything answers HTTP at ``url`` (an error status counts: the server is up)."""
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + _READY_TIMEOUT
-    while not _answers(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"Azurite did not start on {url}:\n{tail}")
-        time.sleep(0.05)
-
-
 @contextlib.contextmanager
 def running_azurite(program: Path) -> Iterator[AzuriteServer]:
     """Azurite's blob service on a free 127.0.0.1 port, with a random account key; stopped after.
@@ -123,41 +100,31 @@ def running_azurite(program: Path) -> Iterator[AzuriteServer]:
     """
     account = "codeferry"
     key = base64.b64encode(secrets.token_bytes(64)).decode()
-    workdir = Path(tempfile.mkdtemp(prefix="codeferry-azurite-"))
-    log = workdir / "azurite.log"
     port = free_port()
     server = AzuriteServer(port=port, account=account, key=key)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                str(program),
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                str(port),
-                "--skipApiVersionCheck",  # the Python SDK speaks newer API versions
-                "--loose",
-                "--inMemoryPersistence",
-                "--disableTelemetry",  # the network is closed; don't wait on it
-                "--silent",
-            ],
-            # The key goes through the environment, never the process arguments.
-            env={**os.environ, "AZURITE_ACCOUNTS": f"{account}:{key}"},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-        )
-    try:
-        _wait_until_ready(process, server.account_url + "?comp=list", log)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+    url = server.account_url + "?comp=list"
+    failure = f"Azurite did not start on {url}"
+    # The key goes through the environment, never the process arguments.
+    environment = {**os.environ, "AZURITE_ACCOUNTS": f"{account}:{key}"}
+    azurite = [
+        str(program),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        "--skipApiVersionCheck",  # the Python SDK speaks newer API versions
+        "--loose",
+        "--inMemoryPersistence",
+        "--disableTelemetry",  # the network is closed; don't wait on it
+        "--silent",
+    ]
+    with tempfile.TemporaryDirectory(
+        prefix="codeferry-azurite-", ignore_cleanup_errors=True
+    ) as workdir:
+        log = Path(workdir) / "azurite.log"
+        with logged_process(azurite, log, cwd=workdir, env=environment) as process:
+            wait_until_ready(lambda: answers_http(url), process, log, failure, _READY_TIMEOUT)
+            yield server
 
 
 @pytest.fixture(scope="session")

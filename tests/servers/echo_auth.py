@@ -36,7 +36,7 @@ class EchoAuthServer:
         return f"http://{self.host}/{path.lstrip('/')}"
 
 
-def _repeat_in_a_400(path: str, authorization: str) -> Answer:
+def _repeat_in_a_400(_path: str, authorization: str) -> Answer:
     if not authorization:
         return 401, {"WWW-Authenticate": 'Basic realm="echo"'}, b""
     body = f'{{"errors": [{{"code": "DENIED", "message": "bad header {authorization}"}}]}}'

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port, missing
+from tests.servers import free_port, logged_process, missing, wait_until_ready
 
 __all__ = ["LAUNCHER", "GcsEmulator", "running_gcs_emulator"]
 
@@ -80,54 +77,24 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], server: GcsEmulator, log: Path) -> None:
-    url = f"{server.endpoint}/storage/v1/b?project={server.project}"
-    deadline = time.monotonic() + _READY_TIMEOUT
-    while not _ready(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"the GCS emulator did not start on {server.endpoint}:\n{tail}")
-        time.sleep(0.05)
-
-
 @contextlib.contextmanager
 def running_gcs_emulator() -> Iterator[GcsEmulator]:
     """gcp-storage-emulator in memory on a free 127.0.0.1 port; stopped after.
 
     Also used by the benchmarks, outside pytest.
     """
-    workdir = Path(tempfile.mkdtemp(prefix="codeferry-gcs-"))
-    log = workdir / "emulator.log"
     server = GcsEmulator(port=free_port())
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                LAUNCHER,
-                "start",
-                "--host",
-                server.host,
-                "--port",
-                str(server.port),
-                "--in-memory",
-                "-q",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-        )
-    try:
-        _wait_until_ready(process, server, log)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+    url = f"{server.endpoint}/storage/v1/b?project={server.project}"
+    failure = f"the GCS emulator did not start on {server.endpoint}"
+    emulator = [sys.executable, "-c", LAUNCHER, "start", "--host", server.host]
+    emulator += ["--port", str(server.port), "--in-memory", "-q"]
+    with tempfile.TemporaryDirectory(
+        prefix="codeferry-gcs-", ignore_cleanup_errors=True
+    ) as workdir:
+        log = Path(workdir) / "emulator.log"
+        with logged_process(emulator, log, cwd=workdir) as process:
+            wait_until_ready(lambda: _ready(url), process, log, failure, _READY_TIMEOUT)
+            yield server
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import free_port, missing
+from tests.servers import answers_http, free_port, logged_process, missing, wait_until_ready
 
 __all__ = ["MotoServer", "running_moto"]
 
@@ -123,44 +121,18 @@ def _allow(action: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def running_moto(python: str = sys.executable) -> Iterator[MotoServer]:
     """moto's S3 server on a free 127.0.0.1 port, stopped after (also used by the benchmark)."""
     server = MotoServer(port=free_port())
     with tempfile.TemporaryDirectory(prefix="codeferry-moto-") as workdir:
         log = Path(workdir) / "moto.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [python, "-m", "moto.server", "-H", server.host, "-p", str(server.port)],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                cwd=workdir,
-            )
-        try:
-            deadline = time.monotonic() + _READY_TIMEOUT
-            while not _answers(server.endpoint + "/moto-api/"):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    tail = log.read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"moto did not start on {server.endpoint}:\n{tail}")
-                time.sleep(0.05)
+        url = server.endpoint + "/moto-api/"
+        failure = f"moto did not start on {server.endpoint}"
+        moto = [python, "-m", "moto.server", "-H", server.host, "-p", str(server.port)]
+        with logged_process(moto, log, cwd=workdir) as process:
+            wait_until_ready(lambda: answers_http(url), process, log, failure, _READY_TIMEOUT)
             yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

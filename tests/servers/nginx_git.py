@@ -143,7 +143,7 @@ def _htpasswd(program: str, directory: Path, user: str, password: str) -> Path:
     return path
 
 
-def _wait_until_ready(server: NginxGit, processes: list[subprocess.Popen[bytes]]) -> None:
+def _wait_until_ready(server: NginxGit, processes: dict[str, subprocess.Popen[bytes]]) -> None:
     """Poll until a request reaches ``git http-backend`` through nginx and fcgiwrap.
 
     A repository that does not exist answers 404 from git http-backend itself; 502 means fcgiwrap
@@ -155,13 +155,13 @@ def _wait_until_ready(server: NginxGit, processes: list[subprocess.Popen[bytes]]
         request.add_header("Authorization", f"Basic {pair}")
     deadline = time.monotonic() + _READY_TIMEOUT
     while True:
-        for process in processes:
+        for name, process in processes.items():
             if process.poll() is not None:
                 text = "".join(
                     path.read_text(errors="replace")[-1000:]
                     for path in sorted(server.directory.glob("*.log"))
                 )
-                raise RuntimeError(f"{process.args[0]} exited ({process.returncode}):\n{text}")
+                raise RuntimeError(f"{name} exited ({process.returncode}):\n{text}")
         try:
             with urllib.request.urlopen(request, timeout=2):
                 return
@@ -233,14 +233,14 @@ def running_nginx_git(
                 )
             server = NginxGit(root, port, directory, user, password)
             try:
-                _wait_until_ready(server, [fcgiwrap, nginx])
+                _wait_until_ready(server, {"fcgiwrap": fcgiwrap, "nginx": nginx})
                 break
             except RuntimeError:
                 _stop(nginx, signal.SIGQUIT)
                 nginx = None
         if nginx is None:
-            log = (directory / "nginx.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"nginx did not start:\n{log}")
+            tail = (directory / "nginx.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"nginx did not start:\n{tail}")
         yield server
     finally:
         if nginx is not None:

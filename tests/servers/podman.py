@@ -21,14 +21,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.servers import need_program
+from tests.servers import logged_process, need_program, wait_until_ready
 from tests.servers.registry import RegistryServer
 
 __all__ = ["PodmanEngine"]
@@ -85,40 +84,16 @@ def running_podman(insecure_registries: list[str]) -> Iterator[PodmanEngine]:
         "TMPDIR": str(directory),
     }
     log = directory / "podman.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                program,
-                "--storage-driver",
-                "vfs",
-                "--root",
-                str(directory / "root"),
-                "--runroot",
-                str(directory / "run"),
-                "system",
-                "service",
-                "--time",
-                "0",
-                f"unix://{path}",
-            ],
-            stdout=output,
-            stderr=output,
-            env=environment,
-        )
+    storage = ["--storage-driver", "vfs", "--root", str(directory / "root")]
+    service = ["--runroot", str(directory / "run"), "system", "service", "--time", "0"]
+    failure = "podman service did not start"
     try:
-        deadline = time.monotonic() + _READY_TIMEOUT
-        while not _ping(path):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"podman service did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.05)
-        yield PodmanEngine(directory, path)
+        with logged_process(
+            [program, *storage, *service, f"unix://{path}"], log, env=environment, stop_timeout=15
+        ) as process:
+            wait_until_ready(lambda: _ping(path), process, log, failure, _READY_TIMEOUT)
+            yield PodmanEngine(directory, path)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
         # vfs layers can hold read-only folders; make them writable before removing
         subprocess.run(["chmod", "-R", "u+w", str(directory)], check=False, capture_output=True)
         shutil.rmtree(directory, ignore_errors=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port, need_program
+from tests.servers import free_port, need_program, stop
 
 __all__ = ["RegistryServer", "TokenServer", "need_program"]
 
@@ -159,12 +159,7 @@ def running_registry(
         yield RegistryServer(port, directory, username, password)
     finally:
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+            stop(process)
         shutil.rmtree(directory, ignore_errors=True)
 
 
