@@ -96,7 +96,7 @@ def history(files: int, commits: int) -> list[dict[str, bytes]]:
     return [tree, *changes]
 
 
-def server_label(server: NginxGit) -> str:
+def server_label() -> str:
     """The server as the results name it, with the versions that served them."""
     nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True, check=True).stderr
     git = run_git("--version").removeprefix("git version ")
@@ -226,7 +226,7 @@ def main(rounds: int, files: int, with_prefect: bool) -> None:
     results = {key: Samples(name) for key, name in NAMES.items()}
     with served_repository(work, files) as served:
         tools = Tools(served, prefect)
-        label = server_label(served.server)
+        label = server_label()
         print(f"{files:,} files, {COMMITS} commits; {label}; {rounds} rounds")
         for number in range(rounds):
             base = work / f"round{number}"

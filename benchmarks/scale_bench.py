@@ -57,7 +57,7 @@ def git_sizes(files: int, rounds: int) -> list[dict[str, Any]]:
     try:
         with git_bench.served_repository(work / "served", files, GIT_COMMITS) as served:
             tools = git_bench.Tools(served)
-            label = git_bench.server_label(served.server)
+            label = git_bench.server_label()
             for number in range(rounds):
                 base = work / f"round{number}"
                 base.mkdir()
