@@ -431,20 +431,15 @@ def _import_module(module: str | Path, *, fresh: bool = False) -> tuple[types.Mo
     text = str(module)
     try:
         if text.endswith(".py") or Path(text).is_file():
+            from codeferry.code_files import import_file, module_name
+
             path = Path(text).resolve()
-            name = f"codeferry_registered_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+            name = module_name("codeferry_registered", path)
             if name in sys.modules and not fresh:
                 return sys.modules[name], str(path)
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:
+            loaded = import_file("codeferry_registered", path)
+            if loaded is None:
                 raise BlockError(f"cannot import {path}")
-            loaded = importlib.util.module_from_spec(spec)
-            sys.modules[name] = loaded
-            try:
-                spec.loader.exec_module(loaded)
-            except BaseException:
-                sys.modules.pop(name, None)
-                raise
             return loaded, str(path)
         return importlib.import_module(text), text
     except BlockError:
