@@ -208,7 +208,7 @@ class Block(BaseModel):
 
         _check_name(name)
         store = store or get_store()
-        public, secrets = _split(self, store)
+        public, secrets = _split(self)
         document = BlockDocument(
             block_type_slug=self.block_type_slug,
             name=name,
@@ -468,7 +468,7 @@ def _check_name(name: str) -> None:
 # -- splitting secrets from the rest, and joining them back --------------------------------------
 
 
-def _split(model: BaseModel, store: BlockStore) -> tuple[dict[str, Any], dict[str, Any]]:
+def _split(model: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
     """The model as (public JSON data, {dotted path: secret value}); saved nested blocks as refs.
 
     A list, dict... holding secrets is one secret, under its field's path, whole.
@@ -522,7 +522,7 @@ def _build(block_type: type[Block], document: BlockDocument, store: BlockStore) 
             f"block {document.block_type_slug}/{document.name} does not fit its type{note}: "
             f"{problems}"
         ) from None
-    block._block_name = document.name
+    block._block_name = document.name  # noqa: SLF001 - the loader names the block it made
     return block
 
 

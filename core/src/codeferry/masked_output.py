@@ -87,7 +87,7 @@ class MaskedTextStream(io.TextIOBase):
         self._masker = _LineMasker()
         self._lock = threading.RLock()
         raw = getattr(stream, "buffer", None)
-        self._buffer = _MaskedBinaryStream(self, raw) if raw is not None else None
+        self._buffer = _MaskedBinaryStream(self, raw, self._lock) if raw is not None else None
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -140,10 +140,11 @@ class _MaskedBinaryStream(io.RawIOBase):
     ``surrogateescape``).
     """
 
-    def __init__(self, text: MaskedTextStream, raw: IO[bytes]) -> None:
+    def __init__(self, text: MaskedTextStream, raw: IO[bytes], lock: threading.RLock) -> None:
         super().__init__()
         self._text = text
         self._raw = raw
+        self._lock = lock  # the text stream's: text and bytes come out in the order written
         self._masker = _LineMasker()
         self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
 
@@ -158,7 +159,7 @@ class _MaskedBinaryStream(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         payload = bytes(data)
-        with self._text._lock:
+        with self._lock:
             self._text.flush()  # what was written as text comes first
             shown = self._masker.feed(self._decoder.decode(payload))
             if shown:
@@ -166,7 +167,7 @@ class _MaskedBinaryStream(io.RawIOBase):
         return len(payload)
 
     def flush(self) -> None:
-        with self._text._lock:
+        with self._lock:
             shown = self._masker.drain()
             if shown:
                 self._raw.write(shown.encode("utf-8", "surrogateescape"))
