@@ -246,7 +246,10 @@ def main(rounds: int) -> None:
                     ("daemonless image", f"{registry.host}/bench/daemonless"),
                     ("engine image", f"{registry.host}/bench/engine"),
                 ):
-                    cold_times, cold_bytes, warm_times, warm_bytes = [], [], [], []
+                    cold_times: list[float] = []
+                    warm_times: list[float] = []
+                    cold_bytes: list[float] = []
+                    warm_bytes: list[float] = []
                     for r in range(rounds):
                         destination = workspace / f"pull-{label[0]}-{r}"
                         storage = OciImage(image=f"{image}:v{rounds - 1}", path="/opt/flows")
