@@ -12,7 +12,6 @@ its ``aws_default`` connection, codeferry's from ``s3://BUCKET/FOLDER`` with the
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -181,10 +180,6 @@ if __name__ == "__main__":
     else:
         sys.path.insert(0, str(ROOT))
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        from recording import recorded
+        from recording import run_rounds
 
-        parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-        parser.add_argument("rounds", nargs="?", type=int, default=5)
-        arguments = parser.parse_args()
-        with recorded(FAMILY, TITLE):
-            main(arguments.rounds)
+        run_rounds(FAMILY, TITLE, main, __doc__.split("\n")[0])

@@ -130,20 +130,11 @@ def child_raw_list(_destination: Path) -> float:
 def child_prefect(destination: Path) -> float:
     from prefect_azure.deployments.steps import pull_from_azure_blob_storage
 
-    destination.mkdir(parents=True, exist_ok=True)
-    os.chdir(destination)  # prefect-azure pulls into the working directory
     credentials = {"connection_string": os.environ["BENCH_CONNECTION_STRING"]}
-    return blob_shapes.timed(
-        lambda: pull_from_azure_blob_storage(os.environ["BENCH_CONTAINER"], FOLDER, credentials)
+    return blob_shapes.in_folder(
+        destination,
+        lambda: pull_from_azure_blob_storage(os.environ["BENCH_CONTAINER"], FOLDER, credentials),
     )
-
-
-CHILDREN = {
-    "codeferry": child_codeferry,
-    "raw": child_raw,
-    "raw-list": child_raw_list,
-    "prefect": child_prefect,
-}
 
 
 # -- parent ----------------------------------------------------------------------------------
@@ -193,4 +184,12 @@ def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    blob_shapes.run_script("azure", "Azure Blob Storage", CHILDREN, main)
+    blob_shapes.run_script(
+        "azure",
+        "Azure Blob Storage",
+        main,
+        codeferry=child_codeferry,
+        raw=child_raw,
+        raw_list=child_raw_list,
+        prefect=child_prefect,
+    )

@@ -257,15 +257,23 @@ def timed(function: Callable[[], object]) -> float:
 def run_script(
     family: str,
     title: str,
-    children: Mapping[str, Callable[[Path], float]],
     main: Callable[[int], None],
+    **children: Callable[[Path], float],
 ) -> None:
     """A blob benchmark's entry point: ``--child NAME DESTINATION`` runs one timed child and
-    reports it; otherwise ``main(rounds)`` (``[rounds]``, 5 by default) runs, recorded."""
-    from recording import recorded
+    reports it (``children``: codeferry, raw, raw_list, prefect); otherwise ``main(rounds)``
+    (``[rounds]``, 5 by default) runs, recorded."""
+    from recording import run_rounds
 
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        report_child(children[sys.argv[2]](Path(sys.argv[3])))
+        report_child(children[sys.argv[2].replace("-", "_")](Path(sys.argv[3])))
     else:
-        with recorded(family, title):
-            main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+        run_rounds(family, title, main, f"{title} pulls: codeferry, a raw download, Prefect")
+
+
+def in_folder(destination: Path, pull: Callable[[], object]) -> float:
+    """Seconds ``pull`` takes run from ``destination``: Prefect's steps pull into the working
+    directory."""
+    destination.mkdir(parents=True, exist_ok=True)
+    os.chdir(destination)
+    return timed(pull)

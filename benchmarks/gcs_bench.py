@@ -131,17 +131,9 @@ def child_prefect(destination: Path) -> float:
     os.environ["STORAGE_EMULATOR_HOST"] = os.environ["BENCH_ENDPOINT"]
     from prefect_gcp.deployments.steps import pull_from_gcs
 
-    destination.mkdir(parents=True, exist_ok=True)
-    os.chdir(destination)  # prefect-gcp pulls into the working directory
-    return blob_shapes.timed(lambda: pull_from_gcs(os.environ["BENCH_BUCKET"], FOLDER, PROJECT))
-
-
-CHILDREN = {
-    "codeferry": child_codeferry,
-    "raw": child_raw,
-    "raw-list": child_raw_list,
-    "prefect": child_prefect,
-}
+    return blob_shapes.in_folder(
+        destination, lambda: pull_from_gcs(os.environ["BENCH_BUCKET"], FOLDER, PROJECT)
+    )
 
 
 # -- parent ----------------------------------------------------------------------------------
@@ -185,4 +177,12 @@ def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    blob_shapes.run_script("gcs", "Google Cloud Storage", CHILDREN, main)
+    blob_shapes.run_script(
+        "gcs",
+        "Google Cloud Storage",
+        main,
+        codeferry=child_codeferry,
+        raw=child_raw,
+        raw_list=child_raw_list,
+        prefect=child_prefect,
+    )

@@ -21,7 +21,6 @@ Basic auth (``tests/servers/nginx_git.py``, as in ``git_bench.py``), and moto's 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -197,10 +196,6 @@ if __name__ == "__main__":
     else:
         sys.path.insert(0, str(ROOT))
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        from recording import recorded
+        from recording import run_rounds
 
-        parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-        parser.add_argument("rounds", nargs="?", type=int, default=5)
-        arguments = parser.parse_args()
-        with recorded(FAMILY, TITLE):
-            main(arguments.rounds)
+        run_rounds(FAMILY, TITLE, main, __doc__.split("\n")[0])

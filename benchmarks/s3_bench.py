@@ -124,24 +124,14 @@ def child_raw_list(_destination: Path) -> float:
 def child_prefect(destination: Path) -> float:
     from prefect_aws.deployments.steps import pull_from_s3
 
-    destination.mkdir(parents=True, exist_ok=True)
-    os.chdir(destination)  # prefect-aws pulls into the working directory
     credentials: dict[str, Any] = {
         "aws_access_key_id": KEY,
         "aws_secret_access_key": SECRET,
         "aws_client_parameters": {"endpoint_url": os.environ["BENCH_ENDPOINT"]},
     }
-    return blob_shapes.timed(
-        lambda: pull_from_s3(bucket=BUCKET, folder=FOLDER, credentials=credentials)
+    return blob_shapes.in_folder(
+        destination, lambda: pull_from_s3(bucket=BUCKET, folder=FOLDER, credentials=credentials)
     )
-
-
-CHILDREN = {
-    "codeferry": child_codeferry,
-    "raw": child_raw,
-    "raw-list": child_raw_list,
-    "prefect": child_prefect,
-}
 
 
 # -- parent ------------------------------------------------------------------------------------
@@ -208,4 +198,12 @@ def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    blob_shapes.run_script("s3", "S3", CHILDREN, main)
+    blob_shapes.run_script(
+        "s3",
+        "S3",
+        main,
+        codeferry=child_codeferry,
+        raw=child_raw,
+        raw_list=child_raw_list,
+        prefect=child_prefect,
+    )
