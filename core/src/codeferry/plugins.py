@@ -146,6 +146,7 @@ def _describe(error: BaseException) -> str:
 
 
 _Entry = TypeVar("_Entry", BlockTypeInfo, StepInfo)
+_Collection = TypeVar("_Collection")
 
 _NAME_RULES = {
     "block type": (_SLUG_RE, "block type slug {!r} is not lowercase-with-dashes"),
@@ -196,8 +197,7 @@ class Plugins:
         self.manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.manager.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
-        self._block_types: dict[str, BlockTypeInfo] | None = None
-        self._steps: dict[str, StepInfo] | None = None
+        self._collections: dict[str, Any] = {}  # block types, steps: collected on first use
         self._lock = threading.RLock()
         self._trace = settings.flag("CODEFERRY_TRACE_HOOKS")
         for name, module_name in BUILTIN_PLUGINS.items():
@@ -300,10 +300,7 @@ class Plugins:
     @property
     def block_types(self) -> dict[str, BlockTypeInfo]:
         """Every registered block type by slug (aliases included)."""
-        with self._lock:
-            if self._block_types is None:
-                self._block_types = self._collect_block_types()
-            return self._block_types
+        return self._collected("block_types", self._collect_block_types)
 
     def _collect_block_types(self) -> dict[str, BlockTypeInfo]:
         from codeferry.blocks import Block, check_secret_fields
@@ -349,10 +346,7 @@ class Plugins:
     @property
     def steps(self) -> dict[str, StepInfo]:
         """Every registered step by each of its names (short, fully qualified and aliases)."""
-        with self._lock:
-            if self._steps is None:
-                self._steps = self._collect_steps()
-            return self._steps
+        return self._collected("steps", self._collect_steps)
 
     def _collect_steps(self) -> dict[str, StepInfo]:
         found: dict[str, StepInfo] = {}
@@ -389,6 +383,13 @@ class Plugins:
                 distribution_for_step(name),
             )
         return entry
+
+    def _collected(self, what: str, collect: Callable[[], _Collection]) -> _Collection:
+        with self._lock:
+            if what not in self._collections:
+                self._collections[what] = collect()
+            collected: _Collection = self._collections[what]
+            return collected
 
     def _registrations(
         self,
