@@ -24,6 +24,7 @@ from codeferry.lazy_exports import LazyExports
 
 if TYPE_CHECKING:
     from codeferry.remote.folder import ObjectStoreFolder
+    from codeferry.remote.internals import library_changed
     from codeferry.remote.listing import RemoteFile
     from codeferry.remote.manifest import MANIFEST_NAME, Manifest, ManifestEntry
     from codeferry.remote.objectstore import ObjectStore
@@ -39,6 +40,7 @@ __all__ = [
     "RemoteFile",
     "RemoteStorage",
     "TransferSettings",
+    "library_changed",
 ]
 
 _EXPORTS = LazyExports(
@@ -52,6 +54,7 @@ _EXPORTS = LazyExports(
         "ObjectStoreFolder": "codeferry.remote.folder",
         "RemoteStorage": "codeferry.remote.storage",
         "TransferSettings": "codeferry.remote.transfer",
+        "library_changed": "codeferry.remote.internals",
     },
     globals(),
 )
