@@ -100,9 +100,8 @@ def prefect_interpreter() -> Path:
 
 def main(rounds: int) -> None:
     from blob_shapes import Samples, make_tree, measure
-    from recording import case, series, write_family
-
     from git_bench import server_label
+    from recording import case, series, write_family
 
     from tests.servers.git_http import GitRepos
     from tests.servers.moto_s3 import running_moto
@@ -121,7 +120,7 @@ def main(rounds: int) -> None:
     user, token = "bench-user", "bench-token-7d2e"
     try:
         with running_nginx_git(work / "repos", user, token) as git, running_moto() as moto:
-            git_server = server_label(git)
+            git_server = server_label()
             client = moto.client(KEY, SECRET)
             client.create_bucket(Bucket=BUCKET)
             for path, data in files.items():
