@@ -12,7 +12,6 @@ its ``aws_default`` connection, codeferry's from ``s3://BUCKET/FOLDER`` with the
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -70,7 +69,8 @@ def child(tool: str, bundle_dir: Path, round_number: int) -> None:
     bundle.refresh()  # type: ignore[attr-defined]
     times[PHASES[2]] = time.perf_counter() - start
 
-    pulled = sum(1 for _ in Path(bundle.path).rglob("*.py"))  # type: ignore[attr-defined]
+    folder = Path(bundle.path)  # type: ignore[attr-defined]
+    pulled = len(list(folder.rglob("*.py")))
     if pulled != len(keys):
         raise SystemExit(f"{tool}: {pulled} files in the bundle, {len(keys)} in the bucket")
     peak_kb = 0.0
@@ -180,10 +180,6 @@ if __name__ == "__main__":
     else:
         sys.path.insert(0, str(ROOT))
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        from recording import recorded
+        from recording import run_rounds
 
-        parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-        parser.add_argument("rounds", nargs="?", type=int, default=5)
-        arguments = parser.parse_args()
-        with recorded(FAMILY, TITLE):
-            main(arguments.rounds)
+        run_rounds(FAMILY, TITLE, main, __doc__.split("\n")[0])

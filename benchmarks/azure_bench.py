@@ -21,30 +21,21 @@ Run: ``python benchmarks/azure_bench.py [rounds]`` (Azurite from tests/servers/n
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from blob_shapes import (  # noqa: E402
-    RAW_LISTING,
-    SHAPES,
-    Samples,
-    changed_subset,
-    make_tree,
-    measure,
-    record_shapes,
-    report_child,
-)
+import blob_shapes  # noqa: E402
 from prefect_env import prefect_python  # noqa: E402
-from recording import recorded  # noqa: E402
 
 FOLDER = "code"
 CONCURRENCY = 32
@@ -89,17 +80,20 @@ def child_codeferry(destination: Path) -> float:
             connection_string=os.environ["BENCH_CONNECTION_STRING"]
         ),
     )
-    start = time.perf_counter()
-    storage.pull_code(destination)
-    return time.perf_counter() - start
+    return blob_shapes.timed(lambda: storage.pull_code(destination))
+
+
+def _raw_client() -> Any:
+    """azure-storage-blob's asyncio client for the benchmark's container."""
+    from azure.storage.blob.aio import ContainerClient
+
+    return ContainerClient.from_connection_string(
+        os.environ["BENCH_CONNECTION_STRING"], os.environ["BENCH_CONTAINER"]
+    )
 
 
 async def _raw_download(destination: Path) -> None:
-    from azure.storage.blob.aio import ContainerClient
-
-    async with ContainerClient.from_connection_string(
-        os.environ["BENCH_CONNECTION_STRING"], os.environ["BENCH_CONTAINER"]
-    ) as client:
+    async with _raw_client() as client:
         names = [blob.name async for blob in client.list_blobs(name_starts_with=f"{FOLDER}/")]
         limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -118,46 +112,29 @@ async def _raw_download(destination: Path) -> None:
 def child_raw(destination: Path) -> float:
     import azure.storage.blob.aio  # noqa: F401 - imported before the clock starts
 
-    start = time.perf_counter()
-    asyncio.run(_raw_download(destination))
-    return time.perf_counter() - start
+    return blob_shapes.timed(lambda: asyncio.run(_raw_download(destination)))
 
 
 async def _raw_list() -> int:
-    from azure.storage.blob.aio import ContainerClient
-
-    async with ContainerClient.from_connection_string(
-        os.environ["BENCH_CONNECTION_STRING"], os.environ["BENCH_CONTAINER"]
-    ) as client:
+    async with _raw_client() as client:
         return len([blob async for blob in client.list_blobs(name_starts_with=f"{FOLDER}/")])
 
 
-def child_raw_list(destination: Path) -> float:
+def child_raw_list(_destination: Path) -> float:
     """One listing of the folder: the least a re-pull that finds nothing changed must do."""
     import azure.storage.blob.aio  # noqa: F401 - imported before the clock starts
 
-    start = time.perf_counter()
-    asyncio.run(_raw_list())
-    return time.perf_counter() - start
+    return blob_shapes.timed(lambda: asyncio.run(_raw_list()))
 
 
 def child_prefect(destination: Path) -> float:
     from prefect_azure.deployments.steps import pull_from_azure_blob_storage
 
-    destination.mkdir(parents=True, exist_ok=True)
-    os.chdir(destination)  # prefect-azure pulls into the working directory
     credentials = {"connection_string": os.environ["BENCH_CONNECTION_STRING"]}
-    start = time.perf_counter()
-    pull_from_azure_blob_storage(os.environ["BENCH_CONTAINER"], FOLDER, credentials)
-    return time.perf_counter() - start
-
-
-CHILDREN = {
-    "codeferry": child_codeferry,
-    "raw": child_raw,
-    "raw-list": child_raw_list,
-    "prefect": child_prefect,
-}
+    return blob_shapes.in_folder(
+        destination,
+        lambda: pull_from_azure_blob_storage(os.environ["BENCH_CONTAINER"], FOLDER, credentials),
+    )
 
 
 # -- parent ----------------------------------------------------------------------------------
@@ -172,74 +149,29 @@ def main(rounds: int) -> None:
     program = azurite_program()
     if program is None:
         raise SystemExit("node and npm are needed for Azurite (tests/servers/node)")
-    measured: dict[str, dict[str, Samples]] = {}
+    measured: dict[str, dict[str, blob_shapes.Samples]] = {}
     work = Path(tempfile.mkdtemp(prefix="azure-bench-"))
-    me = str(Path(__file__).resolve())
     with running_azurite(program) as server:
         connection = server.connection_string()
         print(f"Azurite on 127.0.0.1:{server.port}; {rounds} rounds; concurrency {CONCURRENCY}")
-        for number, shape in enumerate(SHAPES):
+        for number, shape in enumerate(blob_shapes.SHAPES):
             container = f"bench-{number}"
             with BlobServiceClient.from_connection_string(connection) as service:
                 service.create_container(container)
-            files = make_tree(shape)
+            files = blob_shapes.make_tree(shape)
             upload(connection, container, files)
-            env = {"BENCH_CONNECTION_STRING": connection, "BENCH_CONTAINER": container}
-            results = {
-                name: Samples(name)
-                for name in (
-                    "raw concurrent download (cold)",
-                    "codeferry cold pull",
-                    "codeferry warm, nothing changed",
-                    "codeferry warm, 1% changed",
-                    PREFECT,
-                    RAW_LISTING,
-                )
-            }
-            for round_number in range(rounds):
-                base = work / f"{number}-{round_number}"
-                run_env = {
-                    **env,
-                    "CODEFERRY_HOME": str(base / "home"),
-                    "PREFECT_HOME": str(base / "prefect-home"),
-                }
-
-                cold = [
-                    ("raw concurrent download (cold)", "raw", base / "raw"),
-                    ("codeferry cold pull", "codeferry", base / "checkout"),
-                ]
-                # Raw first in even rounds, codeferry in odd ones: neither always follows the other.
-                for name, child, target in cold if round_number % 2 == 0 else cold[::-1]:
-                    measure(results[name], [me, "--child", child, str(target)], run_env)
-                measure(
-                    results["codeferry warm, nothing changed"],
-                    [me, "--child", "codeferry", str(base / "checkout")],
-                    run_env,
-                )
-                measure(
-                    results[RAW_LISTING], [me, "--child", "raw-list", str(base / "list")], run_env
-                )
-                upload(connection, container, changed_subset(files, 0.01, round_number))
-                measure(
-                    results["codeferry warm, 1% changed"],
-                    [me, "--child", "codeferry", str(base / "checkout")],
-                    run_env,
-                )
-                measure(
-                    results[PREFECT],
-                    [me, "--child", "prefect", str(base / "prefect")],
-                    run_env,
-                    prefect,
-                )
-                shutil.rmtree(base, ignore_errors=True)
-            total = sum(len(data) for data in files.values())
-            print(f"{shape}: {len(files)} files, {total / 1e6:.1f} MB")
-            raw = results["raw concurrent download (cold)"]
-            for samples in results.values():
-                print(samples.row(None if samples is raw else raw))
-            measured[shape] = results
+            measured[shape] = results = blob_shapes.pull_rounds(
+                str(Path(__file__).resolve()),
+                work / str(number),
+                rounds,
+                {"BENCH_CONNECTION_STRING": connection, "BENCH_CONTAINER": container},
+                files,
+                functools.partial(upload, connection, container),
+                (PREFECT, prefect),
+            )
+            blob_shapes.print_shape(shape, files, results)
     shutil.rmtree(work, ignore_errors=True)
-    record_shapes(
+    blob_shapes.record_shapes(
         "azure",
         "Azure Blob Storage",
         measured,
@@ -252,8 +184,12 @@ def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        report_child(CHILDREN[sys.argv[2]](Path(sys.argv[3])))
-    else:
-        with recorded("azure", "Azure Blob Storage"):
-            main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+    blob_shapes.run_script(
+        "azure",
+        "Azure Blob Storage",
+        main,
+        codeferry=child_codeferry,
+        raw=child_raw,
+        raw_list=child_raw_list,
+        prefect=child_prefect,
+    )

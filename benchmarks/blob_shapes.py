@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -121,6 +122,66 @@ def report_child(seconds: float) -> None:
 RAW_LISTING = "raw listing (warm baseline)"
 """The samples of one plain listing of the folder: what a re-pull with nothing changed must do."""
 
+RAW_COLD = "raw concurrent download (cold)"
+COLD = "codeferry cold pull"
+WARM = "codeferry warm, nothing changed"
+CHANGED = "codeferry warm, 1% changed"
+
+
+def pull_rounds(
+    script: str,
+    work: Path,
+    rounds: int,
+    env: Mapping[str, str],
+    files: dict[str, bytes],
+    upload: Callable[[dict[str, bytes]], None],
+    prefect: tuple[str, Path],
+) -> dict[str, Samples]:
+    """Time ``rounds`` rounds of every pull of one shape, each in a child running ``script``.
+
+    ``script --child NAME DESTINATION`` runs the children ``raw``, ``raw-list``, ``codeferry``
+    and ``prefect``. A round: the two cold pulls (raw first in even rounds, codeferry in odd
+    ones: neither always follows the other), codeferry's warm re-pull and the raw listing, then
+    ``upload`` of 1% of ``files`` changed and the warm re-pull that finds them, then Prefect's
+    pull (``prefect``: its samples' name and its interpreter). ``files`` is kept up to date.
+    """
+    prefect_name, prefect_python = prefect
+    results = {
+        name: Samples(name) for name in (RAW_COLD, COLD, WARM, CHANGED, prefect_name, RAW_LISTING)
+    }
+    for round_number in range(rounds):
+        base = work / f"round-{round_number}"
+        run_env = {
+            **env,
+            "CODEFERRY_HOME": str(base / "home"),
+            "PREFECT_HOME": str(base / "prefect-home"),
+        }
+
+        def child(name: str, target: str, base: Path = base) -> list[str]:
+            return [script, "--child", name, str(base / target)]
+
+        cold = [(RAW_COLD, "raw", "raw"), (COLD, "codeferry", "checkout")]
+        for name, kind, target in cold if round_number % 2 == 0 else cold[::-1]:
+            measure(results[name], child(kind, target), run_env)
+        measure(results[WARM], child("codeferry", "checkout"), run_env)
+        measure(results[RAW_LISTING], child("raw-list", "list"), run_env)
+        changed = changed_subset(files, 0.01, round_number)
+        upload(changed)
+        files.update(changed)
+        measure(results[CHANGED], child("codeferry", "checkout"), run_env)
+        measure(results[prefect_name], child("prefect", "prefect"), run_env, prefect_python)
+        shutil.rmtree(base, ignore_errors=True)
+    return results
+
+
+def print_shape(shape: str, files: Mapping[str, bytes], results: Mapping[str, Samples]) -> None:
+    """The shape's numbers on standard output, each ratio to the raw cold download."""
+    total = sum(len(data) for data in files.values())
+    print(f"{shape}: {len(files)} files, {total / 1e6:.1f} MB")
+    raw = results[RAW_COLD]
+    for samples in results.values():
+        print(samples.row(None if samples is raw else raw))
+
 
 def record_shapes(
     family: str,
@@ -142,20 +203,20 @@ def record_shapes(
 
     cases = []
     for (shape, results), slug in zip(shapes.items(), ("small", "large"), strict=False):
-        raw = series(results["raw concurrent download (cold)"])
+        raw = series(results[RAW_COLD])
         theirs = series(results[prefect]) if prefect else None
         cases += [
             case(
                 f"cold-{slug}",
                 f"cold pull, {shape}",
-                series(results["codeferry cold pull"]),
+                series(results[COLD]),
                 raw,
                 theirs,
             ),
             case(
                 f"warm-{slug}",
                 f"warm re-pull, nothing changed, {shape}",
-                series(results["codeferry warm, nothing changed"]),
+                series(results[WARM]),
                 series(results[RAW_LISTING]),
                 theirs,
                 note="Raw is one listing of the folder with the SDK, in a fresh process: the"
@@ -169,7 +230,7 @@ def record_shapes(
             case(
                 f"changed-{slug}",
                 f"warm re-pull, 1% changed, {shape}",
-                series(results["codeferry warm, 1% changed"]),
+                series(results[CHANGED]),
                 raw,
                 theirs,
                 note="The raw baseline has no incremental mode: its number is the cold download.",
@@ -187,6 +248,32 @@ def record_shapes(
 
 
 def timed(function: Callable[[], object]) -> float:
+    """Seconds ``function`` takes (a child's pull: its libraries are imported before)."""
     start = time.perf_counter()
     function()
     return time.perf_counter() - start
+
+
+def run_script(
+    family: str,
+    title: str,
+    main: Callable[[int], None],
+    **children: Callable[[Path], float],
+) -> None:
+    """A blob benchmark's entry point: ``--child NAME DESTINATION`` runs one timed child and
+    reports it (``children``: codeferry, raw, raw_list, prefect); otherwise ``main(rounds)``
+    (``[rounds]``, 5 by default) runs, recorded."""
+    from recording import run_rounds
+
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        report_child(children[sys.argv[2].replace("-", "_")](Path(sys.argv[3])))
+    else:
+        run_rounds(family, title, main, f"{title} pulls: codeferry, a raw download, Prefect")
+
+
+def in_folder(destination: Path, pull: Callable[[], object]) -> float:
+    """Seconds ``pull`` takes run from ``destination``: Prefect's steps pull into the working
+    directory."""
+    destination.mkdir(parents=True, exist_ok=True)
+    os.chdir(destination)
+    return timed(pull)

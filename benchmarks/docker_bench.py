@@ -246,7 +246,10 @@ def main(rounds: int) -> None:
                     ("daemonless image", f"{registry.host}/bench/daemonless"),
                     ("engine image", f"{registry.host}/bench/engine"),
                 ):
-                    cold_times, cold_bytes, warm_times, warm_bytes = [], [], [], []
+                    cold_times: list[float] = []
+                    warm_times: list[float] = []
+                    cold_bytes: list[float] = []
+                    warm_bytes: list[float] = []
                     for r in range(rounds):
                         destination = workspace / f"pull-{label[0]}-{r}"
                         storage = OciImage(image=f"{image}:v{rounds - 1}", path="/opt/flows")
@@ -286,6 +289,7 @@ def main(rounds: int) -> None:
                 )
                 print(f"  full image copy (skopeo)  {median(copies):6.3f} s {size / 1024:9.1f} KiB")
                 copy = series(Samples("skopeo copy of the whole image", copies))
+                own, built = pulls["daemonless image"], pulls["engine image"]
                 cases = [
                     case(
                         "publish",
@@ -300,45 +304,37 @@ def main(rounds: int) -> None:
                             f"{kib_e:.0f} KiB (engine), {kib_p:.0f} KiB (Prefect)"
                         ),
                     ),
-                    case(
-                        "pull-cold",
-                        "pull code from an image, cold",
-                        series(
-                            Samples("OciImage pull, daemonless image", pulls["daemonless image"][0])
-                        ),
-                        raw=copy,
-                        others=[
-                            series(
-                                Samples(
-                                    "OciImage pull, engine-built image", pulls["engine image"][0]
-                                )
-                            )
-                        ],
-                        note=(
-                            f"bytes received: {pulls['daemonless image'][2]:.0f} KiB from the"
-                            f" daemonless image, {pulls['engine image'][2]:.0f} KiB from the"
-                            f" engine image; the whole image is {size / 1024:.0f} KiB"
-                        ),
-                    ),
-                    case(
-                        "pull-warm",
-                        "pull code from the next image, one file changed",
-                        series(
-                            Samples("OciImage pull, daemonless image", pulls["daemonless image"][1])
-                        ),
-                        raw=copy,
-                        others=[
-                            series(
-                                Samples(
-                                    "OciImage pull, engine-built image", pulls["engine image"][1]
-                                )
-                            )
-                        ],
-                        note=(
-                            f"bytes received: {pulls['daemonless image'][3]:.0f} KiB from the"
-                            f" daemonless image, {pulls['engine image'][3]:.0f} KiB from the"
-                            f" engine image; the whole image is {size / 1024:.0f} KiB"
-                        ),
+                    *(
+                        case(
+                            f"pull-{temperature}",
+                            title,
+                            series(Samples("OciImage pull, daemonless image", own_times)),
+                            raw=copy,
+                            others=[series(Samples("OciImage pull, engine-built image", times))],
+                            note=(
+                                f"bytes received: {own_kib:.0f} KiB from the daemonless image,"
+                                f" {kib:.0f} KiB from the engine image; the whole image is"
+                                f" {size / 1024:.0f} KiB"
+                            ),
+                        )
+                        for temperature, title, own_times, own_kib, times, kib in (
+                            (
+                                "cold",
+                                "pull code from an image, cold",
+                                own[0],
+                                own[2],
+                                built[0],
+                                built[2],
+                            ),
+                            (
+                                "warm",
+                                "pull code from the next image, one file changed",
+                                own[1],
+                                own[3],
+                                built[1],
+                                built[3],
+                            ),
+                        )
                     ),
                 ]
                 write_family(

@@ -24,11 +24,11 @@ Run: ``python benchmarks/gcs_bench.py [rounds]``.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,18 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from blob_shapes import (  # noqa: E402
-    RAW_LISTING,
-    SHAPES,
-    Samples,
-    changed_subset,
-    make_tree,
-    measure,
-    record_shapes,
-    report_child,
-)
+import blob_shapes  # noqa: E402
 from prefect_env import prefect_python  # noqa: E402
-from recording import recorded  # noqa: E402
 
 FOLDER = "code"
 CONCURRENCY = 32
@@ -100,17 +90,11 @@ def child_codeferry(destination: Path) -> float:
         bucket_folder=FOLDER,
         endpoint_url=os.environ["BENCH_ENDPOINT"],
     )
-    start = time.perf_counter()
-    storage.pull_code(destination)
-    return time.perf_counter() - start
+    return blob_shapes.timed(lambda: storage.pull_code(destination))
 
 
-def child_raw(destination: Path) -> float:
-    from google.cloud import storage  # noqa: F401 - imported before the clock starts
-
-    start = time.perf_counter()
-    gcs = client()
-    blobs = list(gcs.list_blobs(os.environ["BENCH_BUCKET"], prefix=f"{FOLDER}/"))
+def _raw_download(destination: Path) -> None:
+    blobs = list(client().list_blobs(os.environ["BENCH_BUCKET"], prefix=f"{FOLDER}/"))
 
     def fetch(blob: Any) -> None:
         target = destination / blob.name.removeprefix(f"{FOLDER}/")
@@ -119,16 +103,21 @@ def child_raw(destination: Path) -> float:
 
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         list(pool.map(fetch, blobs))
-    return time.perf_counter() - start
 
 
-def child_raw_list(destination: Path) -> float:
+def child_raw(destination: Path) -> float:
+    from google.cloud import storage  # noqa: F401 - imported before the clock starts
+
+    return blob_shapes.timed(lambda: _raw_download(destination))
+
+
+def child_raw_list(_destination: Path) -> float:
     """One listing of the folder: the least a re-pull that finds nothing changed must do."""
     from google.cloud import storage  # noqa: F401 - imported before the clock starts
 
-    start = time.perf_counter()
-    list(client().list_blobs(os.environ["BENCH_BUCKET"], prefix=f"{FOLDER}/"))
-    return time.perf_counter() - start
+    return blob_shapes.timed(
+        lambda: list(client().list_blobs(os.environ["BENCH_BUCKET"], prefix=f"{FOLDER}/"))
+    )
 
 
 def child_prefect(destination: Path) -> float:
@@ -138,23 +127,13 @@ def child_prefect(destination: Path) -> float:
     # pull_from_gcs calls google.auth.default() whatever it is given short of a service account;
     # the emulator checks no credentials, and ADC has no anonymous kind: hand it anonymous ones.
     anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
-    google.auth.default = lambda *args, **kwargs: (anonymous, PROJECT)
+    google.auth.default = lambda *_args, **_kwargs: (anonymous, PROJECT)
     os.environ["STORAGE_EMULATOR_HOST"] = os.environ["BENCH_ENDPOINT"]
     from prefect_gcp.deployments.steps import pull_from_gcs
 
-    destination.mkdir(parents=True, exist_ok=True)
-    os.chdir(destination)  # prefect-gcp pulls into the working directory
-    start = time.perf_counter()
-    pull_from_gcs(os.environ["BENCH_BUCKET"], FOLDER, PROJECT)
-    return time.perf_counter() - start
-
-
-CHILDREN = {
-    "codeferry": child_codeferry,
-    "raw": child_raw,
-    "raw-list": child_raw_list,
-    "prefect": child_prefect,
-}
+    return blob_shapes.in_folder(
+        destination, lambda: pull_from_gcs(os.environ["BENCH_BUCKET"], FOLDER, PROJECT)
+    )
 
 
 # -- parent ----------------------------------------------------------------------------------
@@ -163,74 +142,29 @@ CHILDREN = {
 def main(rounds: int) -> None:
     from tests.servers.gcs import running_gcs_emulator
 
-    measured: dict[str, dict[str, Samples]] = {}
+    measured: dict[str, dict[str, blob_shapes.Samples]] = {}
     prefect = prefect_python()
     work = Path(tempfile.mkdtemp(prefix="gcs-bench-"))
-    me = str(Path(__file__).resolve())
     with running_gcs_emulator() as server:
         os.environ["BENCH_ENDPOINT"] = server.endpoint
         print(f"gcp-storage-emulator at {server.endpoint}; {rounds} rounds")
-        for number, shape in enumerate(SHAPES):
+        for number, shape in enumerate(blob_shapes.SHAPES):
             bucket = f"bench-{number}"
             server.create_bucket(bucket)
-            files = make_tree(shape)
+            files = blob_shapes.make_tree(shape)
             upload(bucket, files)
-            env = {"BENCH_ENDPOINT": server.endpoint, "BENCH_BUCKET": bucket}
-            results = {
-                name: Samples(name)
-                for name in (
-                    "raw concurrent download (cold)",
-                    "codeferry cold pull",
-                    "codeferry warm, nothing changed",
-                    "codeferry warm, 1% changed",
-                    PREFECT,
-                    RAW_LISTING,
-                )
-            }
-            for round_number in range(rounds):
-                base = work / f"{number}-{round_number}"
-                run_env = {
-                    **env,
-                    "CODEFERRY_HOME": str(base / "home"),
-                    "PREFECT_HOME": str(base / "prefect-home"),
-                }
-
-                cold = [
-                    ("raw concurrent download (cold)", "raw", base / "raw"),
-                    ("codeferry cold pull", "codeferry", base / "checkout"),
-                ]
-                # Raw first in even rounds, codeferry in odd ones: neither always follows the other.
-                for name, child, target in cold if round_number % 2 == 0 else cold[::-1]:
-                    measure(results[name], [me, "--child", child, str(target)], run_env)
-                measure(
-                    results["codeferry warm, nothing changed"],
-                    [me, "--child", "codeferry", str(base / "checkout")],
-                    run_env,
-                )
-                measure(
-                    results[RAW_LISTING], [me, "--child", "raw-list", str(base / "list")], run_env
-                )
-                upload(bucket, changed_subset(files, 0.01, round_number))
-                measure(
-                    results["codeferry warm, 1% changed"],
-                    [me, "--child", "codeferry", str(base / "checkout")],
-                    run_env,
-                )
-                measure(
-                    results[PREFECT],
-                    [me, "--child", "prefect", str(base / "prefect")],
-                    run_env,
-                    prefect,
-                )
-                shutil.rmtree(base, ignore_errors=True)
-            total = sum(len(data) for data in files.values())
-            print(f"{shape}: {len(files)} files, {total / 1e6:.1f} MB")
-            raw = results["raw concurrent download (cold)"]
-            for samples in results.values():
-                print(samples.row(None if samples is raw else raw))
-            measured[shape] = results
+            measured[shape] = results = blob_shapes.pull_rounds(
+                str(Path(__file__).resolve()),
+                work / str(number),
+                rounds,
+                {"BENCH_ENDPOINT": server.endpoint, "BENCH_BUCKET": bucket},
+                files,
+                functools.partial(upload, bucket),
+                (PREFECT, prefect),
+            )
+            blob_shapes.print_shape(shape, files, results)
     shutil.rmtree(work, ignore_errors=True)
-    record_shapes(
+    blob_shapes.record_shapes(
         "gcs",
         "Google Cloud Storage",
         measured,
@@ -243,8 +177,12 @@ def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        report_child(CHILDREN[sys.argv[2]](Path(sys.argv[3])))
-    else:
-        with recorded("gcs", "Google Cloud Storage"):
-            main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+    blob_shapes.run_script(
+        "gcs",
+        "Google Cloud Storage",
+        main,
+        codeferry=child_codeferry,
+        raw=child_raw,
+        raw_list=child_raw_list,
+        prefect=child_prefect,
+    )

@@ -96,7 +96,7 @@ def history(files: int, commits: int) -> list[dict[str, bytes]]:
     return [tree, *changes]
 
 
-def server_label(server: NginxGit) -> str:
+def server_label() -> str:
     """The server as the results name it, with the versions that served them."""
     nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True, check=True).stderr
     git = run_git("--version").removeprefix("git version ")
@@ -226,7 +226,7 @@ def main(rounds: int, files: int, with_prefect: bool) -> None:
     results = {key: Samples(name) for key, name in NAMES.items()}
     with served_repository(work, files) as served:
         tools = Tools(served, prefect)
-        label = server_label(served.server)
+        label = server_label()
         print(f"{files:,} files, {COMMITS} commits; {label}; {rounds} rounds")
         for number in range(rounds):
             base = work / f"round{number}"
@@ -236,35 +236,27 @@ def main(rounds: int, files: int, with_prefect: bool) -> None:
                 url=served.url, credentials=GitCredentials(username=USER, token=TOKEN)
             )
             in_repo = partial(repo.pull_code, base / "in")
-            git, ours, dul = base / "git", base / "cf", base / "cf-dulwich"
 
-            pull, dulwich = tools.codeferry_pull, tools.codeferry_dulwich
-            alternated(
-                results,
-                number,
-                ("fresh-git", tools.git_clone, git),
-                ("fresh-cf", pull, ours),
-                ("fresh-cf-dulwich", dulwich, dul),
-            )
+            def each_tool(
+                kind: str, git_step: Callable[[Path], Run], base: Path = base, number: int = number
+            ) -> None:
+                """git, codeferry, then codeferry on dulwich (the order alternating by round)."""
+                alternated(
+                    results,
+                    number,
+                    (f"{kind}-git", git_step, base / "git"),
+                    (f"{kind}-cf", tools.codeferry_pull, base / "cf"),
+                    (f"{kind}-cf-dulwich", tools.codeferry_dulwich, base / "cf-dulwich"),
+                )
+
+            each_tool("fresh", tools.git_clone)
             add(results["fresh-cf-in"], in_process(in_repo))
             add(results["fresh-dulwich"], in_process(partial(dulwich_clone, base / "dulwich")))
             if prefect is not None:
                 add(results["fresh-prefect"], tools.prefect_clone(base / "prefect"))
-            alternated(
-                results,
-                number,
-                ("same-git", tools.git_fetch, git),
-                ("same-cf", pull, ours),
-                ("same-cf-dulwich", dulwich, dul),
-            )
+            each_tool("same", tools.git_fetch)
             served.add_commit(number)
-            alternated(
-                results,
-                number,
-                ("new-git", tools.git_update, git),
-                ("new-cf", pull, ours),
-                ("new-cf-dulwich", dulwich, dul),
-            )
+            each_tool("new", tools.git_update)
             add(results["new-cf-in"], in_process(in_repo))
             if prefect is not None:
                 add(results["new-prefect"], tools.prefect_clone(base / "prefect"))
@@ -294,46 +286,33 @@ def record(
 
     prefect_fresh = measured("fresh-prefect", "Prefect git_clone step (process)")
     prefect_again = measured("new-prefect", "Prefect git_clone step again (process)")
-    clone = series(results["fresh-git"])
+    process, in_process = "codeferry pull (process)", "codeferry pull_code (in-process)"
+    dulwich = "codeferry pull, dulwich (process)"
+    fresh = f"fresh shallow clone, {files:,} files"
+    repull = f"re-pull of one new commit, {CHANGED} files changed"
+    rows: list[tuple[str, str, str, str, str, dict[str, Any] | None, str | None, str]] = [
+        # case, title, our samples and their label, the raw baseline, Prefect's, another tool's
+        ("fresh-process", f"{fresh} (whole process)", "fresh-cf", process, "fresh-git",
+         prefect_fresh, "fresh-cf-dulwich", dulwich),
+        ("fresh", f"{fresh} (in-process)", "fresh-cf-in", in_process, "fresh-git",
+         prefect_fresh, "fresh-dulwich", "dulwich porcelain.clone(depth=1)"),
+        ("unchanged-process", "re-pull, nothing new (whole process)", "same-cf", process,
+         "same-git", None, "same-cf-dulwich", dulwich),
+        ("repull-process", f"{repull} (whole process)", "new-cf", process, "new-git",
+         prefect_again, "new-cf-dulwich", dulwich),
+        ("repull", f"{repull} (in-process)", "new-cf-in", in_process, "new-git",
+         prefect_again, None, ""),
+    ]  # fmt: skip
     cases = [
         case(
-            "fresh-process",
-            f"fresh shallow clone, {files:,} files (whole process)",
-            series(results["fresh-cf"], "codeferry pull (process)"),
-            raw=clone,
-            prefect=prefect_fresh,
-            others=[series(results["fresh-cf-dulwich"], "codeferry pull, dulwich (process)")],
-        ),
-        case(
-            "fresh",
-            f"fresh shallow clone, {files:,} files (in-process)",
-            series(results["fresh-cf-in"], "codeferry pull_code (in-process)"),
-            raw=clone,
-            prefect=prefect_fresh,
-            others=[series(results["fresh-dulwich"], "dulwich porcelain.clone(depth=1)")],
-        ),
-        case(
-            "unchanged-process",
-            "re-pull, nothing new (whole process)",
-            series(results["same-cf"], "codeferry pull (process)"),
-            raw=series(results["same-git"]),
-            others=[series(results["same-cf-dulwich"], "codeferry pull, dulwich (process)")],
-        ),
-        case(
-            "repull-process",
-            f"re-pull of one new commit, {CHANGED} files changed (whole process)",
-            series(results["new-cf"], "codeferry pull (process)"),
-            raw=series(results["new-git"]),
-            prefect=prefect_again,
-            others=[series(results["new-cf-dulwich"], "codeferry pull, dulwich (process)")],
-        ),
-        case(
-            "repull",
-            f"re-pull of one new commit, {CHANGED} files changed (in-process)",
-            series(results["new-cf-in"], "codeferry pull_code (in-process)"),
-            raw=series(results["new-git"]),
-            prefect=prefect_again,
-        ),
+            case_id,
+            title,
+            series(results[ours], label),
+            raw=series(results[raw]),
+            prefect=theirs,
+            others=[series(results[other], other_label)] if other else [],
+        )
+        for case_id, title, ours, label, raw, theirs, other, other_label in rows
     ]
     write_family(
         "git",

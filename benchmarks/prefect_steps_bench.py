@@ -21,7 +21,6 @@ Basic auth (``tests/servers/nginx_git.py``, as in ``git_bench.py``), and moto's 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -101,9 +100,8 @@ def prefect_interpreter() -> Path:
 
 def main(rounds: int) -> None:
     from blob_shapes import Samples, make_tree, measure
-    from recording import case, series, write_family
-
     from git_bench import server_label
+    from recording import case, series, write_family
 
     from tests.servers.git_http import GitRepos
     from tests.servers.moto_s3 import running_moto
@@ -122,7 +120,7 @@ def main(rounds: int) -> None:
     user, token = "bench-user", "bench-token-7d2e"
     try:
         with running_nginx_git(work / "repos", user, token) as git, running_moto() as moto:
-            git_server = server_label(git)
+            git_server = server_label()
             client = moto.client(KEY, SECRET)
             client.create_bucket(Bucket=BUCKET)
             for path, data in files.items():
@@ -197,10 +195,6 @@ if __name__ == "__main__":
     else:
         sys.path.insert(0, str(ROOT))
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        from recording import recorded
+        from recording import run_rounds
 
-        parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-        parser.add_argument("rounds", nargs="?", type=int, default=5)
-        arguments = parser.parse_args()
-        with recorded(FAMILY, TITLE):
-            main(arguments.rounds)
+        run_rounds(FAMILY, TITLE, main, __doc__.split("\n")[0])

@@ -8,6 +8,7 @@ and the exact command. A family that could not run records why instead (:func:`r
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
 import json
@@ -16,7 +17,7 @@ import platform
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
@@ -183,3 +184,11 @@ def recorded(family: str, title: str) -> Iterator[None]:
             },
         )
         raise
+
+
+def run_rounds(family: str, title: str, main: Callable[[int], None], description: str) -> None:
+    """A family's command line: ``[rounds]`` (5 by default), then ``main(rounds)``, recorded."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("rounds", nargs="?", type=int, default=5)
+    with recorded(family, title):
+        main(parser.parse_args().rounds)

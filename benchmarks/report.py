@@ -62,7 +62,7 @@ def _large_pull(case: dict[str, Any]) -> bool:
 
 def _git_clone(case: dict[str, Any]) -> bool:
     ours, raw = case["ours"]["peak_rss_mb"], (case["raw"] or {}).get("peak_rss_mb")
-    return _ratio_to_raw(1.3)(case) and ours is not None and raw and ours <= 2 * raw
+    return _ratio_to_raw(1.3)(case) and ours is not None and raw is not None and ours <= 2 * raw
 
 
 TARGETS = {

@@ -57,7 +57,7 @@ def git_sizes(files: int, rounds: int) -> list[dict[str, Any]]:
     try:
         with git_bench.served_repository(work / "served", files, GIT_COMMITS) as served:
             tools = git_bench.Tools(served)
-            label = git_bench.server_label(served.server)
+            label = git_bench.server_label()
             for number in range(rounds):
                 base = work / f"round{number}"
                 base.mkdir()
@@ -81,12 +81,14 @@ def git_sizes(files: int, rounds: int) -> list[dict[str, Any]]:
     }
     cases = []
     for kind in keys:
-        raw, ours = results[f"{kind}-git"], results[f"{kind}-cf"]
+        by_git, by_codeferry = results[f"{kind}-git"], results[f"{kind}-cf"]
         print(f"{titles[kind]}, {files:,} files")
-        print("  " + raw.row())
-        print("  " + ours.row(raw))
+        print("  " + by_git.row())
+        print("  " + by_codeferry.row(by_git))
         cases.append(
-            scale_case(f"git-{kind}", titles[kind], files, series(ours), series(raw), label)
+            scale_case(
+                f"git-{kind}", titles[kind], files, series(by_codeferry), series(by_git), label
+            )
         )
     return cases
 

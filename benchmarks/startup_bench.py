@@ -57,8 +57,8 @@ def main() -> None:
         commands["prefect block type ls"] = [prefect, "block", "type", "ls"]
     for argv in commands.values():  # warm the file cache and create the stores
         warm_up(argv, env)
-    cases = {name: (lambda argv=argv: run_process(argv, env)[0]) for name, argv in commands.items()}
-    results = alternate(cases, options.rounds)
+    runs = {name: (lambda argv=argv: run_process(argv, env)[0]) for name, argv in commands.items()}
+    results = alternate(runs, options.rounds)
     print(f"start-up, {options.rounds} rounds alternated, median [min - max]")
     pairs = {
         "codeferry --help": "prefect --help",

@@ -24,7 +24,7 @@ _VERSION = re.compile(r"^(?P<indent>[ \t]*)\.\. versionadded:: (?P<version>\S+)[
 class RstRoles(griffe.Extension):
     """Rewrite the docstring of every object once the whole tree is loaded."""
 
-    def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+    def on_object(self, *, obj: griffe.Object, **_: Any) -> None:
         docstring = obj.docstring
         if docstring is None:
             return

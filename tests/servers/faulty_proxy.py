@@ -21,7 +21,6 @@ import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 
 __all__ = ["Fault", "FaultyProxy", "object_get"]
 
@@ -150,12 +149,7 @@ class FaultyProxy:
         self._thread.start()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stopping.set()
         self._server.shutdown()
         self._server.server_close()

@@ -5,8 +5,9 @@ The public API is imported lazily, so ``import codeferry`` (and ``codeferry --he
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from codeferry.lazy_exports import LazyExports
 
 __version__ = "0.1.0"
 
@@ -40,32 +41,31 @@ __all__ = [
     "safe_join",
 ]
 
-_LAZY = {
-    "Block": "codeferry.blocks",
-    "Secret": "codeferry.blocks",
-    "load_block": "codeferry.blocks",
-    "Checkout": "codeferry.checkouts",
-    "load_entrypoint": "codeferry.entrypoints",
-    "CodeferryError": "codeferry.errors",
-    "hookimpl": "codeferry.hookspecs",
-    "safe_join": "codeferry.paths",
-    "get_plugins": "codeferry.plugins",
-    "from_source": "codeferry.sources",
-    "CodeStorage": "codeferry.storage",
-    "FetchResult": "codeferry.storage",
-    "PullContext": "codeferry.storage",
-    "PullResult": "codeferry.storage",
-    "PushResult": "codeferry.storage",
-}
+_EXPORTS = LazyExports(
+    __name__,
+    {
+        "Block": "codeferry.blocks",
+        "Secret": "codeferry.blocks",
+        "load_block": "codeferry.blocks",
+        "Checkout": "codeferry.checkouts",
+        "load_entrypoint": "codeferry.entrypoints",
+        "CodeferryError": "codeferry.errors",
+        "hookimpl": "codeferry.hookspecs",
+        "safe_join": "codeferry.paths",
+        "get_plugins": "codeferry.plugins",
+        "from_source": "codeferry.sources",
+        "CodeStorage": "codeferry.storage",
+        "FetchResult": "codeferry.storage",
+        "PullContext": "codeferry.storage",
+        "PullResult": "codeferry.storage",
+        "PushResult": "codeferry.storage",
+    },
+    globals(),
+)
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'codeferry' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _EXPORTS.get(name)
 
 
 def __dir__() -> list[str]:

@@ -208,7 +208,7 @@ class Block(BaseModel):
 
         _check_name(name)
         store = store or get_store()
-        public, secrets = _split(self, store)
+        public, secrets = _split(self)
         document = BlockDocument(
             block_type_slug=self.block_type_slug,
             name=name,
@@ -431,20 +431,15 @@ def _import_module(module: str | Path, *, fresh: bool = False) -> tuple[types.Mo
     text = str(module)
     try:
         if text.endswith(".py") or Path(text).is_file():
+            from codeferry.code_files import import_file, module_name
+
             path = Path(text).resolve()
-            name = f"codeferry_registered_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+            name = module_name("codeferry_registered", path)
             if name in sys.modules and not fresh:
                 return sys.modules[name], str(path)
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:
+            loaded = import_file("codeferry_registered", path)
+            if loaded is None:
                 raise BlockError(f"cannot import {path}")
-            loaded = importlib.util.module_from_spec(spec)
-            sys.modules[name] = loaded
-            try:
-                spec.loader.exec_module(loaded)
-            except BaseException:
-                sys.modules.pop(name, None)
-                raise
             return loaded, str(path)
         return importlib.import_module(text), text
     except BlockError:
@@ -473,7 +468,7 @@ def _check_name(name: str) -> None:
 # -- splitting secrets from the rest, and joining them back --------------------------------------
 
 
-def _split(model: BaseModel, store: BlockStore) -> tuple[dict[str, Any], dict[str, Any]]:
+def _split(model: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
     """The model as (public JSON data, {dotted path: secret value}); saved nested blocks as refs.
 
     A list, dict... holding secrets is one secret, under its field's path, whole.
@@ -527,7 +522,7 @@ def _build(block_type: type[Block], document: BlockDocument, store: BlockStore) 
             f"block {document.block_type_slug}/{document.name} does not fit its type{note}: "
             f"{problems}"
         ) from None
-    block._block_name = document.name
+    block._block_name = document.name  # noqa: SLF001 - the loader names the block it made
     return block
 
 

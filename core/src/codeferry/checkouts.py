@@ -303,7 +303,7 @@ class Checkout:
     def _commit(
         self, staging: Path, storage: CodeStorage, result: FetchResult, context: PullContext
     ) -> Path:
-        reused = context._reuser.placed if context._reuser is not None else None
+        reused = context.reused_files()
         version_id = f"{time.time_ns():x}-{_UNSAFE_CHARS.sub('-', result.version)[:12]}"
         directory = self.versions_dir / version_id
         meta = {

@@ -309,7 +309,7 @@ class _Checker:
 
     # -- problems ------------------------------------------------------------------------------
 
-    def _add(
+    def report(
         self,
         message: str,
         path: tuple[Hashable, ...],
@@ -363,7 +363,7 @@ class _Checker:
                     continue
                 first = seen.setdefault(step.id, step)
                 if first is not step and step.section == section:
-                    self._add(
+                    self.report(
                         f"{step.label}: id {step.id!r} is already used by {first.label}",
                         (*step.path, step.name, "id"),
                         chain,
@@ -411,7 +411,7 @@ class _Checker:
             what = f"reads the folder {directory!r} next to the deployment file"
         else:
             return
-        self._add(
+        self.report(
             f"{step.label} {what}, not where {source.label} put the code (Prefect pulls into "
             f"the working folder, codeferry into a checkout of its own): give it "
             f'directory: "{use}"',
@@ -435,11 +435,11 @@ class _Checker:
         except MissingPluginError as error:
             message = str(error)
             if error.distribution is not None:
-                self._add(message, step.path, chain, section=step.section, kind="unknown-step")
+                self.report(message, step.path, chain, section=step.section, kind="unknown-step")
                 return None
         else:
             if resolved.note is not None:
-                self._add(
+                self.report(
                     f"{step.label}: {resolved.note}",
                     step.path,
                     chain,
@@ -451,14 +451,15 @@ class _Checker:
         suggestion = _closest(step.name, self.plugins.steps)
         if suggestion is not None:
             message += f"; did you mean {suggestion!r}?"
-        self._add(message, step.path, chain, section=step.section, kind="unknown-step")
+        self.report(message, step.path, chain, section=step.section, kind="unknown-step")
         return None
 
     # -- templates -----------------------------------------------------------------------------
 
     def _fields(self, chain: _Chain) -> None:
         deployment = chain.deployment
-        assert deployment is not None and deployment.position is not None
+        assert deployment is not None
+        assert deployment.position is not None
         root = ("deployments", deployment.position - 1)
         values = {
             "name": deployment.name,
@@ -482,7 +483,7 @@ class _Checker:
         section: str | None,
     ) -> None:
         def add(message: str, kind: str = "reference", severity: str = "error") -> None:
-            self._add(
+            self.report(
                 f"{_owner(path, chain)}{reference}: {message}",
                 path,
                 chain,
@@ -646,7 +647,7 @@ class _Arguments:
     ) -> None:
         step = self.step
         path = (*step.path, step.name, key) if key is not None else step.path
-        self.checker._add(
+        self.checker.report(
             f"{step.label}: {message}",
             path,
             self.chain,
@@ -754,7 +755,7 @@ class _EmptyStore:
     def get_variable(self, name: str) -> Any:
         raise VariableNotFoundError(f"no variable {name!r} is set")
 
-    def get_block_type(self, slug: str) -> Any:
+    def get_block_type(self, _slug: str) -> Any:
         return None
 
 

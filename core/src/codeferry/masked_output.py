@@ -73,7 +73,22 @@ class _LineMasker:
         return shown + mask(text)
 
 
-class MaskedTextStream(io.TextIOBase):
+class _Masking:
+    """A writable stream in front of ``_under``, which answers ``isatty`` and ``fileno``."""
+
+    _under: IO[Any]
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self._under.isatty()
+
+    def fileno(self) -> int:
+        return self._under.fileno()
+
+
+class MaskedTextStream(_Masking, io.TextIOBase):
     """A text stream that writes to ``stream`` with every secret masked.
 
     It answers ``isatty``, ``fileno``, ``encoding`` and ``errors`` as ``stream`` does, so Rich and
@@ -84,10 +99,11 @@ class MaskedTextStream(io.TextIOBase):
     def __init__(self, stream: TextIO) -> None:
         super().__init__()
         self.unmasked = stream
+        self._under = stream
         self._masker = _LineMasker()
         self._lock = threading.RLock()
         raw = getattr(stream, "buffer", None)
-        self._buffer = _MaskedBinaryStream(self, raw) if raw is not None else None
+        self._buffer = _MaskedBinaryStream(self, raw, self._lock) if raw is not None else None
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -102,15 +118,6 @@ class MaskedTextStream(io.TextIOBase):
         if self._buffer is None:
             raise AttributeError("buffer")
         return self._buffer
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return self.unmasked.isatty()
-
-    def fileno(self) -> int:
-        return self.unmasked.fileno()
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
@@ -133,32 +140,24 @@ class MaskedTextStream(io.TextIOBase):
             self.flush()
 
 
-class _MaskedBinaryStream(io.RawIOBase):
+class _MaskedBinaryStream(_Masking, io.RawIOBase):
     """Bytes written to a :class:`MaskedTextStream`'s ``buffer``: masked, then written as bytes.
 
     Bytes that are not UTF-8 pass through unchanged (they are decoded and encoded back with
     ``surrogateescape``).
     """
 
-    def __init__(self, text: MaskedTextStream, raw: IO[bytes]) -> None:
+    def __init__(self, text: MaskedTextStream, raw: IO[bytes], lock: threading.RLock) -> None:
         super().__init__()
         self._text = text
-        self._raw = raw
+        self._raw = self._under = raw
+        self._lock = lock  # the text stream's: text and bytes come out in the order written
         self._masker = _LineMasker()
         self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
 
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return self._raw.isatty()
-
-    def fileno(self) -> int:
-        return self._raw.fileno()
-
     def write(self, data: Any) -> int:
         payload = bytes(data)
-        with self._text._lock:
+        with self._lock:
             self._text.flush()  # what was written as text comes first
             shown = self._masker.feed(self._decoder.decode(payload))
             if shown:
@@ -166,7 +165,7 @@ class _MaskedBinaryStream(io.RawIOBase):
         return len(payload)
 
     def flush(self) -> None:
-        with self._text._lock:
+        with self._lock:
             shown = self._masker.drain()
             if shown:
                 self._raw.write(shown.encode("utf-8", "surrogateescape"))

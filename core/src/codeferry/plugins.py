@@ -29,7 +29,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -145,6 +145,41 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
+_Entry = TypeVar("_Entry", BlockTypeInfo, StepInfo)
+_Collection = TypeVar("_Collection")
+
+_NAME_RULES = {
+    "block type": (_SLUG_RE, "block type slug {!r} is not lowercase-with-dashes"),
+    "step": (_STEP_NAME_RE, "step name {!r} is not a dotted Python name"),
+}
+
+
+def _enter(
+    found: dict[str, _Entry], entry: _Entry, names: Iterable[str], thing: object, kind: str
+) -> None:
+    """Enter ``entry`` (registering ``thing``) under each of ``names``: all of them or none.
+
+    A name that breaks the rule for ``kind`` is refused, and so is one entered for another thing.
+    """
+    pattern, bad_name = _NAME_RULES[kind]
+    names = list(dict.fromkeys(names))
+    for name in names:
+        if not pattern.match(name):
+            raise PluginError(bad_name.format(name))
+        held = found.get(name)
+        if held is not None and _registered(held) is not thing:
+            raise DuplicateRegistrationError(
+                f"{kind} {name!r} is registered by both {held.distribution} and "
+                f"{entry.distribution}"
+            )
+    for name in names:
+        found[name] = entry
+
+
+def _registered(entry: BlockTypeInfo | StepInfo) -> object:
+    return entry.block_type if isinstance(entry, BlockTypeInfo) else entry.function
+
+
 class Plugins:
     """The plugins of one process and the block types, steps and sources they provide.
 
@@ -162,8 +197,7 @@ class Plugins:
         self.manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.manager.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
-        self._block_types: dict[str, BlockTypeInfo] | None = None
-        self._steps: dict[str, StepInfo] | None = None
+        self._collections: dict[str, Any] = {}  # block types, steps: collected on first use
         self._lock = threading.RLock()
         self._trace = settings.flag("CODEFERRY_TRACE_HOOKS")
         for name, module_name in BUILTIN_PLUGINS.items():
@@ -266,10 +300,7 @@ class Plugins:
     @property
     def block_types(self) -> dict[str, BlockTypeInfo]:
         """Every registered block type by slug (aliases included)."""
-        with self._lock:
-            if self._block_types is None:
-                self._block_types = self._collect_block_types()
-            return self._block_types
+        return self._collected("block_types", self._collect_block_types)
 
     def _collect_block_types(self) -> dict[str, BlockTypeInfo]:
         from codeferry.blocks import Block, check_secret_fields
@@ -289,21 +320,10 @@ class Plugins:
             entry = BlockTypeInfo(
                 block_type.block_type_slug, block_type, info.name, info.distribution, aliases
             )
-            for slug in (entry.slug, *aliases):
-                if not _SLUG_RE.match(slug):
-                    raise PluginError(f"block type slug {slug!r} is not lowercase-with-dashes")
-                if slug in found and found[slug].block_type is not block_type:
-                    raise DuplicateRegistrationError(
-                        f"block type {slug!r} is registered by both "
-                        f"{found[slug].distribution} and {info.distribution}"
-                    )
-            for slug in (entry.slug, *aliases):
-                found[slug] = entry
+            _enter(found, entry, (entry.slug, *aliases), entry.block_type, "block type")
             info.block_types.append(entry.slug)
 
-        for _ in self._call_each_with(current, "register_block_types", register):
-            pass
-        return found
+        return self._registrations(current, "register_block_types", register, found)
 
     def block_type(self, slug: str) -> type[Block]:
         """The block class registered under ``slug``.
@@ -326,10 +346,7 @@ class Plugins:
     @property
     def steps(self) -> dict[str, StepInfo]:
         """Every registered step by each of its names (short, fully qualified and aliases)."""
-        with self._lock:
-            if self._steps is None:
-                self._steps = self._collect_steps()
-            return self._steps
+        return self._collected("steps", self._collect_steps)
 
     def _collect_steps(self) -> dict[str, StepInfo]:
         found: dict[str, StepInfo] = {}
@@ -348,22 +365,10 @@ class Plugins:
             short = name or step.__name__
             qualified = f"{step.__module__}.{step.__qualname__}"
             entry = StepInfo(short, qualified, tuple(aliases), step, info.name, info.distribution)
-            names = dict.fromkeys((short, qualified, *entry.aliases))
-            for each in names:
-                if not _STEP_NAME_RE.match(each):
-                    raise PluginError(f"step name {each!r} is not a dotted Python name")
-                if each in found and found[each].function is not step:
-                    raise DuplicateRegistrationError(
-                        f"step {each!r} is registered by both "
-                        f"{found[each].distribution} and {info.distribution}"
-                    )
-            for each in names:
-                found[each] = entry
+            _enter(found, entry, (short, qualified, *entry.aliases), step, "step")
             info.steps.append(short)
 
-        for _ in self._call_each_with(current, "register_steps", register):
-            pass
-        return found
+        return self._registrations(current, "register_steps", register, found)
 
     def step(self, name: str) -> StepInfo:
         """The step registered under ``name``.
@@ -378,6 +383,25 @@ class Plugins:
                 distribution_for_step(name),
             )
         return entry
+
+    def _collected(self, what: str, collect: Callable[[], _Collection]) -> _Collection:
+        with self._lock:
+            if what not in self._collections:
+                self._collections[what] = collect()
+            collected: _Collection = self._collections[what]
+            return collected
+
+    def _registrations(
+        self,
+        current: list[PluginInfo],
+        hook_name: str,
+        register: Callable[..., None],
+        found: dict[str, _Entry],
+    ) -> dict[str, _Entry]:
+        """``found``, once each plugin's ``hook_name`` has entered its names via ``register``."""
+        for _ in self._call_each_with(current, hook_name, register):
+            pass
+        return found
 
     def _call_each_with(
         self, current: list[PluginInfo], hook_name: str, register: Callable[..., None]

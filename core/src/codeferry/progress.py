@@ -32,8 +32,6 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from rich.progress import TaskID
 
 __all__ = ["REVEAL_AFTER", "REVEAL_BYTES", "REVEAL_FILES", "TransferProgress", "format_bytes"]
@@ -145,12 +143,7 @@ class TransferProgress:
     def __enter__(self) -> TransferProgress:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # -- drawing (with the lock held) ---------------------------------------------------------

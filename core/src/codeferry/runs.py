@@ -29,7 +29,7 @@ from codeferry.errors import CodeferryError, EntrypointError, PullError, UserCod
 from codeferry.steps.engine import StepsResult
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from codeferry.deployments import Deployment, DeploymentFile
     from codeferry.plugins import Plugins
@@ -123,7 +123,7 @@ def pull_deployment(
     )
     chosen = runs["pull"]
     recorded = RecordedOutputs(parsed, chosen)
-    with _working_folder(parsed.directory):
+    with contextlib.chdir(parsed.directory):
         result = _run(
             parsed.steps("pull", chosen), allow_import_steps, reporter, plugins, recorded=recorded
         )
@@ -189,7 +189,7 @@ def run_deployment(
     if not chosen.entrypoint:
         raise EntrypointError(f"deployment {deployment!r} has no entrypoint")
     entrypoint = parse_entrypoint(chosen.entrypoint)
-    with _working_folder(parsed.directory):
+    with contextlib.chdir(parsed.directory):
         _run(
             parsed.steps("pull", found),
             allow_import_steps,
@@ -199,7 +199,7 @@ def run_deployment(
             recorded=recorded,
         )
         directory = _code_directory(result)
-        with hold_version(directory), _working_folder(directory), masking_logs(result.secrets):
+        with hold_version(directory), contextlib.chdir(directory), masking_logs(result.secrets):
             function = load_entrypoint(entrypoint, directory)
             defaults = _unfilled(function, chosen.parameters, len(args))
             arguments = {**defaults, **(kwargs or {})}
@@ -237,7 +237,7 @@ def push_deployment(
     build_for, push_for = runs["build"], runs["push"]
     chosen = build_for or push_for
     result = DeploymentPush()
-    with _working_folder(parsed.directory):
+    with contextlib.chdir(parsed.directory):
         _run(parsed.steps("build", build_for), allow_import_steps, reporter, plugins, result=result)
         _run(parsed.steps("push", push_for), allow_import_steps, reporter, plugins, result=result)
     context = TemplateContext(outputs=result.outputs, secrets=result.secrets)
@@ -318,17 +318,6 @@ def _code_directory(result: StepsResult) -> Path:
     if not directory.is_dir():
         raise PullError(f"the pull steps said the code is in {directory}, which is not a folder")
     return directory
-
-
-@contextlib.contextmanager
-def _working_folder(folder: Path) -> Iterator[None]:
-    """Run the block from ``folder`` and come back to where we were, whatever steps did."""
-    previous = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
 
 
 def _link(dest: Path, directory: Path, *, replace: bool) -> Path:

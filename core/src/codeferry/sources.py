@@ -24,7 +24,6 @@ from codeferry.errors import CodeferryError
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
-    from types import TracebackType
 
     from codeferry.blocks import Block
     from codeferry.plugins import Plugins
@@ -253,12 +252,7 @@ class Puller:
     def __enter__(self) -> Puller:
         return self.start()
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 

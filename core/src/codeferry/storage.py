@@ -19,7 +19,7 @@ from codeferry.paths import safe_join, safe_relative_path
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from codeferry.reuse import VersionFiles
+    from codeferry.reuse import Stamp, VersionFiles
 
 __all__ = [
     "CodeStorage",
@@ -155,6 +155,10 @@ class PullContext:
             return list(files)
         return self._reuser.put_many(files)
 
+    def reused_files(self) -> Mapping[str, tuple[int, Stamp]] | None:
+        """The files :meth:`reuse` placed so far (inode and stamp, by path); ``None``: no reuse."""
+        return None if self._reuser is None else self._reuser.placed
+
     def unchanged(self) -> FetchResult:
         """The result to return when storage holds exactly the previous version."""
         return FetchResult(
@@ -194,7 +198,7 @@ class CodeStorage(abc.ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
-    def push_code(self, source_dir: str | Path) -> PushResult:
+    def push_code(self, source_dir: str | Path) -> PushResult:  # noqa: ARG002 - the API's name
         """Upload the code in ``source_dir`` to this storage.
 
         :raises PushNotSupportedError: for storages that cannot receive code.

@@ -164,7 +164,8 @@ class TemplateContext:
     secrets: set[str] = field(default_factory=set)
     recorded: RecordedOutputs | None = None
 
-    def _store(self) -> BlockStore:
+    def open_store(self) -> BlockStore:
+        """:attr:`store`, opened on first use when none was given."""
         if self.store is None:
             from codeferry.store import get_store
 
@@ -271,7 +272,7 @@ def _resolve_block(reference: Reference, context: TemplateContext, fail: Any) ->
     if len(path) < 2 or not all(isinstance(p, str) for p in path[:2]):
         raise fail("a block reference is blocks.TYPE.NAME")
     slug, name = str(path[0]), str(path[1])
-    store = context._store()
+    store = context.open_store()
     try:
         block = get_block_type(slug, store=store).load(name, store=store)
     except (BlockError, MissingPluginError, StoreError) as error:
@@ -315,7 +316,7 @@ def _resolve_variable(reference: Reference, context: TemplateContext, fail: Any)
         raise fail("a variable reference is variables.NAME")
     name = reference.path[0]
     try:
-        value = context._store().get_variable(name)
+        value = context.open_store().get_variable(name)
     except (VariableNotFoundError, StoreError) as error:
         raise fail(str(error)) from None
     return _follow(value, reference.path[1:], context.secrets, fail, f"variable {name!r}")

@@ -32,7 +32,7 @@ _AIRFLOW_ENV = {
 os.environ.update(_AIRFLOW_ENV)
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def pytest_unconfigure() -> None:
     shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 

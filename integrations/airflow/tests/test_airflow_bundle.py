@@ -255,7 +255,7 @@ def test_airflow_stale_bundle_cleanup_removes_a_task_version_and_it_comes_back(
         assert lock.lock_file_path is not None
         tracking = lock.lock_file_path
     info = TrackedBundleVersionInfo(lock_file_path=tracking, version=version, dt=DateTime.now())
-    BundleUsageTrackingManager._remove_stale_bundle("flows", info)
+    BundleUsageTrackingManager._remove_stale_bundle("flows", info)  # noqa: SLF001 - Airflow's cleanup
     assert not task_bundle.path.exists()  # type: ignore[attr-defined]
     again = bundle_for(version=version)
     again.initialize()  # type: ignore[attr-defined]
@@ -314,7 +314,8 @@ def processor_then_change_then_test(
     assert second != first
     # A DAG that ran gets a new DAG version, not an update. (`airflow dags test` writes the DAG
     # it parsed again, without a bundle version: the first one's is Airflow's business.)
-    assert len(dag_versions) == 2 and dag_versions[-1] == second, dag_versions
+    assert len(dag_versions) == 2, dag_versions
+    assert dag_versions[-1] == second, dag_versions
     run_airflow("dags", "test", dag_id, env=env)
     assert marker.read_text() == "v1\nv2\n"
 

@@ -36,7 +36,7 @@ PREFECT_ENV = {
 os.environ.update(PREFECT_ENV)
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def pytest_unconfigure() -> None:
     shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 

@@ -164,7 +164,8 @@ def test_prefect_gives_codeferry_s3_a_prefect_aws_block_as_a_dict(s3_server: Mot
     outputs = run_prefect_steps([step])
     assert "s3" in (Path(outputs["directory"]) / "hello.py").read_text()
     again = run_prefect_steps([step])
-    assert again["directory"] == outputs["directory"] and again["files"] == 0  # warm: nothing moved
+    assert again["directory"] == outputs["directory"]
+    assert again["files"] == 0  # warm: nothing moved
 
 
 @pytest.mark.usefixtures("prefect_server")
@@ -234,8 +235,9 @@ def deploy_prefect_yaml(project: Path, pull_step: dict[str, Any], pool: str, env
     prefect("deploy", "--all", cwd=project, env=env)
 
 
+@pytest.mark.usefixtures("prefect_server")
 def test_worker_runs_a_deployment_whose_pull_step_is_codeferrys_s3_step(
-    prefect_server: str, s3_server: MotoServer, tmp_path: Path
+    s3_server: MotoServer, tmp_path: Path
 ) -> None:
     from prefect_aws import AwsCredentials
 
@@ -266,8 +268,9 @@ def test_worker_runs_a_deployment_whose_pull_step_is_codeferrys_s3_step(
     assert secret not in output
 
 
+@pytest.mark.usefixtures("prefect_server")
 def test_worker_runs_a_deployment_whose_pull_step_is_codeferrys_git_step(
-    prefect_server: str, git_http_server: GitHttpServer, git_repos: GitRepos, tmp_path: Path
+    git_http_server: GitHttpServer, git_repos: GitRepos, tmp_path: Path
 ) -> None:
     from prefect.blocks.system import Secret
 
@@ -293,8 +296,9 @@ def test_worker_runs_a_deployment_whose_pull_step_is_codeferrys_git_step(
     assert "worker-token-9012" not in output
 
 
+@pytest.mark.usefixtures("prefect_server")
 def test_from_source_loads_and_runs_a_flow_and_deploys_it_for_a_worker(
-    prefect_server: str, s3_server: MotoServer, tmp_path: Path
+    s3_server: MotoServer, tmp_path: Path
 ) -> None:
     client = s3_server.client()
     client.create_bucket(Bucket="sources")
@@ -340,7 +344,7 @@ def test_from_source_loads_and_runs_a_flow_and_deploys_it_for_a_worker(
 
 
 @pytest.fixture(scope="module")
-def registered_blocks(prefect_server: str) -> str:
+def registered_blocks(prefect_server: str) -> str:  # noqa: ARG001 - blocks register with it
     """``prefect block register -m codeferry_prefect.blocks`` run once; its output."""
     return prefect("block", "register", "-m", "codeferry_prefect.blocks")
 
@@ -357,7 +361,8 @@ def test_prefect_registers_codeferrys_own_block_types_and_leaves_its_integration
         assert name not in registered_blocks, registered_blocks
 
 
-def test_a_codeferry_block_saved_in_prefect_converts_to_codeferrys(registered_blocks: str) -> None:
+@pytest.mark.usefixtures("registered_blocks")
+def test_a_codeferry_block_saved_in_prefect_converts_to_codeferrys() -> None:
     from codeferry_git.repository import GitRepository as CodeferryGitRepository
     from codeferry_prefect.blocks import GitCredentials, GitRepository
 
@@ -372,8 +377,9 @@ def test_a_codeferry_block_saved_in_prefect_converts_to_codeferrys(registered_bl
     assert loaded.credentials.git_credentials(loaded.url) == ("ci", "kept-secret-3456")
 
 
+@pytest.mark.usefixtures("registered_blocks")
 def test_prefect_gives_codeferry_git_a_codeferry_git_credentials_block_as_a_dict(
-    registered_blocks: str, git_http_server: GitHttpServer, git_repos: GitRepos
+    git_http_server: GitHttpServer, git_repos: GitRepos
 ) -> None:
     from codeferry_prefect.blocks import GitCredentials
 
@@ -394,8 +400,9 @@ def test_prefect_gives_codeferry_git_a_codeferry_git_credentials_block_as_a_dict
     assert "block" in (Path(outputs["directory"]) / "hello.py").read_text()
 
 
+@pytest.mark.usefixtures("registered_blocks")
 def test_worker_pulls_a_codeferry_git_repository_block_with_prefects_pull_with_block(
-    registered_blocks: str, git_http_server: GitHttpServer, git_repos: GitRepos, tmp_path: Path
+    git_http_server: GitHttpServer, git_repos: GitRepos, tmp_path: Path
 ) -> None:
     from codeferry_prefect.blocks import GitCredentials, GitRepository
 
@@ -424,8 +431,9 @@ def test_worker_pulls_a_codeferry_git_repository_block_with_prefects_pull_with_b
     assert "block-token-2468" not in output
 
 
+@pytest.mark.usefixtures("prefect_server")
 def test_a_serving_runner_pulls_a_codeferry_source_and_runs_the_flow_from_it(
-    prefect_server: str, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     source = write_folder(tmp_path / "src", "served")
     marker = tmp_path / "marker"

@@ -82,7 +82,6 @@ def entrypoint_arguments(ctx: typer.Context) -> list[str]:
 
 
 def pull(
-    ctx: typer.Context,
     source: SourceArgument = None,
     *,
     dest: DestOption = None,

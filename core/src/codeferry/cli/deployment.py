@@ -33,11 +33,24 @@ FileOption = Annotated[
     ),
 ]
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+_CHECK_IMPORT_STEPS = "Steps named by an import path are allowed (they are not imported to check)."
+_RUN_IMPORT_STEPS = "Let steps named by an import path run (the file then chooses the code)."
+
+
+def _deployment(help_text: str) -> Any:
+    return typer.Option("--deployment", help=help_text)
+
+
+def _allow_import_steps(help_text: str) -> Any:
+    return typer.Option("--allow-import-steps", help=help_text)
+
 
 @app.command("ls")
 def list_command(
     file: FileOption = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """List the deployments of a deployment file."""
     from codeferry.cli import output
@@ -63,17 +76,10 @@ def list_command(
 def check_command(
     file: FileOption = None,
     deployment: Annotated[
-        str | None,
-        typer.Option("--deployment", help="Only this deployment's problems (and the file's)."),
+        str | None, _deployment("Only this deployment's problems (and the file's).")
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    allow_import_steps: Annotated[
-        bool,
-        typer.Option(
-            "--allow-import-steps",
-            help="Steps named by an import path are allowed (they are not imported to check).",
-        ),
-    ] = False,
+    json_output: JsonOption = False,
+    allow_import_steps: Annotated[bool, _allow_import_steps(_CHECK_IMPORT_STEPS)] = False,
 ) -> None:
     """Check a deployment file without running it: every problem, with file, line and column.
 
@@ -149,18 +155,9 @@ def push_command(
 def push(
     *,
     file: FileOption = None,
-    deployment: Annotated[
-        str | None,
-        typer.Option("--deployment", help="Whose build and push steps to run."),
-    ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    allow_import_steps: Annotated[
-        bool,
-        typer.Option(
-            "--allow-import-steps",
-            help="Let steps named by an import path run (the file then chooses the code).",
-        ),
-    ] = False,
+    deployment: Annotated[str | None, _deployment("Whose build and push steps to run.")] = None,
+    json_output: JsonOption = False,
+    allow_import_steps: Annotated[bool, _allow_import_steps(_RUN_IMPORT_STEPS)] = False,
 ) -> None:
     """Run the build steps, then the push steps, of a deployment file."""
     push_command(file, deployment, json_output, allow_import_steps)

@@ -9,13 +9,10 @@ needs when it runs. The typer commands (:mod:`codeferry.cli.code`) and the lean 
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from codeferry.steps.progress import StepReporter
     from codeferry.storage import PullResult
 
@@ -79,7 +76,7 @@ def run_source(
         result = checkout.pull(storage, replace=replace)
         output.info(_summary(result))
         code_dir = result.directory
-        with checkout.use(code_dir) as directory, _working_folder(directory):
+        with checkout.use(code_dir) as directory, contextlib.chdir(directory):
             function = load_entrypoint(parsed, directory)
             value = call(function, positional, keywords)
     except UserCodeError as error:
@@ -177,17 +174,6 @@ def _summary(result: PullResult) -> str:
         return f"{result.source} is unchanged (version {version})"
     files = f"{result.files} file{'s' if result.files != 1 else ''}"
     return f"pulled {result.source} (version {version}): {files}, {format_bytes(result.bytes)}"
-
-
-@contextlib.contextmanager
-def _working_folder(folder: Path) -> Iterator[None]:
-    """Run the block with ``folder`` as working folder, and come back whatever the code did."""
-    previous = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
 
 
 def _user_traceback(error: BaseException, code_dir: Path) -> str:

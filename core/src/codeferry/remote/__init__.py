@@ -18,11 +18,13 @@ first use (the package's own plugin, :mod:`codeferry.remote.plugin`, is loaded a
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from codeferry.lazy_exports import LazyExports
 
 if TYPE_CHECKING:
     from codeferry.remote.folder import ObjectStoreFolder
+    from codeferry.remote.internals import library_changed
     from codeferry.remote.listing import RemoteFile
     from codeferry.remote.manifest import MANIFEST_NAME, Manifest, ManifestEntry
     from codeferry.remote.objectstore import ObjectStore
@@ -38,27 +40,28 @@ __all__ = [
     "RemoteFile",
     "RemoteStorage",
     "TransferSettings",
+    "library_changed",
 ]
 
-_LAZY = {
-    "MANIFEST_NAME": "codeferry.remote.manifest",
-    "RemoteFile": "codeferry.remote.listing",
-    "Manifest": "codeferry.remote.manifest",
-    "ManifestEntry": "codeferry.remote.manifest",
-    "ObjectStore": "codeferry.remote.objectstore",
-    "ObjectStoreFolder": "codeferry.remote.folder",
-    "RemoteStorage": "codeferry.remote.storage",
-    "TransferSettings": "codeferry.remote.transfer",
-}
+_EXPORTS = LazyExports(
+    __name__,
+    {
+        "MANIFEST_NAME": "codeferry.remote.manifest",
+        "RemoteFile": "codeferry.remote.listing",
+        "Manifest": "codeferry.remote.manifest",
+        "ManifestEntry": "codeferry.remote.manifest",
+        "ObjectStore": "codeferry.remote.objectstore",
+        "ObjectStoreFolder": "codeferry.remote.folder",
+        "RemoteStorage": "codeferry.remote.storage",
+        "TransferSettings": "codeferry.remote.transfer",
+        "library_changed": "codeferry.remote.internals",
+    },
+    globals(),
+)
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'codeferry.remote' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _EXPORTS.get(name)
 
 
 def __dir__() -> list[str]:

@@ -18,12 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from codeferry.remote import internals
-from codeferry.remote.transfer import (
-    LocalFileError,
-    TransferSettings,
-    run_async_jobs,
-    run_thread_jobs,
-)
+from codeferry.remote.transfer import LocalFileError, TransferSettings, run_jobs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -126,29 +121,26 @@ def download_files(
         when this raises.
     """
 
-    def name(job: DownloadJob) -> str:
-        return job.remote.path
+    streams = internals.opens_streams(fs) if internals.is_async(fs) else False
+    large = asyncio.Semaphore(settings.large_files)
 
-    if internals.is_async(fs):
-        streams = internals.opens_streams(fs)
-        large = asyncio.Semaphore(settings.large_files)
-
-        async def attempt_async(job: DownloadJob, attempt: int) -> None:
-            if not streams:
-                await _ranges_async(fs, job, settings, progress)
-            elif job.remote.size <= settings.chunk_size:
+    async def on_loop(job: DownloadJob) -> None:
+        if not streams:
+            await _ranges_async(fs, job, settings, progress)
+        elif job.remote.size <= settings.chunk_size:
+            await _stream_async(fs, job, settings, progress)
+        else:
+            async with large:  # memory: each holds buffers while it streams
                 await _stream_async(fs, job, settings, progress)
-            else:
-                async with large:  # memory: each holds buffers while it streams
-                    await _stream_async(fs, job, settings, progress)
 
-        run_async_jobs(fs, jobs, attempt_async, settings, name)
-    else:
+    def in_thread(job: DownloadJob, stop: threading.Event) -> None:
+        _stream_sync(fs, job, settings, progress, stop)
 
-        def attempt_sync(job: DownloadJob, attempt: int, stop: threading.Event) -> None:
-            _stream_sync(fs, job, settings, progress, stop)
+    run_jobs(fs, jobs, settings, _job_path, on_loop=on_loop, in_thread=in_thread)
 
-        run_thread_jobs(jobs, attempt_sync, settings, name)
+
+def _job_path(job: DownloadJob) -> str:
+    return job.remote.path
 
 
 @contextlib.contextmanager

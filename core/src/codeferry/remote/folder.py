@@ -103,7 +103,7 @@ class ObjectStoreFolder(CodeStorage, Block):
         return ""
 
     @classmethod
-    def url_fields(cls, host: str) -> dict[str, Any] | None:
+    def url_fields(cls, host: str) -> dict[str, Any] | None:  # noqa: ARG003 - subclasses read it
         """The fields a URL's ``@HOST`` part gives (``abfs://container@account.dfs.../x``).
 
         ``None`` (the default) when the store's URLs take no host: the part before ``@`` is then

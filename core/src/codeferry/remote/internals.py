@@ -27,6 +27,7 @@ __all__ = [
     "event_loop",
     "find",
     "is_async",
+    "library_changed",
     "list_entries",
     "opens_streams",
     "parent",
@@ -180,9 +181,17 @@ def _s3fs_problems() -> list[str]:
     return []
 
 
-def _problem(distribution: str, what: str) -> str:
+def library_changed(distribution: str, what: str, adapter: str) -> str:
+    """One ``problems()`` line: the installed ``distribution`` changed ``what`` ``adapter`` uses.
+
+    The line names the distribution's version, so a failing check says which upgrade did it.
+    """
     try:
         version = metadata.version(distribution)
     except metadata.PackageNotFoundError:
         version = "(version unknown)"
-    return f"{distribution} {version}: {what}; codeferry.remote.internals must follow it"
+    return f"{distribution} {version}: {what}; {adapter} must follow it"
+
+
+def _problem(distribution: str, what: str) -> str:
+    return library_changed(distribution, what, __name__)

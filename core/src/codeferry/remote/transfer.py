@@ -37,6 +37,7 @@ __all__ = [
     "describe",
     "is_retryable",
     "run_async_jobs",
+    "run_jobs",
     "run_on_loop",
     "run_thread_jobs",
 ]
@@ -152,11 +153,11 @@ def describe(error: BaseException, secrets: Iterable[str] = ()) -> str:
 
 
 async def _retrying_async(
-    settings: TransferSettings, path: str, attempt_once: Callable[[int], Awaitable[None]]
+    settings: TransferSettings, path: str, attempt_once: Callable[[], Awaitable[None]]
 ) -> None:
     for attempt in range(1, settings.attempts + 1):
         try:
-            await attempt_once(attempt)
+            await attempt_once()
             return
         except Exception as error:
             if settings.gives_up(error, attempt):
@@ -164,14 +165,35 @@ async def _retrying_async(
             await asyncio.sleep(settings.delay(attempt))
 
 
+def run_jobs(
+    fs: AbstractFileSystem,
+    jobs: Sequence[T],
+    settings: TransferSettings,
+    name: Callable[[T], str],
+    *,
+    on_loop: Callable[[T], Awaitable[None]],
+    in_thread: Callable[[T, threading.Event], None],
+) -> None:
+    """Run every job, retrying each: ``on_loop`` for an async ``fs``, else ``in_thread``.
+
+    ``name(job)`` names the job in errors. See :func:`run_async_jobs` and :func:`run_thread_jobs`.
+    """
+    from codeferry.remote import internals
+
+    if internals.is_async(fs):
+        run_async_jobs(fs, jobs, on_loop, settings, name)
+    else:
+        run_thread_jobs(jobs, in_thread, settings, name)
+
+
 def run_async_jobs(
     fs: AbstractFileSystem,
     jobs: Sequence[T],
-    attempt_once: Callable[[T, int], Awaitable[None]],
+    attempt_once: Callable[[T], Awaitable[None]],
     settings: TransferSettings,
     name: Callable[[T], str],
 ) -> None:
-    """Run ``attempt_once(job, attempt)`` for every job on ``fs``'s event loop, retrying each.
+    """Run ``attempt_once(job)`` for every job on ``fs``'s event loop, retrying each.
 
     :raises TransferError: for the first job that failed for good (the others are cancelled and
         finished before this returns).
@@ -184,9 +206,7 @@ def run_async_jobs(
 
         async def one(job: T) -> None:
             async with gate:
-                await _retrying_async(
-                    settings, name(job), lambda attempt: attempt_once(job, attempt)
-                )
+                await _retrying_async(settings, name(job), lambda: attempt_once(job))
 
         tasks = [asyncio.ensure_future(one(job)) for job in jobs]
         try:
@@ -223,13 +243,13 @@ def run_on_loop(fs: AbstractFileSystem, coroutine: Awaitable[T]) -> T:
 
 def run_thread_jobs(
     jobs: Sequence[T],
-    attempt_once: Callable[[T, int, threading.Event], None],
+    attempt_once: Callable[[T, threading.Event], None],
     settings: TransferSettings,
     name: Callable[[T], str],
     *,
     max_threads: int = 16,
 ) -> None:
-    """Run ``attempt_once(job, attempt, stop)`` for every job in a thread pool, retrying each.
+    """Run ``attempt_once(job, stop)`` for every job in a thread pool, retrying each.
 
     ``stop`` is set when the transfer is abandoned; a long job checks it between chunks.
 
@@ -245,7 +265,7 @@ def run_thread_jobs(
             if stop.is_set():
                 return
             try:
-                attempt_once(job, attempt, stop)
+                attempt_once(job, stop)
                 return
             except Exception as error:
                 if settings.gives_up(error, attempt):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codeferry.remote import internals
-from codeferry.remote.transfer import TransferSettings, run_async_jobs, run_thread_jobs
+from codeferry.remote.transfer import TransferSettings, run_jobs
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -40,26 +40,23 @@ def upload_files(
         when this raises.
     """
 
-    def name(job: UploadJob) -> str:
-        return job.path
+    if not internals.is_async(fs):
+        # Local-like filesystems need the folders to exist; object stores ignore this.
+        for parent in sorted({internals.parent(fs, job.key) for job in jobs}):
+            fs.makedirs(parent, exist_ok=True)
 
-    if internals.is_async(fs):
+    async def on_loop(job: UploadJob) -> None:
+        await internals.put_file(fs, str(job.source), job.key)
+        progress.advance(job.size)
+        progress.file_done()
 
-        async def attempt_async(job: UploadJob, attempt: int) -> None:
-            await internals.put_file(fs, str(job.source), job.key)
-            progress.advance(job.size)
-            progress.file_done()
-
-        run_async_jobs(fs, jobs, attempt_async, settings, name)
-        return
-
-    # Local-like filesystems need the folders to exist; object stores ignore this.
-    for parent in sorted({internals.parent(fs, job.key) for job in jobs}):
-        fs.makedirs(parent, exist_ok=True)
-
-    def attempt_sync(job: UploadJob, attempt: int, stop: threading.Event) -> None:
+    def in_thread(job: UploadJob, _stop: threading.Event) -> None:
         fs.put_file(str(job.source), job.key)
         progress.advance(job.size)
         progress.file_done()
 
-    run_thread_jobs(jobs, attempt_sync, settings, name)
+    run_jobs(fs, jobs, settings, _job_path, on_loop=on_loop, in_thread=in_thread)
+
+
+def _job_path(job: UploadJob) -> str:
+    return job.path

@@ -187,33 +187,31 @@ def _run_one(
         for key, value in step.arguments.items()
     }
     remember_named(arguments)
-    shown = _describe_arguments(arguments, secrets)
-    _check_signature(step, function, arguments, shown, secrets)
+    shown = _describe_arguments(arguments)
+    _check_signature(step, function, arguments, shown)
     delay = step.retry_delay
     attempt = 0
     while True:
         attempt += 1
         try:
-            with step_templates(context, step.label), _warnings_shown(step, reporter, secrets):
+            with step_templates(context, step.label), _warnings_shown(step, reporter):
                 outputs = _call(function, arguments, step.timeout, secrets)
             break
         except (TemplateError, StepError):
             raise
         except Exception as error:
-            cause = mask(_cause(error, step))
+            cause = mask(_cause(error))
             if attempt > step.retries:
                 suffix = f" after {attempt} attempts" if attempt > 1 else ""
-                shown = _describe_arguments(arguments, secrets)  # the step may have revealed more
+                shown = _describe_arguments(arguments)  # the step may have revealed more
                 raise StepError(
                     f"{step.label} failed{suffix}: {cause} (arguments: {shown})"
                 ) from error
             reporter.step_retrying(step.label, attempt, cause, delay)
             time.sleep(delay)
             delay = min(delay * 2, _MAX_RETRY_DELAY)
-    shown = _describe_arguments(arguments, secrets)
-    checked = _check_outputs(
-        step, target=target, outputs=outputs, shown=shown, secrets=secrets, reporter=reporter
-    )
+    shown = _describe_arguments(arguments)
+    checked = _check_outputs(step, target=target, outputs=outputs, shown=shown, reporter=reporter)
     return StepRecord(step, checked, attempt, time.monotonic() - started)
 
 
@@ -228,7 +226,7 @@ def _importable_folders(context: TemplateContext) -> list[Path]:
 
 
 @contextlib.contextmanager
-def _warnings_shown(step: Step, reporter: StepReporter, secrets: set[str]) -> Iterator[None]:
+def _warnings_shown(step: Step, reporter: StepReporter) -> Iterator[None]:
     """Show each warning the block raised, once, as Prefect prints a step's warnings."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DeprecationWarning)
@@ -248,7 +246,6 @@ def _check_signature(
     function: Callable[..., Any],
     arguments: Mapping[str, Any],
     shown: str,
-    secrets: set[str],
 ) -> None:
     try:
         signature = inspect.signature(function)
@@ -312,7 +309,6 @@ def _check_outputs(
     target: ResolvedStep,
     outputs: Any,
     shown: str,
-    secrets: set[str],
     reporter: StepReporter,
 ) -> Mapping[str, Any]:
     from codeferry.steps.resolution import IMPORT_PATH
@@ -335,7 +331,7 @@ def _check_outputs(
     )
 
 
-def _cause(error: BaseException, step: Step) -> str:
+def _cause(error: BaseException) -> str:
     if isinstance(error, StepTimeoutError):
         return str(error)
     text = (str(error).strip().splitlines() or [""])[0]
@@ -344,7 +340,7 @@ def _cause(error: BaseException, step: Step) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _describe_arguments(arguments: Mapping[str, Any], secrets: set[str]) -> str:
+def _describe_arguments(arguments: Mapping[str, Any]) -> str:
     """The arguments for an error message: secret-named strings and known secrets masked."""
 
     def hide(value: Any, key: str = "") -> Any:

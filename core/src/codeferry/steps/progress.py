@@ -12,8 +12,6 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from rich.progress import TaskID
 
 __all__ = ["RichStepReporter", "StepReporter", "default_reporter"]
@@ -56,12 +54,7 @@ class StepReporter:
     def __enter__(self) -> StepReporter:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -100,7 +93,7 @@ class RichStepReporter(StepReporter):
         line = Text.assemble(("✓ ", "green"), _masked(label), (f" {seconds:.1f} s", "dim"))
         self._board.print(line)
 
-    def step_failed(self, label: str, error: str) -> None:
+    def step_failed(self, label: str, error: str) -> None:  # noqa: ARG002 - the CLI prints the error
         self._stop()
         self._line("✗ ", "red", _masked(label))
 

@@ -102,28 +102,49 @@ class BlockStore:
             "checksum": record.checksum,
             "module": record.module,
         }
+        return self._save(
+            block_types,
+            {"slug": record.slug},
+            values,
+            taken=None,
+            contention=f"block type {record.slug} could not be saved: too much contention",
+        )
+
+    def _save(
+        self,
+        table: sa.Table,
+        key: dict[str, Any],
+        values: dict[str, Any],
+        *,
+        taken: Exception | None,
+        contention: str,
+        always_update: bool = False,
+    ) -> Literal["new", "updated", "unchanged"]:
+        """Insert the row ``key`` names with ``values``, or update the one there.
+
+        ``taken`` is raised when the row is there and may not be replaced. A row whose values are
+        the same is left as it is, unless ``always_update``. Another process inserting the row
+        first is waited out; ``contention`` says why a save fails after too many of those.
+        """
+        where = sa.and_(*(table.c[column] == value for column, value in key.items()))
         for _ in range(_ATTEMPTS):
             with self._writing() as connection:
-                row = connection.execute(
-                    sa.select(block_types).where(block_types.c.slug == record.slug)
-                ).first()
+                row = connection.execute(sa.select(table).where(where)).first()
                 now = _now()
                 if row is None:
-                    insert = block_types.insert().values(
-                        slug=record.slug, created=now, updated=now, **values
-                    )
+                    insert = table.insert().values(**key, **values, created=now, updated=now)
                     if _inserted(connection, insert):
                         return "new"
                     continue
-                if all(getattr(row, column) == value for column, value in values.items()):
+                if taken is not None:
+                    raise taken
+                if not always_update and all(
+                    getattr(row, column) == value for column, value in values.items()
+                ):
                     return "unchanged"
-                connection.execute(
-                    block_types.update()
-                    .where(block_types.c.slug == record.slug)
-                    .values(updated=now, **values)
-                )
+                connection.execute(table.update().where(where).values(updated=now, **values))
                 return "updated"
-        raise StoreError(f"block type {record.slug} could not be saved: too much contention")
+        raise StoreError(contention)
 
     def get_block_type(self, slug: str) -> BlockTypeRecord | None:
         """The registered block type ``slug``, if any."""
@@ -155,28 +176,16 @@ class BlockStore:
             "secrets": cipher.encrypt(document.secrets) if document.secrets else None,
             "schema_checksum": document.schema_checksum,
         }
-        where = (block_documents.c.block_type_slug == slug) & (block_documents.c.name == name)
-        for _ in range(_ATTEMPTS):
-            with self._writing() as connection:
-                found = connection.execute(sa.select(block_documents.c.id).where(where)).first()
-                now = _now()
-                if found is not None:
-                    if not overwrite:
-                        raise BlockError(
-                            f"a block {slug}/{name} is already saved; overwrite it to replace it"
-                        )
-                    connection.execute(
-                        block_documents.update()
-                        .where(block_documents.c.id == found.id)
-                        .values(updated=now, **values)
-                    )
-                    return
-                insert = block_documents.insert().values(
-                    block_type_slug=slug, name=name, created=now, updated=now, **values
-                )
-                if _inserted(connection, insert):
-                    return
-        raise StoreError(f"block {slug}/{name} could not be saved: too much contention")
+        self._save(
+            block_documents,
+            {"block_type_slug": slug, "name": name},
+            values,
+            taken=None
+            if overwrite
+            else BlockError(f"a block {slug}/{name} is already saved; overwrite it to replace it"),
+            contention=f"block {slug}/{name} could not be saved: too much contention",
+            always_update=True,
+        )
 
     def get_document(self, block_type_slug: str, name: str) -> BlockDocument:
         """The document saved as ``block_type_slug``/``name``, secrets decrypted.
@@ -232,24 +241,16 @@ class BlockStore:
             value = json.loads(json.dumps(value, allow_nan=False))
         except (TypeError, ValueError) as error:
             raise StoreError(f"variable {name!r} must be a JSON value: {error}") from None
-        where = variables.c.name == name
-        for _ in range(_ATTEMPTS):
-            with self._writing() as connection:
-                found = connection.execute(sa.select(variables.c.name).where(where)).first()
-                now = _now()
-                if found is not None:
-                    if not overwrite:
-                        raise StoreError(
-                            f"variable {name!r} is already set; overwrite it to replace it"
-                        )
-                    connection.execute(
-                        variables.update().where(where).values(value=value, updated=now)
-                    )
-                    return
-                insert = variables.insert().values(name=name, value=value, created=now, updated=now)
-                if _inserted(connection, insert):
-                    return
-        raise StoreError(f"variable {name!r} could not be set: too much contention")
+        self._save(
+            variables,
+            {"name": name},
+            {"value": value},
+            taken=None
+            if overwrite
+            else StoreError(f"variable {name!r} is already set; overwrite it to replace it"),
+            contention=f"variable {name!r} could not be set: too much contention",
+            always_update=True,
+        )
 
     def get_variable(self, name: str) -> Any:
         """The value of variable ``name``.

@@ -66,7 +66,7 @@ def _private_database_file(path: Path) -> None:
 
 def _configure_sqlite(engine: sa.Engine) -> None:
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    def on_connect(dbapi_connection: Any, _connection_record: Any) -> None:
         # The driver's own transaction handling is turned off so that BEGIN is ours (below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()

@@ -30,12 +30,12 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+    def process_bind_param(self, value: dt.datetime | None, _dialect: sa.Dialect) -> Any:
         if value is not None and value.tzinfo is not None:
             value = value.astimezone(dt.UTC)
         return value
 
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+    def process_result_value(self, value: Any, _dialect: sa.Dialect) -> dt.datetime | None:
         if value is None:
             return None
         result: dt.datetime = value

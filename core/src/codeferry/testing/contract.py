@@ -146,6 +146,29 @@ def _broken(expected: Mapping[str, bytes], pulled: Mapping[str, bytes]) -> list[
     return sorted(path for path, data in expected.items() if pulled.get(path) != data)
 
 
+def _pulled_then_changed(store: StoreHandle, pull: Callable[[], PullResult]) -> PullResult:
+    """Pull ``FIRST``, then change the store (one file changed, one added); the first pull."""
+    store.write(FIRST)
+    good = pull()
+    store.write({**FIRST, "flow.py": b"changed\n", "more.py": b"more\n"})
+    return good
+
+
+class _FailingFromSecondJoin:
+    """A path check for :func:`failing_path_joins` that raises from the second join on."""
+
+    def __init__(self, error: Callable[[], BaseException]) -> None:
+        self.error = error
+        self.count = 0
+        self._real = paths.safe_relative_path
+
+    def __call__(self, path: str) -> Any:
+        self.count += 1
+        if self.count >= 2:
+            raise self.error()
+        return self._real(path)
+
+
 class StorageContract:
     """Subclass and provide a ``store`` fixture returning a :class:`StoreHandle`.
 
@@ -369,19 +392,8 @@ class StorageContract:
         or :func:`codeferry.paths.safe_join`), so a fetch must join storage paths through them.
         Nothing of the half-written version may stay in the checkout.
         """
-        store.write(FIRST)
-        good = checked_pull()
-        store.write({**FIRST, "flow.py": b"changed\n", "more.py": b"more\n"})
-        joins = 0
-        real_check = paths.safe_relative_path
-
-        def interrupt_on_second_path(path: str) -> Any:
-            nonlocal joins
-            joins += 1
-            if joins >= 2:
-                raise KeyboardInterrupt
-            return real_check(path)
-
+        good = _pulled_then_changed(store, checked_pull)
+        joins = _FailingFromSecondJoin(KeyboardInterrupt)
         name = type(store.storage).__name__
 
         def pull() -> None:
@@ -390,13 +402,13 @@ class StorageContract:
             except KeyboardInterrupt:
                 return
             pytest.fail(
-                f"{name}.fetch joined {joins} storage path(s) through context.path_for() or "
+                f"{name}.fetch joined {joins.count} storage path(s) through context.path_for() or "
                 "codeferry.paths.safe_join(); every path from storage must go through them "
                 "(they refuse paths that leave the destination)",
                 pytrace=False,
             )
 
-        with failing_path_joins(interrupt_on_second_path):
+        with failing_path_joins(joins):
             confined(pull, destination)
         self._assert_previous_tree_kept(store, destination, good, "an interrupted pull")
 
@@ -412,20 +424,11 @@ class StorageContract:
         The failure is raised from the second path join. A fetch that swallows the error and
         returns would switch the checkout to a half tree.
         """
-        store.write(FIRST)
-        good = checked_pull()
-        store.write({**FIRST, "flow.py": b"changed\n", "more.py": b"more\n"})
-        joins = 0
-        real_check = paths.safe_relative_path
-
-        def fail_on_second_path(path: str) -> Any:
-            nonlocal joins
-            joins += 1
-            if joins >= 2:
-                raise OSError(28, "No space left on device (raised by the contract test)")
-            return real_check(path)
-
-        with failing_path_joins(fail_on_second_path):
+        good = _pulled_then_changed(store, checked_pull)
+        joins = _FailingFromSecondJoin(
+            lambda: OSError(28, "No space left on device (raised by the contract test)")
+        )
+        with failing_path_joins(joins):
             result = faulted_pull()
         name = type(store.storage).__name__
         if result is not None:
@@ -433,7 +436,7 @@ class StorageContract:
             pytest.fail(
                 f"{name}.fetch swallowed a failed write and the pull committed {committed}: "
                 "let errors propagate (or raise PullError)"
-                if joins >= 2
+                if joins.count >= 2
                 else f"{name}.fetch joins no storage path through context.path_for()",
                 pytrace=False,
             )
@@ -618,14 +621,18 @@ class StorageContract:
         failing = store.failing()
 
         def pull() -> None:
-            with pytest.raises(Exception) as caught:  # the type is checked below
+            try:
                 failing.pull_code()
-            error = caught.value
+            except Exception as caught:  # any type is caught, to name it when it is the wrong one
+                error = caught
+            else:
+                pytest.fail("StoreHandle.failing() gave a storage whose pull succeeded")
             assert isinstance(error, CodeferryError), (
                 f"a failed pull raised {type(error).__name__}: {error}; raise PullError instead"
             )
             message = str(error)
-            assert message and "\n" not in message, f"the error is not one line: {message!r}"
+            assert message, "the error of a failed pull says nothing"
+            assert "\n" not in message, f"the error is not one line: {message!r}"
             for secret in store.secrets:
                 assert secret not in message, "the error of a failed pull shows a secret value"
                 assert secret not in repr(failing), "repr() of the failing storage shows a secret"

@@ -8,7 +8,6 @@ naming what changed, rather than a user's pull.
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -89,8 +88,6 @@ def _adlfs_problems() -> list[str]:
 
 
 def _problem(distribution: str, what: str) -> str:
-    try:
-        version = metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        version = "(version unknown)"
-    return f"{distribution} {version}: {what}; codeferry_azure.filesystem must follow it"
+    from codeferry.remote import library_changed
+
+    return library_changed(distribution, what, __name__)

@@ -233,21 +233,14 @@ class FolderUnpacker:
 
     def _whiteout(self, parts: tuple[str, ...], seen: _LayerDecisions) -> bool:
         parent, name = parts[:-1], parts[-1]
-        if name == OPAQUE:
-            if _within(self.folder, parent):
-                # Our folder, or one above it, was replaced whole: lower layers cannot show.
-                self._closing = self._closing or self._visible(())
-                return True
-            if _within(parent, self.folder):
-                seen.opaque.add("/".join(parent[len(self.folder) :]))
-                return True
-            return False
-        gone = (*parent, name[len(WHITEOUT) :])
-        if _within(self.folder, gone):
+        opaque = name == OPAQUE  # the folder's lower contents are hidden, else one entry is
+        covered = parent if opaque else (*parent, name[len(WHITEOUT) :])
+        if _within(self.folder, covered):
+            # Our folder, or one above it, was replaced or deleted whole: lower layers cannot show.
             self._closing = self._closing or self._visible(())
             return True
-        if _within(gone, self.folder):
-            seen.hidden.add("/".join(gone[len(self.folder) :]))
+        if _within(covered, self.folder):
+            (seen.opaque if opaque else seen.hidden).add("/".join(covered[len(self.folder) :]))
             return True
         return False
 

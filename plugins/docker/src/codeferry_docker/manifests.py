@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "ImageIndex",
     "ImageManifest",
     "UnsupportedManifestError",
+    "json_object",
     "layer_compression",
     "parse_manifest",
     "sha256_digest",
@@ -147,17 +149,23 @@ class ImageIndex:
         )
 
 
+def json_object(raw: bytes, subject: str, error: Callable[[str], Exception]) -> dict[str, Any]:
+    """The JSON object in ``raw``; ``error("SUBJECT is not JSON")`` (or not an object) if not."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise error(f"{subject} is not JSON") from None
+    if not isinstance(data, dict):
+        raise error(f"{subject} is not a JSON object")
+    return data
+
+
 def parse_manifest(raw: bytes, content_type: str, where: str) -> ImageManifest | ImageIndex:
     """Parse a manifest or index served with ``content_type``.
 
     :raises UnsupportedManifestError: for schema 1 manifests, artifacts and anything else.
     """
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise UnsupportedManifestError(f"{where}: the manifest is not JSON") from None
-    if not isinstance(data, dict):
-        raise UnsupportedManifestError(f"{where}: the manifest is not a JSON object")
+    data = json_object(raw, f"{where}: the manifest", UnsupportedManifestError)
     media_type = str(data.get("mediaType") or content_type.split(";", 1)[0].strip())
     digest = sha256_digest(raw)
     if media_type in _INDEX_TYPES or (not media_type and "manifests" in data):

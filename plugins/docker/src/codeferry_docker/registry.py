@@ -337,7 +337,7 @@ class RegistryClient:
     def close(self) -> None:
         self._http.close()
 
-    def _count(self, request: httpx.Request) -> None:
+    def _count(self, _request: httpx.Request) -> None:
         self.transfer.requests += 1
 
     # -- requests --------------------------------------------------------------------------------

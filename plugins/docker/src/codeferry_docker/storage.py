@@ -16,7 +16,7 @@ from codeferry.progress import TransferProgress
 from codeferry.storage import CodeStorage, FetchResult, PullContext
 from codeferry_docker.credentials import DockerRegistryCredentials  # noqa: TC001 - a field type
 from codeferry_docker.layers import FolderUnpacker, member_parts, tar_stream
-from codeferry_docker.manifests import ImageIndex, ImageManifest, layer_compression
+from codeferry_docker.manifests import ImageIndex, ImageManifest, json_object, layer_compression
 from codeferry_docker.references import ImageReference, parse_reference
 
 if TYPE_CHECKING:
@@ -212,13 +212,7 @@ def _image_config(
     client: RegistryClient, reference: ImageReference, manifest: ImageManifest
 ) -> dict[str, Any]:
     raw = client.get_blob(reference.repository, manifest.config.digest)
-    try:
-        config = json.loads(raw)
-    except ValueError:
-        raise PullError(f"image {reference}: its config is not JSON") from None
-    if not isinstance(config, dict):
-        raise PullError(f"image {reference}: its config is not a JSON object")
-    return config
+    return json_object(raw, f"image {reference}: its config", PullError)
 
 
 def image_folder(path: str | None, config: dict[str, Any], where: str) -> tuple[str, ...]:

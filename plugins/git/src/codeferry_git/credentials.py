@@ -89,7 +89,7 @@ class SshKey(Block):
     known_hosts: str | None = None
     check_host_key: bool = True
 
-    def git_ssh_key(self, url: str) -> SshKey:
+    def git_ssh_key(self, url: str) -> SshKey:  # noqa: ARG002 - the credentials protocol's
         return self
 
 
@@ -112,7 +112,7 @@ class GitCredentials(Block):
             raise CodeferryError(f"the git credentials for {url} hold no token")
         return _for_host(url, self.token.get_secret_value(), self.username)
 
-    def git_ssh_key(self, url: str) -> SshKey | None:
+    def git_ssh_key(self, url: str) -> SshKey | None:  # noqa: ARG002 - the protocol's
         return self.ssh_key
 
 

@@ -81,7 +81,10 @@ class DulwichRepository:
             return commit_sha
         resolved: dict[str, str] = {}
 
-        def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+        def wants(
+            refs: Mapping[Ref, ObjectID],
+            depth: int | None = None,  # noqa: ARG001 - dulwich's DetermineWantsFunc
+        ) -> list[ObjectID]:
             if commit_sha is not None:
                 return [object_id(commit_sha)]
             sha = resolve_ref(refs, branch, label)
@@ -90,7 +93,10 @@ class DulwichRepository:
                 return []
             return [object_id(sha)]
 
-        def every_head(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+        def every_head(
+            refs: Mapping[Ref, ObjectID],
+            depth: int | None = None,  # noqa: ARG001 - dulwich's DetermineWantsFunc
+        ) -> list[ObjectID]:
             return _all_heads(refs)
 
         activity = self._activity()
@@ -203,7 +209,7 @@ def consolidate_small_packs(store: BaseObjectStore) -> int:
     objects = {obj.id: obj for pack in small for obj in pack.iterobjects()}
     store.add_objects([(obj, None) for obj in objects.values()])
     for pack in small:
-        store._remove_pack(pack)  # type: ignore[attr-defined]  # dulwich's own step of repack()
+        store._remove_pack(pack)  # type: ignore[attr-defined]  # noqa: SLF001 - repack()'s own step
     return len(small)
 
 

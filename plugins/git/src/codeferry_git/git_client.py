@@ -90,7 +90,7 @@ class GitProgramRepository:
     def fetch_commit(
         self,
         auth: HttpAuth | None,
-        key: SshKey | None,
+        key: SshKey | None,  # noqa: ARG002 - the GitClient protocol's; ssh URLs go to dulwich
         *,
         branch: str | None,
         commit_sha: str | None,

@@ -73,7 +73,7 @@ class _Channel:
     def can_read(self) -> bool:
         return bool(self._channel.recv_ready())
 
-    def close(self, timeout: int | None = None) -> None:
+    def close(self, timeout: int | None = None) -> None:  # noqa: ARG002 - dulwich's signature
         self._channel.close()
         self._client.close()
 
@@ -100,17 +100,14 @@ class InMemoryKeyVendor:
         self._key = key
         self.timeouts = timeouts
 
-    def run_command(  # noqa: PLR0917 - dulwich's SSHVendor.run_command signature
+    def run_command(  # dulwich's SSHVendor.run_command, which passes all but host by name
         self,
         host: str,
         command: bytes,
         username: str | None = None,
         port: int | None = None,
-        password: str | None = None,
-        key_filename: str | None = None,
-        ssh_command: str | None = None,
         protocol_version: int | None = None,
-        **_: Any,
+        **_: Any,  # password, key_filename, ssh_command: the key is this vendor's own
     ) -> _Channel:
         """Connect to ``host`` and start ``command`` (``git-upload-pack '<path>'``)."""
         import paramiko

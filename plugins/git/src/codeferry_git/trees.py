@@ -266,7 +266,7 @@ class TreeWriter:
             self._refuse(duplicate, "appears twice in its tree")
 
 
-def _create(path: str, target: str, executable: bool) -> int | None:
+def _create(target: str, executable: bool) -> int | None:
     """Create ``target`` exclusively; ``None`` when it exists (a path twice in its tree)."""
     try:
         return os.open(target, _WRITE_FLAGS, 0o777 if executable else 0o666)
@@ -287,7 +287,7 @@ def _write_stream(
     reader: BlobReader, location: BlobLocation, path: str, target: str, executable: bool
 ) -> str | None:
     """Write one big blob a chunk at a time; returns ``path`` if it already existed."""
-    descriptor = _create(path, target, executable)
+    descriptor = _create(target, executable)
     if descriptor is None:
         return path
     try:
@@ -301,7 +301,7 @@ def _write_stream(
 def _write_batch(batch: list[tuple[str, str, bytes, bool]]) -> str | None:
     """Write each file exclusively; returns the first path that already existed, if any."""
     for path, target, data, executable in batch:
-        descriptor = _create(path, target, executable)
+        descriptor = _create(target, executable)
         if descriptor is None:
             return path
         try:

@@ -50,7 +50,7 @@ class GitHubAppCredentials(Block):
     _token: tuple[str, float] | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    def git_credentials(self, url: str) -> tuple[str, str]:
+    def git_credentials(self, url: str) -> tuple[str, str]:  # noqa: ARG002 - the protocol's
         with self._lock:
             if self._token is None or self._token[1] - _REFRESH_MARGIN <= time.time():
                 self._token = self._mint()

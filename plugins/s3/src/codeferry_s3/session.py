@@ -80,16 +80,15 @@ def config_settings(config: Any) -> dict[str, Any]:
 
 def problems() -> list[str]:
     """What the installed botocore and aiobotocore no longer provide that this module uses."""
-    from importlib import metadata
-
     from aiobotocore.session import AioSession
     from botocore.config import Config
+
+    from codeferry.remote import library_changed
 
     found: list[str] = []
 
     def problem(distribution: str, what: str) -> None:
-        version = metadata.version(distribution)
-        found.append(f"{distribution} {version}: {what}; codeferry_s3.session must follow it")
+        found.append(library_changed(distribution, what, __name__))
 
     for name in ("list_available_services", "list_api_versions"):
         if not callable(getattr(Loader, name, None)):

@@ -153,7 +153,7 @@ def _ExpectedHostKey(server: SftpServer, expected: set[str]) -> paramiko.Missing
 
     class ExpectedHostKey(paramiko.MissingHostKeyPolicy):
         def missing_host_key(
-            self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+            self, _client: paramiko.SSHClient, _hostname: str, key: paramiko.PKey
         ) -> None:
             shown = f"{key.get_name()} {key.get_base64()}"
             if shown in expected:
