@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from codeferry.storage import PullContext
-    from codeferry_git.credentials import HttpAuth, SshKey
+    from codeferry_git.credentials import SshKey
     from codeferry_git.git_program import GitProgram
+    from codeferry_git.http_auth import HttpAuth
     from codeferry_git.progress import ProgressCallback
     from codeferry_git.tree_rules import WriteStats
 

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from dulwich.repo import Repo
 
     from codeferry_git.clients import PullTrees
-    from codeferry_git.credentials import HttpAuth, SshKey
+    from codeferry_git.credentials import SshKey
+    from codeferry_git.http_auth import HttpAuth
     from codeferry_git.tree_rules import WriteStats
 
 __all__ = ["DulwichRepository", "consolidate_small_packs"]

@@ -36,8 +36,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from codeferry_git.clients import PullTrees
-    from codeferry_git.credentials import HttpAuth, SshKey
+    from codeferry_git.credentials import SshKey
     from codeferry_git.git_program import GitProgram
+    from codeferry_git.http_auth import HttpAuth
     from codeferry_git.tree_rules import Scope, TreeTarget
 
 __all__ = ["GitProgramRepository"]

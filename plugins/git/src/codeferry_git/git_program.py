@@ -52,7 +52,7 @@ from codeferry.timeouts import (
 from codeferry_git.transport import SSH_REFUSALS
 
 if TYPE_CHECKING:
-    from codeferry_git.credentials import HttpAuth
+    from codeferry_git.http_auth import HttpAuth
 
 __all__ = [
     "MINIMUM_VERSION",

@@ -31,7 +31,8 @@ from codeferry.timeouts import (
 if TYPE_CHECKING:
     from dulwich.client import GitClient, HttpGitClient
 
-    from codeferry_git.credentials import HttpAuth, SshKey
+    from codeferry_git.credentials import SshKey
+    from codeferry_git.http_auth import HttpAuth
 
 __all__ = ["SSH_REFUSALS", "Remote", "describe_failure", "open_remote"]
 
