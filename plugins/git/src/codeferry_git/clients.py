@@ -40,6 +40,7 @@ __all__ = [
     "GIT_BINARY",
     "CachedRepository",
     "PullTrees",
+    "Wanted",
     "cache_folder",
     "clear_stale_locks",
     "open_repository",
@@ -66,20 +67,11 @@ class CachedRepository(Protocol):
 
     client: str
 
-    def fetch_commit(
-        self,
-        auth: HttpAuth | None,
-        key: SshKey | None,
-        *,
-        branch: str | None,
-        commit_sha: str | None,
-        depth: int | None,
-        unchanged_if: str | None,
-        secrets: list[str],
-    ) -> str | None:
-        """Fetch the commit wanted (a branch or tag tip, ``HEAD``, or ``commit_sha``).
+    def fetch_commit(self, wanted: Wanted) -> str | None:
+        """Fetch the commit ``wanted`` names (a branch or tag tip, ``HEAD``, or a pinned commit).
 
-        Returns its id, or ``None`` when the remote's tip is ``unchanged_if`` (nothing fetched).
+        Returns its id, or ``None`` when the remote's tip is ``wanted.unchanged_if`` (nothing
+        fetched).
 
         :raises PullError: naming the repository, never showing a secret.
         """
@@ -99,6 +91,25 @@ class CachedRepository(Protocol):
 
     def close(self) -> None:
         """Release what the repository holds open."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What one fetch asks a remote for, and what it sends to be let in.
+
+    ``branch`` is a branch or tag (``None``: the remote's ``HEAD``); ``commit_sha`` pins a
+    commit instead; ``depth`` is the history fetched (``None``: all of it); ``unchanged_if`` is
+    the commit checked out already (a tip still there fetches nothing); ``secrets`` are the
+    credentials sent, masked in every message.
+    """
+
+    auth: HttpAuth | None
+    key: SshKey | None
+    branch: str | None
+    commit_sha: str | None
+    depth: int | None
+    unchanged_if: str | None
+    secrets: list[str]
 
 
 @dataclass

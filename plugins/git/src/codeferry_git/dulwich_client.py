@@ -29,9 +29,7 @@ if TYPE_CHECKING:
     from dulwich.refs import Ref
     from dulwich.repo import Repo
 
-    from codeferry_git.clients import PullTrees
-    from codeferry_git.credentials import SshKey
-    from codeferry_git.http_auth import HttpAuth
+    from codeferry_git.clients import PullTrees, Wanted
     from codeferry_git.tree_rules import WriteStats
 
 __all__ = ["DulwichRepository", "consolidate_small_packs"]
@@ -57,32 +55,23 @@ class DulwichRepository:
         else:
             folder.mkdir(parents=True, exist_ok=True)
             self._repo = Repo.init_bare(str(folder))
-        self._writer = TreeWriter(
-            trees.context, trees.target.label, trees.cone.directories, target=trees.target
-        )
+        self._writer = TreeWriter(trees)
 
-    def fetch_commit(
-        self,
-        auth: HttpAuth | None,
-        key: SshKey | None,
-        *,
-        branch: str | None,
-        commit_sha: str | None,
-        depth: int | None,
-        unchanged_if: str | None,
-        secrets: list[str],
-    ) -> str | None:
+    def fetch_commit(self, wanted: Wanted) -> str | None:
         from dulwich.errors import GitProtocolError, HangupException
 
         from codeferry_git.transport import describe_failure, open_remote
 
         repo, label = self._repo, self._label
+        branch, commit_sha, unchanged_if = wanted.branch, wanted.commit_sha, wanted.unchanged_if
+        auth, key = wanted.auth, wanted.key
         store = repo.object_store
         if commit_sha is not None and object_id(commit_sha) in store:
             return commit_sha
         resolved: dict[str, str] = {}
 
-        def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+        # dulwich calls these with the depth asked for too: it is asked for in fetch().
+        def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:  # noqa: ARG001
             if commit_sha is not None:
                 return [object_id(commit_sha)]
             sha = resolve_ref(refs, branch, label)
@@ -91,7 +80,7 @@ class DulwichRepository:
                 return []
             return [object_id(sha)]
 
-        def every_head(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+        def every_head(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:  # noqa: ARG001
             return _all_heads(refs)
 
         activity = self._activity()
@@ -102,7 +91,7 @@ class DulwichRepository:
                     remote.path,
                     repo,
                     determine_wants=wants,
-                    depth=depth,
+                    depth=wanted.depth,
                     ref_prefix=ref_candidates(branch),
                 )
             except GitProtocolError as error:
@@ -119,7 +108,7 @@ class DulwichRepository:
         except (CodeferryError, KeyboardInterrupt):
             raise
         except Exception as error:
-            raise describe_failure(error, self._url, secrets) from None
+            raise describe_failure(error, self._url, wanted.secrets) from None
         if commit_sha is not None:
             if object_id(commit_sha) not in store:
                 raise PullError(f"commit {commit_sha} was not found in git repository {label}")
@@ -204,7 +193,8 @@ def consolidate_small_packs(store: BaseObjectStore) -> int:
     objects = {obj.id: obj for pack in small for obj in pack.iterobjects()}
     store.add_objects([(obj, None) for obj in objects.values()])
     for pack in small:
-        store._remove_pack(pack)  # type: ignore[attr-defined]  # dulwich's own step of repack()
+        # dulwich's own step of repack(), which has no public form.
+        store._remove_pack(pack)  # type: ignore[attr-defined]  # noqa: SLF001
     return len(small)
 
 

@@ -35,10 +35,8 @@ from codeferry_git.tree_rules import Gitlink, WriteStats, is_left_out, is_safe_n
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from codeferry_git.clients import PullTrees
-    from codeferry_git.credentials import SshKey
+    from codeferry_git.clients import PullTrees, Wanted
     from codeferry_git.git_program import GitProgram
-    from codeferry_git.http_auth import HttpAuth
     from codeferry_git.tree_rules import Scope, TreeTarget
 
 __all__ = ["GitProgramRepository"]
@@ -88,21 +86,12 @@ class GitProgramRepository:
 
     # -- fetching ------------------------------------------------------------------------------
 
-    def fetch_commit(
-        self,
-        auth: HttpAuth | None,
-        key: SshKey | None,
-        *,
-        branch: str | None,
-        commit_sha: str | None,
-        depth: int | None,
-        unchanged_if: str | None,
-        secrets: list[str],
-    ) -> str | None:
-        remote = Remote(self._url, auth)
-        deepen = ["--depth", str(depth)] if depth else []
-        if commit_sha is not None:
-            return self._fetch_pinned(remote, commit_sha, deepen, secrets)
+    def fetch_commit(self, wanted: Wanted) -> str | None:
+        branch, unchanged_if, secrets = wanted.branch, wanted.unchanged_if, wanted.secrets
+        remote = Remote(self._url, wanted.auth)
+        deepen = ["--depth", str(wanted.depth)] if wanted.depth else []
+        if wanted.commit_sha is not None:
+            return self._fetch_pinned(remote, wanted.commit_sha, deepen, secrets)
         candidates = ["HEAD"] if branch is None else [f"refs/heads/{branch}", f"refs/tags/{branch}"]
         if unchanged_if is not None:
             # A re-pull: asking where the branch is costs less than a fetch, and is all a pull

@@ -41,15 +41,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from codeferry.errors import PullError
-from codeferry.secrets import mask, redact_url, remember
 from codeferry.timeouts import (
     ConnectTimeoutError,
     NetworkTimeouts,
     network_timeouts,
     open_connection,
-    server_address,
 )
-from codeferry_git.transport import SSH_REFUSALS
+from codeferry_git.failures import SSH_REFUSALS, Failure, fetch_failure
 
 if TYPE_CHECKING:
     from codeferry_git.http_auth import HttpAuth
@@ -358,36 +356,39 @@ def describe_failure(
 ) -> PullError:
     """A one-line error for a network run of git that failed, every secret masked.
 
-    The same messages as :func:`codeferry_git.transport.describe_failure` gives for dulwich.
+    The same messages as :func:`codeferry_git.transport.describe_failure` gives for dulwich
+    (both through :func:`~codeferry_git.failures.fetch_failure`).
     """
-    remember(*secrets)
-    where = redact_url(url)
     if isinstance(failure, ConnectTimeoutError):
-        server = f"git server {_server(url)}"
-        return PullError(
-            mask(f"{network_timeouts().describe(server, failure)} (git repository {where})")
-        )
+        return fetch_failure("timeout", url, secrets, str(failure), failure)
     text = failure.message
     lowered = failure.stderr.lower()
     if "operation too slow" in lowered or "timed out" in lowered or "timeout, server" in lowered:
-        server = f"git server {_server(url)}"
         connecting = "connection timed out after" in lowered or "connect to host" in lowered
         error: TimeoutError = ConnectTimeoutError(text) if connecting else TimeoutError(text)
-        message = f"{network_timeouts().describe(server, error)} (git repository {where})"
-    elif (
-        "authentication failed" in lowered
-        or "could not read username" in lowered
-        or "could not read password" in lowered
-        or "returned error: 401" in lowered
+        return fetch_failure("timeout", url, secrets, text, error)
+    return fetch_failure(_kind(lowered), url, secrets, text)
+
+
+def _kind(lowered: str) -> Failure:
+    """What kind of failure git's (lower-cased) standard error tells."""
+    if any(
+        sign in lowered
+        for sign in (
+            "authentication failed",
+            "could not read username",
+            "could not read password",
+            "returned error: 401",
+        )
     ):
-        message = f"authentication failed for git repository {where} (check the credentials)"
-    elif "returned error: 403" in lowered:
-        message = f"access denied to git repository {where} (the credentials lack read access)"
-    elif "returned error: 404" in lowered or re.search(r"repository '.*' not found", lowered):
-        message = f"git repository {where} was not found (or the credentials cannot see it)"
-    elif any(sign in lowered for sign in SSH_REFUSALS):
-        message = f"SSH authentication failed for git repository {where}: {text}"
-    elif any(
+        return "authentication"
+    if "returned error: 403" in lowered:
+        return "access"
+    if "returned error: 404" in lowered or re.search(r"repository '.*' not found", lowered):
+        return "missing"
+    if any(sign in lowered for sign in SSH_REFUSALS):
+        return "ssh"
+    if any(
         sign in lowered
         for sign in (
             "empty reply from server",
@@ -398,13 +399,5 @@ def describe_failure(
             "connection closed",
         )
     ):
-        message = f"the connection to git repository {where} was dropped: {text}"
-    else:
-        message = f"cannot fetch git repository {where}: {text}"
-    return PullError(mask(message))
-
-
-def _server(url: str) -> str:
-    if "://" in url:
-        return server_address(url)
-    return server_address(f"ssh://{url.partition(':')[0]}")
+        return "dropped"
+    return "other"

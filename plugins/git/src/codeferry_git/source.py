@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from codeferry.errors import CodeferryError, PullError
 from codeferry.secrets import redact_url, remember
 from codeferry.storage import CodeStorage, FetchResult, PullContext
+from codeferry_git.clients import Wanted
 from codeferry_git.http_auth import HttpAuth, token_for_host
 from codeferry_git.urls import InvalidGitInputError, parse_git_url, same_origin
 
@@ -169,14 +170,9 @@ class GitSource(CodeStorage):
         layout: str,
     ) -> FetchResult:
         try:
+            unchanged_if = context.previous_version if same_layout else None
             commit = repo.fetch_commit(
-                auth,
-                key,
-                branch=self.branch,
-                commit_sha=self.commit_sha,
-                depth=self.depth,
-                unchanged_if=context.previous_version if same_layout else None,
-                secrets=secrets,
+                Wanted(auth, key, self.branch, self.commit_sha, self.depth, unchanged_if, secrets)
             )
             if commit is None:
                 return context.unchanged()
@@ -254,13 +250,7 @@ class GitSource(CodeStorage):
             sub_repo = open_repository(sub_url, trees, ssh_key=key is not None)
             try:
                 commit = sub_repo.fetch_commit(
-                    auth,
-                    key,
-                    branch=None,
-                    commit_sha=link.commit,
-                    depth=1,
-                    unchanged_if=None,
-                    secrets=sub_secrets,
+                    Wanted(auth, key, None, link.commit, 1, None, sub_secrets)
                 )
                 assert commit is not None
                 sub_tree = sub_repo.tree_of(commit)
