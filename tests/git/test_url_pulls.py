@@ -23,12 +23,15 @@ from tests.git.conftest import Served
 
 WAIT = 120.0
 
-# Runs the console script's entry point, then says whether the command imported pydantic.
+# Runs the console script's entry point, then says whether the command imported pydantic, or
+# OpenSSL's hashlib (about 4 MB of resident memory: see codeferry.digests).
 WATCH = textwrap.dedent(
     """
     import atexit, sys
     atexit.register(
-        lambda: sys.__stderr__.write(f"PYDANTIC {'pydantic' in sys.modules}\\n")
+        lambda: sys.__stderr__.write(
+            f"PYDANTIC {'pydantic' in sys.modules} OPENSSL {'_hashlib' in sys.modules}\\n"
+        )
     )
     from codeferry.cli import main
     main(sys.argv[1:])
@@ -48,16 +51,18 @@ def _pull(url: str, dest: Path, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_pull_from_a_url_imports_no_block_model_and_keeps_the_token_secret(
-    served: Served, tmp_path: Path
+def test_a_pull_from_a_url_imports_no_block_model_nor_openssl_and_keeps_the_token_secret(
+    served: Served, tmp_path: Path, git_client: str
 ) -> None:
+    # dulwich (and urllib3 under it) use OpenSSL's hashlib themselves; git's program does not.
+    openssl = git_client == "dulwich"
     server = served.server
     url = served.url("app.git").replace("http://", f"http://{server.user}:{server.password}@")
     dest = tmp_path / "code"
     for _ in range(2):  # a fresh pull, then a re-pull that finds nothing new
         done = _pull(url, dest, tmp_path / "home")
         assert done.returncode == 0, done.stderr
-        assert done.stderr.splitlines()[-1] == "PYDANTIC False"
+        assert done.stderr.splitlines()[-1] == f"PYDANTIC False OPENSSL {openssl}"
         assert server.password not in done.stdout + done.stderr
     assert (dest / "flow.py").read_bytes() == b"def main():\n    return 2\n"
     assert "is unchanged" in done.stderr

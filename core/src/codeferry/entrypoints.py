@@ -12,7 +12,6 @@ The code folder and the file's own folder go first on ``sys.path``, so sibling m
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codeferry.digests import sha256
 from codeferry.errors import EntrypointError, UserCodeError
 
 __all__ = ["Entrypoint", "call", "load_entrypoint", "parse_arguments", "parse_entrypoint"]
@@ -102,7 +102,7 @@ def load_entrypoint(entrypoint: str | Entrypoint, code_dir: str | Path) -> Any:
         if not file.is_file():
             raise EntrypointError(f"entrypoint file {parsed.path} not found in {root}")
         _prepend_path(file.parent)
-        name = f"codeferry_entrypoint_{hashlib.sha256(str(file).encode()).hexdigest()[:12]}"
+        name = f"codeferry_entrypoint_{sha256(str(file).encode()).hexdigest()[:12]}"
         spec = importlib.util.spec_from_file_location(name, file)
         if spec is None or spec.loader is None:
             raise EntrypointError(f"entrypoint file {parsed.path} cannot be imported")

@@ -17,7 +17,6 @@ the working folder and the code the earlier steps pulled importable (:func:`impo
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import importlib.util
 import re
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codeferry.digests import sha256
 from codeferry.errors import ImportStepNotAllowedError, MissingPluginError, StepError
 from codeferry.known_plugins import distribution_for_requirement, distribution_for_step
 
@@ -279,7 +279,7 @@ def _from_file(file: Path, attributes: str) -> Any:
     path = file.absolute()
     if not path.is_file():
         raise _NotThereError(f"no file {path}")
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    digest = sha256(str(path).encode()).hexdigest()[:12]
     name = f"codeferry_step_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

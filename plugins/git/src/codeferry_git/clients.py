@@ -17,12 +17,12 @@ daemon without a limit).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from codeferry import settings
+from codeferry.digests import sha256
 from codeferry.errors import PullError
 from codeferry_git.tree_rules import Cone, TreeTarget
 
@@ -42,6 +42,7 @@ __all__ = [
     "PullTrees",
     "Wanted",
     "cache_folder",
+    "cache_of",
     "clear_stale_locks",
     "open_repository",
 ]
@@ -138,7 +139,21 @@ class PullTrees:
 
 def cache_folder(cache_dir: Path, url: str) -> Path:
     """The bare repository caching ``url``'s objects in a checkout's cache folder."""
-    return cache_dir / "git" / hashlib.sha256(url.encode()).hexdigest()[:20]
+    return cache_dir / "git" / sha256(url.encode()).hexdigest()[:20]
+
+
+def cache_of(trees: PullTrees, url: str) -> tuple[Path, bool]:
+    """The bare repository caching ``url``'s objects for this pull, and whether it exists.
+
+    An existing one is cleared of what a killed pull left in it (:func:`clear_stale_locks`); a
+    new one's folder is made, for the client to make the repository in.
+    """
+    folder = cache_folder(trees.context.cache_dir, url)
+    if (folder / "objects").is_dir():
+        clear_stale_locks(folder)
+        return folder, True
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, False
 
 
 def clear_stale_locks(folder: Path) -> None:

@@ -11,13 +11,7 @@ from typing import TYPE_CHECKING
 
 from codeferry.errors import CodeferryError, PullError
 from codeferry.secrets import redact_url
-from codeferry_git.clients import (
-    FULL_HISTORY,
-    MAX_PACKS,
-    REFUSED_WANT,
-    cache_folder,
-    clear_stale_locks,
-)
+from codeferry_git.clients import FULL_HISTORY, MAX_PACKS, REFUSED_WANT, cache_of
 from codeferry_git.object_ids import object_id, ref_name
 from codeferry_git.progress import TransferProgress
 
@@ -48,13 +42,8 @@ class DulwichRepository:
         self._url = url
         self._label = redact_url(url)
         self._trees = trees
-        folder = cache_folder(trees.context.cache_dir, url)
-        if (folder / "objects").is_dir():
-            clear_stale_locks(folder)
-            self._repo = Repo(str(folder))
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._repo = Repo.init_bare(str(folder))
+        folder, exists = cache_of(trees, url)
+        self._repo = Repo(str(folder)) if exists else Repo.init_bare(str(folder))
         self._writer = TreeWriter(trees)
 
     def fetch_commit(self, wanted: Wanted) -> str | None:

@@ -21,13 +21,7 @@ from typing import TYPE_CHECKING
 from codeferry.errors import PullError
 from codeferry.secrets import redact_url
 from codeferry.timeouts import ConnectTimeoutError
-from codeferry_git.clients import (
-    FULL_HISTORY,
-    MAX_PACKS,
-    REFUSED_WANT,
-    cache_folder,
-    clear_stale_locks,
-)
+from codeferry_git.clients import FULL_HISTORY, MAX_PACKS, REFUSED_WANT, cache_of
 from codeferry_git.git_program import GitCommandError, Remote, describe_failure
 from codeferry_git.progress import Phase, TransferProgress
 from codeferry_git.tree_rules import Gitlink, WriteStats, is_left_out, is_safe_name
@@ -79,10 +73,10 @@ class GitProgramRepository:
         self._label = redact_url(url)
         self._trees = trees
         self._program = program
-        self._folder = cache_folder(trees.context.cache_dir, url)
+        self._folder, exists = cache_of(trees, url)
         self._git_dir = str(self._folder)
         self._trees_of: dict[str, str] = {}
-        self._prepare()
+        self._prepare(exists)
 
     # -- fetching ------------------------------------------------------------------------------
 
@@ -370,18 +364,16 @@ class GitProgramRepository:
 
     # -- pieces --------------------------------------------------------------------------------
 
-    def _prepare(self) -> None:
+    def _prepare(self, exists: bool) -> None:
         """Make the cache repository if new; clear what a killed git left behind.
 
         The checkout's lock is held: a lock file in the repository is a killed run's, and would
         make every later fetch fail.
         """
         folder = self._folder
-        if not (folder / "objects").is_dir():
-            folder.mkdir(parents=True, exist_ok=True)
+        if not exists:
             self._run(["init", "--bare", "--quiet", "--template="])
         else:
-            clear_stale_locks(folder)
             for index in folder.glob("codeferry-*.index*"):
                 index.unlink(missing_ok=True)
         attributes = folder / "info" / "attributes"
