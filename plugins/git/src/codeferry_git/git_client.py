@@ -267,8 +267,8 @@ class GitProgramRepository:
         listing = _Listing()
         seen: set[bytes] = set()
         base = f"{prefix}/" if prefix else ""
-        listed = self._run(["ls-tree", "-r", "-t", "-z", "--long", "--full-tree", tree])
-        for entry in listed.split(b"\0")[:-1]:  # each entry ends with a NUL
+        listing_args = ["ls-tree", "-r", "-t", "-z", "--long", "--full-tree", tree]
+        for entry in self._program.records(self._git_dir, listing_args):
             meta, _, relative = entry.partition(b"\t")
             parent, _, name = relative.rpartition(b"/")
             folder = folders.get(parent)
@@ -348,7 +348,8 @@ class GitProgramRepository:
         """Write the files of ``index`` under ``prefix``, through an index of their own."""
         if not index:
             return
-        lines = b"\0".join(line for line, _ in index.values()) + b"\0"
+        # One join, the last NUL with it: a second copy of every line would add to the peak.
+        lines = b"\0".join([*(line for line, _ in index.values()), b""])
         work_tree = self._trees.target.file_path(prefix) if prefix else self._trees.context.target
         index_file = self._folder / f"codeferry-{os.getpid()}.index"
         env = {"GIT_INDEX_FILE": str(index_file), "GIT_WORK_TREE": str(work_tree)}

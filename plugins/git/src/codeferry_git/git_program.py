@@ -35,7 +35,7 @@ import shlex
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -64,6 +64,7 @@ __all__ = [
 MINIMUM_VERSION = (2, 32)
 """The oldest git used: the first with ``GIT_CONFIG_GLOBAL``, which isolation depends on."""
 
+_RECORDS_CHUNK = 1 << 16
 _VERSION = re.compile(rb"git version (\d+)\.(\d+)(?:\.(\d+))?")
 _SETTINGS = (
     "core.hooksPath=/dev/null",
@@ -157,9 +158,7 @@ class GitProgram:
         :raises GitCommandError: git exited with an error.
         :raises ConnectTimeoutError: the remote's server did not accept a connection in time.
         """
-        command = [self.path, f"--git-dir={git_dir}"]
-        for setting in _SETTINGS:
-            command += ["-c", setting]
+        command = self._command(git_dir)
         environment = _environment()
         environment.update(env or {})
         secret_fd = None
@@ -201,6 +200,47 @@ class GitProgram:
         if process.returncode:
             raise GitCommandError(args[0], process.returncode, stderr)
         return stdout
+
+    def records(self, git_dir: str, args: Sequence[str]) -> Iterator[bytes]:
+        """Run ``git ARGS`` (a local command writing NUL-ended records, such as ``ls-tree -z``)
+        and yield each record as it comes, without its NUL.
+
+        Read as they come, a large listing is never held whole (nor twice, as reading it all
+        would): the memory a pull of a large tree peaks at.
+
+        :raises GitCommandError: git exited with an error (after the records it wrote).
+        """
+        process = subprocess.Popen(
+            [*self._command(git_dir), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_environment(),
+            start_new_session=True,
+        )
+        assert process.stdout is not None
+        assert process.stderr is not None
+        try:
+            pending = b""
+            while chunk := process.stdout.read(_RECORDS_CHUNK):
+                *complete, pending = (pending + chunk).split(b"\0")
+                yield from complete
+            stderr = process.stderr.read()  # a local command says little: its pipe never fills
+            process.wait()
+        except BaseException:
+            _stop(process)
+            raise
+        finally:
+            process.stdout.close()
+            process.stderr.close()
+        if process.returncode:
+            raise GitCommandError(args[0], process.returncode, stderr)
+
+    def _command(self, git_dir: str) -> list[str]:
+        command = [self.path, f"--git-dir={git_dir}"]
+        for setting in _SETTINGS:
+            command += ["-c", setting]
+        return command
 
 
 def find_git() -> GitProgram | str:
