@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from codeferry.errors import PullError
 from codeferry.storage import PullContext
 from codeferry_git.blobs import BlobReader, CorruptObjectError
+from codeferry_git.clients import PullTrees
 from codeferry_git.trees import TreeWriter
 from tests.servers.git_http import git_env
 
@@ -71,7 +72,9 @@ def test_a_big_file_is_written_without_holding_it_in_memory(
     target = context(tmp_path)
     tracemalloc.start()
     try:
-        stats = TreeWriter(target, "repo").write(repo.object_store, tree_id, None)
+        stats = TreeWriter(PullTrees.for_pull(target, "repo")).write(
+            repo.object_store, tree_id, None
+        )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -116,7 +119,9 @@ def test_a_deltified_blob_is_left_to_dulwich_and_still_written_exactly(tmp_path:
             whole = [n for n in versions if reader.locate(tree[n][1].decode()) is not None]
         assert len(whole) == 1, "git stored both files whole: nothing here is deltified"
         target = context(tmp_path)
-        TreeWriter(target, "repo").write(repo.object_store, tree.id.decode(), None)
+        TreeWriter(PullTrees.for_pull(target, "repo")).write(
+            repo.object_store, tree.id.decode(), None
+        )
     for name, data in versions.items():
         assert (target.target / name.decode()).read_bytes() == data
 
@@ -130,7 +135,7 @@ def test_a_blob_missing_from_the_store_is_refused_naming_its_path(
     tree.add(b"b.py", 0o100644, absent.id)
     repo.object_store.add_objects([(present, None), (tree, None)])
     with pytest.raises(PullError, match=r"path 'b\.py' is missing from the repository"):
-        TreeWriter(context(tmp_path), "https://git.example/omits.git").write(
+        TreeWriter(PullTrees.for_pull(context(tmp_path), "https://git.example/omits.git")).write(
             repo.object_store, tree.id.decode(), None
         )
 

@@ -12,7 +12,7 @@ import pytest
 
 from codeferry.errors import PullError, SettingError
 from codeferry_git.clients import git_program_for
-from codeferry_git.git_program import GitProgram, Remote, find_git
+from codeferry_git.git_program import GitCommandError, GitProgram, Remote, find_git
 from codeferry_git.repository import GitRepository
 
 
@@ -128,3 +128,28 @@ def test_an_interrupted_run_stops_git_and_every_process_it_started(
         time.sleep(0.05)
         left = [line for line in _command_lines() if unanswering.encode() in line]
     assert left == []
+
+
+def test_records_of_a_large_listing_come_whole_across_reads(tmp_path: Path) -> None:
+    program = find_git()
+    assert isinstance(program, GitProgram)
+    repository = str(tmp_path / "cache.git")
+    program.run(repository, ["init", "--bare", "--quiet"])
+    # Names long enough that the listing spans many reads of the pipe.
+    names = [f"{'n' * 200}_{number}.py" for number in range(2_000)]
+    blob = program.run(repository, ["hash-object", "-w", "--stdin"], stdin=b"x\n").strip()
+    entries = b"".join(b"100644 blob " + blob + b"\t" + name.encode() + b"\0" for name in names)
+    tree = program.run(repository, ["mktree", "-z"], stdin=entries).strip().decode()
+    records = list(program.records(repository, ["ls-tree", "-z", "--name-only", tree]))
+    assert records == sorted(name.encode() for name in names)
+
+
+def test_records_of_a_failing_command_raise_what_git_said(tmp_path: Path) -> None:
+    program = find_git()
+    assert isinstance(program, GitProgram)
+    repository = str(tmp_path / "cache.git")
+    program.run(repository, ["init", "--bare", "--quiet"])
+    with pytest.raises(GitCommandError) as failed:
+        list(program.records(repository, ["ls-tree", "-z", "0" * 40]))
+    assert failed.value.command == "ls-tree"
+    assert "not a tree object" in failed.value.stderr

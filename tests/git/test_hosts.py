@@ -16,7 +16,7 @@ from codeferry.plugins import Plugins, set_plugins
 from codeferry.storage import CodeStorage, FetchResult, PullContext
 from codeferry_bitbucket.plugin import BITBUCKET
 from codeferry_git.hosts import git_host_for
-from codeferry_git.repository import GitRepository
+from codeferry_git.source import GitSource
 from codeferry_github.plugin import GITHUB
 from codeferry_gitlab.plugin import GITLAB
 from tests.git.conftest import host_plugins
@@ -60,7 +60,7 @@ def test_a_repository_on_a_host_is_claimed_before_codeferry_gits_generic_claim(
     source: str, hosts: Plugins
 ) -> None:
     # git's claim of *.git and user@host:path URLs is plain; a tie in one tier would be an error.
-    assert isinstance(hosts.storage_from_source(source), GitRepository)
+    assert isinstance(hosts.storage_from_source(source), GitSource)
     assert any(declared.claims(source) for declared in HOSTS.values())
 
 
@@ -125,7 +125,7 @@ def test_hosts_listed_in_the_hosts_variable_are_claimed(
     with pytest.raises(Exception, match="no installed plugin understands"):
         hosts.storage_from_source(source)
     monkeypatch.setenv("CODEFERRY_GITLAB_HOSTS", " Git.Example.com , other.example.com")
-    assert isinstance(hosts.storage_from_source(source), GitRepository)
+    assert isinstance(hosts.storage_from_source(source), GitSource)
     assert git_host_for(source) is GITLAB
 
 

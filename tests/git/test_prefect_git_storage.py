@@ -19,6 +19,7 @@ from codeferry.errors import CodeferryError
 from codeferry.plugins import Plugins
 from codeferry_git.credentials import credentials_from_value
 from codeferry_git.repository import GitRepository
+from codeferry_git.source import GitSource
 from codeferry_git.steps import git_clone
 from tests.git.conftest import Served
 
@@ -34,7 +35,7 @@ from tests.git.conftest import Served
     ],
 )
 def test_create_git_storage(url: str, hosts: Plugins) -> None:
-    assert isinstance(hosts.storage_from_source(url), GitRepository)
+    assert isinstance(hosts.storage_from_source(url), GitSource)
 
 
 # -- GitRepository: what it accepts --------------------------------------------------------------

@@ -19,6 +19,7 @@ from codeferry.errors import PullError
 from codeferry.plugins import Plugins
 from codeferry_bitbucket.credentials import BitBucketCredentials
 from codeferry_git.repository import GitRepository
+from codeferry_git.source import GitSource
 from codeferry_github.credentials import GitHubAppCredentials, GitHubCredentials
 from codeferry_gitlab.credentials import GitLabCredentials
 from tests.git.conftest import Served
@@ -102,13 +103,13 @@ def test_git_clone_makes_prefects_clone_directory_name_a_link_to_the_code(
 )
 def test_git_sources_are_claimed_by_the_git_plugin(git_plugins: Plugins, source: str) -> None:
     storage = git_plugins.storage_from_source(source)
-    assert isinstance(storage, GitRepository)
+    assert isinstance(storage, GitSource)
 
 
 def test_a_plain_local_folder_is_not_a_git_source(git_plugins: Plugins, tmp_path: Path) -> None:
     (tmp_path / "repo.git").mkdir()
     storage = git_plugins.storage_from_source(str(tmp_path / "repo.git"))
-    assert not isinstance(storage, GitRepository)
+    assert not isinstance(storage, GitSource)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +124,7 @@ def test_provider_plugins_claim_their_hosts(plugin: str, source: str) -> None:
     registry = Plugins(
         {"git": "codeferry_git.plugin", plugin: f"codeferry_{plugin}.plugin"}, entry_points=False
     )
-    assert isinstance(registry.storage_from_source(source), GitRepository)
+    assert isinstance(registry.storage_from_source(source), GitSource)
     assert f"{plugin}-credentials" in registry.block_types
 
 

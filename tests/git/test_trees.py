@@ -15,6 +15,7 @@ from dulwich.objects import Blob, ObjectID, RawObjectID, Tree
 from codeferry.errors import PullError
 from codeferry.reuse import seal
 from codeferry.storage import PullContext
+from codeferry_git.clients import PullTrees
 from codeferry_git.trees import TreeWriter
 
 # (A ".git" entry is no such name: it is left out, as git leaves it out; see
@@ -40,7 +41,7 @@ def test_a_tree_entry_no_git_server_would_send_is_refused(tmp_path: Path, name: 
         previous_state={},
         cache_dir=tmp_path / "cache",
     )
-    writer = TreeWriter(context, "https://git.example/hostile.git")
+    writer = TreeWriter(PullTrees.for_pull(context, "https://git.example/hostile.git"))
     with pytest.raises(PullError, match=r"hostile\.git: path .* is not a safe file name; refused"):
         writer.write(store, tree.id.decode(), None)
     assert not any(target.iterdir()), "nothing is written once a bad entry is met"
@@ -83,7 +84,9 @@ def test_unchanged_files_are_linked_from_the_previous_version(tmp_path: Path) ->
     (previous / "m2.py").unlink()  # gone from the old copy: written from its blob instead
 
     context = _context(tmp_path, previous)
-    stats = TreeWriter(context, "repo").write(store, new.id.decode(), old.id.decode())
+    stats = TreeWriter(PullTrees.for_pull(context, "repo")).write(
+        store, new.id.decode(), old.id.decode()
+    )
 
     assert (stats.reused, stats.files) == (598, 2)
     assert (context.target / "m1.py").read_bytes() == b"CHANGED\n"
@@ -117,6 +120,8 @@ def test_a_tree_naming_an_unchanged_file_twice_is_refused(tmp_path: Path) -> Non
     previous.mkdir()
     (previous / "a.py").write_bytes(b"A = 1\n")
 
-    writer = TreeWriter(_context(tmp_path, previous), "https://git.example/hostile.git")
+    writer = TreeWriter(
+        PullTrees.for_pull(_context(tmp_path, previous), "https://git.example/hostile.git")
+    )
     with pytest.raises(PullError, match=r"path 'a.py' appears twice in its tree; refused"):
         writer.write(store, twice.decode(), old.id.decode())

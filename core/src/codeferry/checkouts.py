@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
-import hashlib
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeferry import settings
+from codeferry.digests import sha256
 from codeferry.errors import PullError, describe_os_error
 from codeferry.home import mark
 from codeferry.pull_lock import pull_lock
@@ -155,10 +155,10 @@ class Checkout:
         if destination is None:
             key = storage.checkout_key()
             label = _UNSAFE_CHARS.sub("-", str(storage).split("://")[-1]).strip("-")[:40]
-            digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+            digest = sha256(key.encode()).hexdigest()[:16]
             return cls(settings.checkouts_dir() / f"{label or 'source'}-{digest}", keep=keep)
         link = destination_path(destination)
-        digest = hashlib.sha256(str(link).encode()).hexdigest()[:16]
+        digest = sha256(str(link).encode()).hexdigest()[:16]
         root = settings.checkouts_dir() / f"dest-{_UNSAFE_CHARS.sub('-', link.name)}-{digest}"
         return cls(root, link=link, keep=keep)
 

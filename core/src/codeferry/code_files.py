@@ -6,10 +6,11 @@ folders are two modules, and a file that fails to run is not left behind half-im
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import sys
 from typing import TYPE_CHECKING
+
+from codeferry.digests import sha256
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,7 +21,7 @@ __all__ = ["import_file", "module_name"]
 
 def module_name(prefix: str, path: Path) -> str:
     """The name ``path`` is imported under: ``PREFIX_`` and a digest of the path."""
-    return f"{prefix}_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+    return f"{prefix}_{sha256(str(path).encode()).hexdigest()[:12]}"
 
 
 def import_file(prefix: str, path: Path) -> ModuleType | None:

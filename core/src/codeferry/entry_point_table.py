@@ -17,7 +17,6 @@ The cache is only a copy: one that cannot be read or written is ignored.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sys
@@ -25,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from codeferry.digests import sha256
 
 __all__ = ["PluginEntryPoint", "entry_points"]
 
@@ -95,7 +96,7 @@ def _fingerprint() -> tuple[str, int] | None:
     for finder in sys.meta_path:
         if hasattr(finder, "find_distributions") and finder is not importlib.machinery.PathFinder:
             return None
-    digest = hashlib.sha256(repr((_FORMAT, sys.executable, sys.path)).encode())
+    digest = sha256(repr((_FORMAT, sys.executable, sys.path)).encode())
     newest = 0
     for entry in sys.path:
         try:
@@ -124,7 +125,7 @@ def _modified(path: str) -> int:
 def _cache_file(group: str) -> Path:
     from codeferry import settings
 
-    environment = hashlib.sha256(repr((sys.executable, sys.prefix)).encode()).hexdigest()[:16]
+    environment = sha256(repr((sys.executable, sys.prefix)).encode()).hexdigest()[:16]
     return settings.home_path() / "cache" / f"entry-points-{group}-{environment}.json"
 
 

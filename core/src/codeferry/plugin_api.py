@@ -26,6 +26,7 @@ PUBLIC_MODULES = MappingProxyType(
         "codeferry.secrets": "the secret policy: remember, mask, redact_url",
         "codeferry.settings": "CODEFERRY_* settings, read one way: flag, seconds, names",
         "codeferry.timeouts": "how long every network transport waits, and naming a silent server",
+        "codeferry.digests": "sha256: SHA-256 for derived names, without loading OpenSSL",
         "codeferry.home": "refuse_own_folder, OwnFolders: codeferry's home is never code",
         "codeferry.walk": "walk_files: the one walk over a user's folder that a push makes",
         "codeferry.progress": "TransferProgress: a progress display for long pulls and pushes",

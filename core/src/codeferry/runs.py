@@ -16,7 +16,6 @@ and push steps, then records those outputs for the pull steps of later runs
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import uuid
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codeferry.digests import sha256
 from codeferry.errors import CodeferryError, EntrypointError, PullError, UserCodeError
 from codeferry.steps.engine import StepsResult
 
@@ -349,7 +349,7 @@ def _link(dest: Path, directory: Path, *, replace: bool) -> Path:
     pointer = directory.resolve()
     home = Path(os.path.realpath(settings.home()))
     if not pointer.is_relative_to(home):
-        digest = hashlib.sha256(str(dest).encode()).hexdigest()[:16]
+        digest = sha256(str(dest).encode()).hexdigest()[:16]
         pointer = _replace_link(home / "links" / f"{dest.name}-{digest}", pointer)
     return _replace_link(dest, pointer)
 

@@ -17,12 +17,12 @@ daemon without a limit).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from codeferry import settings
+from codeferry.digests import sha256
 from codeferry.errors import PullError
 from codeferry_git.tree_rules import Cone, TreeTarget
 
@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from codeferry.storage import PullContext
-    from codeferry_git.credentials import HttpAuth, SshKey
+    from codeferry_git.credentials import SshKey
     from codeferry_git.git_program import GitProgram
+    from codeferry_git.http_auth import HttpAuth
     from codeferry_git.progress import ProgressCallback
     from codeferry_git.tree_rules import WriteStats
 
@@ -39,7 +40,9 @@ __all__ = [
     "GIT_BINARY",
     "CachedRepository",
     "PullTrees",
+    "Wanted",
     "cache_folder",
+    "cache_of",
     "clear_stale_locks",
     "open_repository",
 ]
@@ -65,20 +68,11 @@ class CachedRepository(Protocol):
 
     client: str
 
-    def fetch_commit(
-        self,
-        auth: HttpAuth | None,
-        key: SshKey | None,
-        *,
-        branch: str | None,
-        commit_sha: str | None,
-        depth: int | None,
-        unchanged_if: str | None,
-        secrets: list[str],
-    ) -> str | None:
-        """Fetch the commit wanted (a branch or tag tip, ``HEAD``, or ``commit_sha``).
+    def fetch_commit(self, wanted: Wanted) -> str | None:
+        """Fetch the commit ``wanted`` names (a branch or tag tip, ``HEAD``, or a pinned commit).
 
-        Returns its id, or ``None`` when the remote's tip is ``unchanged_if`` (nothing fetched).
+        Returns its id, or ``None`` when the remote's tip is ``wanted.unchanged_if`` (nothing
+        fetched).
 
         :raises PullError: naming the repository, never showing a secret.
         """
@@ -98,6 +92,25 @@ class CachedRepository(Protocol):
 
     def close(self) -> None:
         """Release what the repository holds open."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What one fetch asks a remote for, and what it sends to be let in.
+
+    ``branch`` is a branch or tag (``None``: the remote's ``HEAD``); ``commit_sha`` pins a
+    commit instead; ``depth`` is the history fetched (``None``: all of it); ``unchanged_if`` is
+    the commit checked out already (a tip still there fetches nothing); ``secrets`` are the
+    credentials sent, masked in every message.
+    """
+
+    auth: HttpAuth | None
+    key: SshKey | None
+    branch: str | None
+    commit_sha: str | None
+    depth: int | None
+    unchanged_if: str | None
+    secrets: list[str]
 
 
 @dataclass
@@ -126,7 +139,21 @@ class PullTrees:
 
 def cache_folder(cache_dir: Path, url: str) -> Path:
     """The bare repository caching ``url``'s objects in a checkout's cache folder."""
-    return cache_dir / "git" / hashlib.sha256(url.encode()).hexdigest()[:20]
+    return cache_dir / "git" / sha256(url.encode()).hexdigest()[:20]
+
+
+def cache_of(trees: PullTrees, url: str) -> tuple[Path, bool]:
+    """The bare repository caching ``url``'s objects for this pull, and whether it exists.
+
+    An existing one is cleared of what a killed pull left in it (:func:`clear_stale_locks`); a
+    new one's folder is made, for the client to make the repository in.
+    """
+    folder = cache_folder(trees.context.cache_dir, url)
+    if (folder / "objects").is_dir():
+        clear_stale_locks(folder)
+        return folder, True
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, False
 
 
 def clear_stale_locks(folder: Path) -> None:

@@ -14,14 +14,18 @@ rotated or freshly minted token simply works.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
 from codeferry.blocks import Block, Secret
 from codeferry.errors import CodeferryError
-from codeferry.secrets import remember
+from codeferry_git.http_auth import (
+    DEFAULT_TOKEN_USERNAME,
+    HttpAuth,
+    token_credentials,
+    token_for_host,
+)
 
 __all__ = [
     "DEFAULT_TOKEN_USERNAME",
@@ -35,10 +39,6 @@ __all__ = [
     "ssh_key_for",
     "token_credentials",
 ]
-
-# A token with no user name goes on the wire as this user on a host no host plugin serves: GitHub
-# takes any name with a token, GitLab any non-empty one with a personal/project/group access token.
-DEFAULT_TOKEN_USERNAME = "x-access-token"  # noqa: S105 - a user name, not a password
 
 
 @runtime_checkable
@@ -58,19 +58,6 @@ class SshKeyProvider(Protocol):
 
     def git_ssh_key(self, url: str) -> SshKey | None:
         """The deploy key for ``url``, or ``None`` to use the machine's own SSH setup."""
-
-
-@dataclass(frozen=True)
-class HttpAuth:
-    """A user name and password for one pull; the password is never shown."""
-
-    username: str
-    password: str = field(repr=False)
-
-    def __post_init__(self) -> None:
-        # Minted at pull time (an app's installation token) or read from a block: either way a
-        # secret from now on, in whatever form a server or a library repeats it.
-        remember(self.password)
 
 
 class SshKey(Block):
@@ -110,7 +97,7 @@ class GitCredentials(Block):
     def git_credentials(self, url: str) -> tuple[str, str]:
         if self.token is None:
             raise CodeferryError(f"the git credentials for {url} hold no token")
-        return _for_host(url, self.token.get_secret_value(), self.username)
+        return token_for_host(url, self.token.get_secret_value(), self.username)
 
     def git_ssh_key(self, url: str) -> SshKey | None:  # noqa: ARG002 - the protocol's
         return self.ssh_key
@@ -156,33 +143,6 @@ def credentials_from_value(value: Any) -> Any:
     raise CodeferryError(f"git credentials of type {type(value).__name__} are not understood")
 
 
-def token_credentials(
-    token: str, username: str | None = None, *, token_username: str = DEFAULT_TOKEN_USERNAME
-) -> tuple[str, str]:
-    """The user name and password that send ``token`` over HTTPS, its prefix sent once.
-
-    A token that already names its user (``oauth2:...``, ``x-token-auth:...``, a GitLab deploy
-    token ``user:token``) is split into that pair; ``username``, when given, is the user (and
-    left out of the token if the token repeats it); otherwise the user is ``token_username``.
-    """
-    if username:
-        return username, token.removeprefix(f"{username}:")
-    user, colon, password = token.partition(":")
-    if colon and user and password:
-        return user, password
-    return token_username, token
-
-
-def _for_host(url: str, token: str, username: str | None = None) -> tuple[str, str]:
-    """``token`` sent to ``url`` the way the installed plugin of its git host sends one."""
-    from codeferry_git.hosts import git_host_for
-
-    host = git_host_for(url) if not username else None  # a user given is the user sent
-    if host is None:
-        return token_credentials(token, username)
-    return host.http_auth(token, username)
-
-
 def http_auth_for(credentials: Any, url: str) -> HttpAuth | None:
     """The user name and password to send to ``url``, asked for now (never cached).
 
@@ -191,12 +151,12 @@ def http_auth_for(credentials: Any, url: str) -> HttpAuth | None:
     if credentials is None:
         return None
     if isinstance(credentials, SecretStr):
-        return HttpAuth(*_for_host(url, credentials.get_secret_value()))
+        return HttpAuth(*token_for_host(url, credentials.get_secret_value()))
     if isinstance(credentials, Secret):
         value = credentials.get()
         if not isinstance(value, str):
             raise CodeferryError(f"the secret used as a token for {url} is not a string")
-        return HttpAuth(*_for_host(url, value))
+        return HttpAuth(*token_for_host(url, value))
     if isinstance(credentials, GitCredentialsProvider):
         username, password = credentials.git_credentials(url)
         return HttpAuth(username, password)

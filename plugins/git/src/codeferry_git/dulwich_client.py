@@ -11,13 +11,7 @@ from typing import TYPE_CHECKING
 
 from codeferry.errors import CodeferryError, PullError
 from codeferry.secrets import redact_url
-from codeferry_git.clients import (
-    FULL_HISTORY,
-    MAX_PACKS,
-    REFUSED_WANT,
-    cache_folder,
-    clear_stale_locks,
-)
+from codeferry_git.clients import FULL_HISTORY, MAX_PACKS, REFUSED_WANT, cache_of
 from codeferry_git.object_ids import object_id, ref_name
 from codeferry_git.progress import TransferProgress
 
@@ -29,8 +23,7 @@ if TYPE_CHECKING:
     from dulwich.refs import Ref
     from dulwich.repo import Repo
 
-    from codeferry_git.clients import PullTrees
-    from codeferry_git.credentials import HttpAuth, SshKey
+    from codeferry_git.clients import PullTrees, Wanted
     from codeferry_git.tree_rules import WriteStats
 
 __all__ = ["DulwichRepository", "consolidate_small_packs"]
@@ -49,33 +42,18 @@ class DulwichRepository:
         self._url = url
         self._label = redact_url(url)
         self._trees = trees
-        folder = cache_folder(trees.context.cache_dir, url)
-        if (folder / "objects").is_dir():
-            clear_stale_locks(folder)
-            self._repo = Repo(str(folder))
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._repo = Repo.init_bare(str(folder))
-        self._writer = TreeWriter(
-            trees.context, trees.target.label, trees.cone.directories, target=trees.target
-        )
+        folder, exists = cache_of(trees, url)
+        self._repo = Repo(str(folder)) if exists else Repo.init_bare(str(folder))
+        self._writer = TreeWriter(trees)
 
-    def fetch_commit(
-        self,
-        auth: HttpAuth | None,
-        key: SshKey | None,
-        *,
-        branch: str | None,
-        commit_sha: str | None,
-        depth: int | None,
-        unchanged_if: str | None,
-        secrets: list[str],
-    ) -> str | None:
+    def fetch_commit(self, wanted: Wanted) -> str | None:
         from dulwich.errors import GitProtocolError, HangupException
 
         from codeferry_git.transport import describe_failure, open_remote
 
         repo, label = self._repo, self._label
+        branch, commit_sha, unchanged_if = wanted.branch, wanted.commit_sha, wanted.unchanged_if
+        auth, key = wanted.auth, wanted.key
         store = repo.object_store
         if commit_sha is not None and object_id(commit_sha) in store:
             return commit_sha
@@ -107,7 +85,7 @@ class DulwichRepository:
                     remote.path,
                     repo,
                     determine_wants=wants,
-                    depth=depth,
+                    depth=wanted.depth,
                     ref_prefix=ref_candidates(branch),
                 )
             except GitProtocolError as error:
@@ -124,7 +102,7 @@ class DulwichRepository:
         except (CodeferryError, KeyboardInterrupt):
             raise
         except Exception as error:
-            raise describe_failure(error, self._url, secrets) from None
+            raise describe_failure(error, self._url, wanted.secrets) from None
         if commit_sha is not None:
             if object_id(commit_sha) not in store:
                 raise PullError(f"commit {commit_sha} was not found in git repository {label}")

@@ -21,13 +21,7 @@ from typing import TYPE_CHECKING
 from codeferry.errors import PullError
 from codeferry.secrets import redact_url
 from codeferry.timeouts import ConnectTimeoutError
-from codeferry_git.clients import (
-    FULL_HISTORY,
-    MAX_PACKS,
-    REFUSED_WANT,
-    cache_folder,
-    clear_stale_locks,
-)
+from codeferry_git.clients import FULL_HISTORY, MAX_PACKS, REFUSED_WANT, cache_of
 from codeferry_git.git_program import GitCommandError, Remote, describe_failure
 from codeferry_git.progress import Phase, TransferProgress
 from codeferry_git.tree_rules import Gitlink, WriteStats, is_left_out, is_safe_name
@@ -35,8 +29,7 @@ from codeferry_git.tree_rules import Gitlink, WriteStats, is_left_out, is_safe_n
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from codeferry_git.clients import PullTrees
-    from codeferry_git.credentials import HttpAuth, SshKey
+    from codeferry_git.clients import PullTrees, Wanted
     from codeferry_git.git_program import GitProgram
     from codeferry_git.tree_rules import Scope, TreeTarget
 
@@ -80,28 +73,19 @@ class GitProgramRepository:
         self._label = redact_url(url)
         self._trees = trees
         self._program = program
-        self._folder = cache_folder(trees.context.cache_dir, url)
+        self._folder, exists = cache_of(trees, url)
         self._git_dir = str(self._folder)
         self._trees_of: dict[str, str] = {}
-        self._prepare()
+        self._prepare(exists)
 
     # -- fetching ------------------------------------------------------------------------------
 
-    def fetch_commit(
-        self,
-        auth: HttpAuth | None,
-        key: SshKey | None,  # noqa: ARG002 - the GitClient protocol's; ssh URLs go to dulwich
-        *,
-        branch: str | None,
-        commit_sha: str | None,
-        depth: int | None,
-        unchanged_if: str | None,
-        secrets: list[str],
-    ) -> str | None:
-        remote = Remote(self._url, auth)
-        deepen = ["--depth", str(depth)] if depth else []
-        if commit_sha is not None:
-            return self._fetch_pinned(remote, commit_sha, deepen, secrets)
+    def fetch_commit(self, wanted: Wanted) -> str | None:
+        branch, unchanged_if, secrets = wanted.branch, wanted.unchanged_if, wanted.secrets
+        remote = Remote(self._url, wanted.auth)
+        deepen = ["--depth", str(wanted.depth)] if wanted.depth else []
+        if wanted.commit_sha is not None:
+            return self._fetch_pinned(remote, wanted.commit_sha, deepen, secrets)
         candidates = ["HEAD"] if branch is None else [f"refs/heads/{branch}", f"refs/tags/{branch}"]
         if unchanged_if is not None:
             # A re-pull: asking where the branch is costs less than a fetch, and is all a pull
@@ -283,8 +267,8 @@ class GitProgramRepository:
         listing = _Listing()
         seen: set[bytes] = set()
         base = f"{prefix}/" if prefix else ""
-        listed = self._run(["ls-tree", "-r", "-t", "-z", "--long", "--full-tree", tree])
-        for entry in listed.split(b"\0")[:-1]:  # each entry ends with a NUL
+        listing_args = ["ls-tree", "-r", "-t", "-z", "--long", "--full-tree", tree]
+        for entry in self._program.records(self._git_dir, listing_args):
             meta, _, relative = entry.partition(b"\t")
             parent, _, name = relative.rpartition(b"/")
             folder = folders.get(parent)
@@ -364,7 +348,8 @@ class GitProgramRepository:
         """Write the files of ``index`` under ``prefix``, through an index of their own."""
         if not index:
             return
-        lines = b"\0".join(line for line, _ in index.values()) + b"\0"
+        # One join, the last NUL with it: a second copy of every line would add to the peak.
+        lines = b"\0".join([*(line for line, _ in index.values()), b""])
         work_tree = self._trees.target.file_path(prefix) if prefix else self._trees.context.target
         index_file = self._folder / f"codeferry-{os.getpid()}.index"
         env = {"GIT_INDEX_FILE": str(index_file), "GIT_WORK_TREE": str(work_tree)}
@@ -380,18 +365,16 @@ class GitProgramRepository:
 
     # -- pieces --------------------------------------------------------------------------------
 
-    def _prepare(self) -> None:
+    def _prepare(self, exists: bool) -> None:
         """Make the cache repository if new; clear what a killed git left behind.
 
         The checkout's lock is held: a lock file in the repository is a killed run's, and would
         make every later fetch fail.
         """
         folder = self._folder
-        if not (folder / "objects").is_dir():
-            folder.mkdir(parents=True, exist_ok=True)
+        if not exists:
             self._run(["init", "--bare", "--quiet", "--template="])
         else:
-            clear_stale_locks(folder)
             for index in folder.glob("codeferry-*.index*"):
                 index.unlink(missing_ok=True)
         attributes = folder / "info" / "attributes"

@@ -35,24 +35,22 @@ import shlex
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from codeferry.errors import PullError
-from codeferry.secrets import mask, redact_url, remember
 from codeferry.timeouts import (
     ConnectTimeoutError,
     NetworkTimeouts,
     network_timeouts,
     open_connection,
-    server_address,
 )
-from codeferry_git.transport import SSH_REFUSALS
+from codeferry_git.failures import SSH_REFUSALS, Failure, fetch_failure
 
 if TYPE_CHECKING:
-    from codeferry_git.credentials import HttpAuth
+    from codeferry_git.http_auth import HttpAuth
 
 __all__ = [
     "MINIMUM_VERSION",
@@ -66,6 +64,7 @@ __all__ = [
 MINIMUM_VERSION = (2, 32)
 """The oldest git used: the first with ``GIT_CONFIG_GLOBAL``, which isolation depends on."""
 
+_RECORDS_CHUNK = 1 << 16
 _VERSION = re.compile(rb"git version (\d+)\.(\d+)(?:\.(\d+))?")
 _SETTINGS = (
     "core.hooksPath=/dev/null",
@@ -159,9 +158,7 @@ class GitProgram:
         :raises GitCommandError: git exited with an error.
         :raises ConnectTimeoutError: the remote's server did not accept a connection in time.
         """
-        command = [self.path, f"--git-dir={git_dir}"]
-        for setting in _SETTINGS:
-            command += ["-c", setting]
+        command = self._command(git_dir)
         environment = _environment()
         environment.update(env or {})
         secret_fd = None
@@ -203,6 +200,47 @@ class GitProgram:
         if process.returncode:
             raise GitCommandError(args[0], process.returncode, stderr)
         return stdout
+
+    def records(self, git_dir: str, args: Sequence[str]) -> Iterator[bytes]:
+        """Run ``git ARGS`` (a local command writing NUL-ended records, such as ``ls-tree -z``)
+        and yield each record as it comes, without its NUL.
+
+        Read as they come, a large listing is never held whole (nor twice, as reading it all
+        would): the memory a pull of a large tree peaks at.
+
+        :raises GitCommandError: git exited with an error (after the records it wrote).
+        """
+        process = subprocess.Popen(
+            [*self._command(git_dir), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_environment(),
+            start_new_session=True,
+        )
+        assert process.stdout is not None
+        assert process.stderr is not None
+        try:
+            pending = b""
+            while chunk := process.stdout.read(_RECORDS_CHUNK):
+                *complete, pending = (pending + chunk).split(b"\0")
+                yield from complete
+            stderr = process.stderr.read()  # a local command says little: its pipe never fills
+            process.wait()
+        except BaseException:
+            _stop(process)
+            raise
+        finally:
+            process.stdout.close()
+            process.stderr.close()
+        if process.returncode:
+            raise GitCommandError(args[0], process.returncode, stderr)
+
+    def _command(self, git_dir: str) -> list[str]:
+        command = [self.path, f"--git-dir={git_dir}"]
+        for setting in _SETTINGS:
+            command += ["-c", setting]
+        return command
 
 
 def find_git() -> GitProgram | str:
@@ -358,36 +396,39 @@ def describe_failure(
 ) -> PullError:
     """A one-line error for a network run of git that failed, every secret masked.
 
-    The same messages as :func:`codeferry_git.transport.describe_failure` gives for dulwich.
+    The same messages as :func:`codeferry_git.transport.describe_failure` gives for dulwich
+    (both through :func:`~codeferry_git.failures.fetch_failure`).
     """
-    remember(*secrets)
-    where = redact_url(url)
     if isinstance(failure, ConnectTimeoutError):
-        server = f"git server {_server(url)}"
-        return PullError(
-            mask(f"{network_timeouts().describe(server, failure)} (git repository {where})")
-        )
+        return fetch_failure("timeout", url, secrets, str(failure), failure)
     text = failure.message
     lowered = failure.stderr.lower()
     if "operation too slow" in lowered or "timed out" in lowered or "timeout, server" in lowered:
-        server = f"git server {_server(url)}"
         connecting = "connection timed out after" in lowered or "connect to host" in lowered
         error: TimeoutError = ConnectTimeoutError(text) if connecting else TimeoutError(text)
-        message = f"{network_timeouts().describe(server, error)} (git repository {where})"
-    elif (
-        "authentication failed" in lowered
-        or "could not read username" in lowered
-        or "could not read password" in lowered
-        or "returned error: 401" in lowered
+        return fetch_failure("timeout", url, secrets, text, error)
+    return fetch_failure(_kind(lowered), url, secrets, text)
+
+
+def _kind(lowered: str) -> Failure:
+    """What kind of failure git's (lower-cased) standard error tells."""
+    if any(
+        sign in lowered
+        for sign in (
+            "authentication failed",
+            "could not read username",
+            "could not read password",
+            "returned error: 401",
+        )
     ):
-        message = f"authentication failed for git repository {where} (check the credentials)"
-    elif "returned error: 403" in lowered:
-        message = f"access denied to git repository {where} (the credentials lack read access)"
-    elif "returned error: 404" in lowered or re.search(r"repository '.*' not found", lowered):
-        message = f"git repository {where} was not found (or the credentials cannot see it)"
-    elif any(sign in lowered for sign in SSH_REFUSALS):
-        message = f"SSH authentication failed for git repository {where}: {text}"
-    elif any(
+        return "authentication"
+    if "returned error: 403" in lowered:
+        return "access"
+    if "returned error: 404" in lowered or re.search(r"repository '.*' not found", lowered):
+        return "missing"
+    if any(sign in lowered for sign in SSH_REFUSALS):
+        return "ssh"
+    if any(
         sign in lowered
         for sign in (
             "empty reply from server",
@@ -398,13 +439,5 @@ def describe_failure(
             "connection closed",
         )
     ):
-        message = f"the connection to git repository {where} was dropped: {text}"
-    else:
-        message = f"cannot fetch git repository {where}: {text}"
-    return PullError(mask(message))
-
-
-def _server(url: str) -> str:
-    if "://" in url:
-        return server_address(url)
-    return server_address(f"ssh://{url.partition(':')[0]}")
+        return "dropped"
+    return "other"

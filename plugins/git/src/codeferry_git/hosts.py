@@ -123,7 +123,7 @@ class GitHost:
 
     def http_auth(self, token: str, username: str | None = None) -> tuple[str, str]:
         """The user name and password to send ``token`` with to this host."""
-        from codeferry_git.credentials import token_credentials
+        from codeferry_git.http_auth import token_credentials
 
         return token_credentials(token, username, token_username=self.token_username)
 
@@ -152,9 +152,9 @@ class GitHost:
         def storage_from_source(source: object) -> CodeStorage | None:
             if not isinstance(source, str) or not host.claims(source):
                 return None
-            from codeferry_git.repository import GitRepository
+            from codeferry_git.source import GitSource  # a plain object: no block model to build
 
-            return GitRepository(url=source)
+            return GitSource.from_url(source)
 
         return GitHostHooks(register_block_types, register_source_kinds, storage_from_source)
 

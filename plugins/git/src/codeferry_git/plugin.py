@@ -55,6 +55,6 @@ def storage_from_source(source: object) -> CodeStorage | None:
 
     if not isinstance(source, str) or not is_git_source(source):
         return None
-    from codeferry_git.repository import GitRepository
+    from codeferry_git.source import GitSource  # a plain object: no block model to build
 
-    return GitRepository(url=source)
+    return GitSource.from_url(source)

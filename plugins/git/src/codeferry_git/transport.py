@@ -18,25 +18,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from codeferry.errors import PullError
-from codeferry.secrets import mask, redact_url, remember
 from codeferry.timeouts import (
     TIMEOUT_ATTEMPTS,
     NetworkTimeouts,
     is_timeout,
     network_timeouts,
-    server_address,
 )
+from codeferry_git.failures import SSH_REFUSALS, Failure, fetch_failure
 
 if TYPE_CHECKING:
     from dulwich.client import GitClient, HttpGitClient
 
-    from codeferry_git.credentials import HttpAuth, SshKey
+    from codeferry.errors import PullError
+    from codeferry_git.credentials import SshKey
+    from codeferry_git.http_auth import HttpAuth
 
-__all__ = ["SSH_REFUSALS", "Remote", "describe_failure", "open_remote"]
+__all__ = ["Remote", "describe_failure", "open_remote"]
 
-SSH_REFUSALS = ("permission denied (", "host key verification failed")
-"""What the ``ssh`` program says when it refuses the server, or the server refuses the key."""
 # Redirects dulwich follows on one request, as urllib3's default allows.
 _REDIRECTS = 3
 
@@ -139,41 +137,36 @@ def _http_pool(url: str, timeouts: NetworkTimeouts) -> Any:
 def describe_failure(error: BaseException, url: str, secrets: list[str]) -> PullError:
     """A one-line error for ``error`` raised while talking to ``url``, every secret masked.
 
-    ``secrets`` (the credentials sent) are remembered, so they stay masked in any form, HTTP
-    Basic's ``base64(user:secret)`` included, whatever else prints them later.
+    ``secrets`` (the credentials sent) stay masked in any form (see :func:`fetch_failure`).
     """
-    remember(*secrets)
+    text = _first_line(error)
+    if is_timeout(error):
+        return fetch_failure("timeout", url, secrets, text, error)
+    kind = _kind(error, text)
+    if kind == "other":
+        text = f"{type(error).__name__}: {text}"
+    return fetch_failure(kind, url, secrets, text)
+
+
+def _kind(error: BaseException, text: str) -> Failure:
+    """What kind of failure dulwich (or the network under it) reported."""
     from dulwich.client import HTTPUnauthorized
     from dulwich.errors import HangupException, NotGitRepository
 
-    where = redact_url(url)
-    text = _first_line(error)
-    if is_timeout(error):
-        server = f"git server {_server(url)}"
-        message = f"{network_timeouts().describe(server, error)} (git repository {where})"
-    elif isinstance(error, HTTPUnauthorized) or " 401 " in f" {text} ":
-        message = f"authentication failed for git repository {where} (check the credentials)"
-    elif " 403 " in f" {text} ":
-        message = f"access denied to git repository {where} (the credentials lack read access)"
-    elif isinstance(error, NotGitRepository) or " 404 " in f" {text} ":
-        message = f"git repository {where} was not found (or the credentials cannot see it)"
-    elif _is_ssh_auth_failure(error) or any(sign in text.lower() for sign in SSH_REFUSALS):
-        message = f"SSH authentication failed for git repository {where}: {text}"
-    elif (
-        isinstance(error, HangupException | ConnectionError | EOFError)
-        or "disconnect" in text.lower()
+    status = f" {text} "
+    if isinstance(error, HTTPUnauthorized) or " 401 " in status:
+        return "authentication"
+    if " 403 " in status:
+        return "access"
+    if isinstance(error, NotGitRepository) or " 404 " in status:
+        return "missing"
+    if _is_ssh_auth_failure(error) or any(sign in text.lower() for sign in SSH_REFUSALS):
+        return "ssh"
+    if isinstance(error, HangupException | ConnectionError | EOFError) or (
+        "disconnect" in text.lower()
     ):
-        message = f"the connection to git repository {where} was dropped: {text}"
-    else:
-        message = f"cannot fetch git repository {where}: {type(error).__name__}: {text}"
-    return PullError(mask(message))
-
-
-def _server(url: str) -> str:
-    """``host:port`` of a remote, ``user@host:path`` ones (SSH) included."""
-    if "://" in url:
-        return server_address(url)
-    return server_address(f"ssh://{url.partition(':')[0]}")
+        return "dropped"
+    return "other"
 
 
 def _is_ssh_auth_failure(error: BaseException) -> bool:

@@ -20,20 +20,16 @@ from codeferry.errors import PullError
 from codeferry_git.blobs import CHUNK, BlobLocation, BlobReader, CorruptObjectError
 from codeferry_git.object_ids import object_id
 from codeferry_git.tree_rules import (
-    Cone,
     Gitlink,
-    TreeTarget,
     WriteStats,
     is_left_out,
     is_safe_name,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from dulwich.object_store import BaseObjectStore
 
-    from codeferry.storage import PullContext
+    from codeferry_git.clients import PullTrees
 
 __all__ = ["Gitlink", "TreeWriter", "WriteStats"]
 
@@ -51,30 +47,22 @@ _FileEntry = tuple[str, str, str, bool]
 
 
 class TreeWriter:
-    """Writes trees from ``store`` into ``context.target`` for the repository named ``label``.
+    """Writes trees from a store into the folder of ``trees``, the pull's.
 
-    :param directories: when not empty, only these folders are written, in the manner of git's
-        cone-mode sparse checkout: everything under them, plus the files directly in the root and
-        in each folder on the way to them.
-    :param target: where the trees go, shared with the other writers of the same pull (its
-        symbolic links are made by whichever calls :meth:`finish`).
+    ``trees`` says where (its target is shared with the other writers of the same pull, the
+    symbolic links made by whichever calls :meth:`finish`) and which folders: when its cone
+    names some, only those are written, in the manner of git's cone-mode sparse checkout.
     """
 
-    def __init__(
-        self,
-        context: PullContext,
-        label: str,
-        directories: Iterable[str] = (),
-        *,
-        target: TreeTarget | None = None,
-    ) -> None:
+    def __init__(self, trees: PullTrees) -> None:
+        context = trees.context
         self._store: BaseObjectStore | None = None
         self._context = context
-        self._label = label
+        self._label = trees.target.label
         self._root = context.target
-        self._target = target or TreeTarget(context.target, label)
+        self._target = trees.target
         self._previous = str(context.previous) if context.previous is not None else None
-        self._cone = Cone(directories)
+        self._cone = trees.cone
 
     # -- walking -------------------------------------------------------------------------------
 

@@ -8,12 +8,12 @@ work to one.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codeferry.digests import sha256
 from codeferry.errors import PullError, PushError, describe_os_error
 from codeferry.home import refuse_own_folder
 from codeferry.paths import safe_join
@@ -78,7 +78,7 @@ class LocalFolder(CodeStorage):
                 files, copied = files + 1, copied + size
             manifest[rel] = [size, mtime, digest]
             progress.advance(size, files=1)
-        version = hashlib.sha256(
+        version = sha256(
             "".join(f"{rel}\0{entry[2]}\n" for rel, entry in sorted(manifest.items())).encode()
         ).hexdigest()
         return FetchResult(version=version, files=files, bytes=copied, state={"files": manifest})
@@ -182,6 +182,8 @@ def _not_the_manifest(path: str, is_dir: bool) -> bool:
 
 
 def _hash(path: Path) -> str:
+    import hashlib  # OpenSSL's: faster over file contents, loaded only when files are hashed
+
     digest = hashlib.sha256()
     with path.open("rb") as reader:
         while chunk := reader.read(_CHUNK):
@@ -191,6 +193,8 @@ def _hash(path: Path) -> str:
 
 def _copy_hashing(source: Path, destination: Path) -> str:
     """Copy ``source`` to ``destination`` and return its SHA-256; an error names its file."""
+    import hashlib  # OpenSSL's: faster over file contents, loaded only when files are hashed
+
     digest = hashlib.sha256()
     with source.open("rb") as reader:
         descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
