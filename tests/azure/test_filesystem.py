@@ -11,10 +11,20 @@ def test_the_installed_adlfs_still_has_what_the_plugin_relies_on() -> None:
     assert problems() == []
 
 
+class _BareClient:
+    """A service client without the url and credential the plugin reads; adlfs can close it."""
+
+    async def close(self) -> None:
+        pass
+
+
 def test_adlfs_without_its_service_client_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     import adlfs
 
-    monkeypatch.setattr(adlfs.AzureBlobFileSystem, "do_connect", lambda _self: None)
+    def connect(fs: adlfs.AzureBlobFileSystem) -> None:
+        fs.service_client = _BareClient()
+
+    monkeypatch.setattr(adlfs.AzureBlobFileSystem, "do_connect", connect)
     (problem,) = problems()
     assert problem.startswith("adlfs ")
     assert "service_client" in problem
