@@ -103,6 +103,38 @@ def test_layers_without_the_folder_are_remembered_and_skipped_on_the_next_pull(
     assert warm.bytes < len(base.blob), "the base layer was downloaded again"
 
 
+def test_another_tag_of_the_repository_is_the_next_version_of_the_same_checkout(
+    pusher: RawPusher, repository: str, image: MakeImage, tmp_path: Path
+) -> None:
+    base = busybox_layer()
+    for tag, text in (("v1", b"one"), ("v2", b"two")):
+        code = layer({"app/flow.py": text})
+        pusher.image(repository, tag, [base, code], config_for([base, code], workdir="/app"))
+    image("v1").pull_code(tmp_path / "out")
+    second = image("v2").pull_code(tmp_path / "out")
+    assert tree(tmp_path / "out") == {"flow.py": b"two"}
+    assert second.bytes < len(base.blob), "the base layer was downloaded again"
+
+
+def test_another_repository_or_folder_in_the_destination_is_refused(
+    pusher: RawPusher,
+    oci_registry: RegistryServer,
+    credentials: DockerRegistryCredentials,
+    repository: str,
+    image: MakeImage,
+    tmp_path: Path,
+) -> None:
+    code = layer({"app/flow.py": b"flow", "srv/other.py": b"other"})
+    for name in (repository, f"{repository}-other"):
+        pusher.image(name, "v1", [code], config_for([code], workdir="/app"))
+    image().pull_code(tmp_path / "out")
+    other = OciImage(image=oci_registry.image(f"{repository}-other"), credentials=credentials)
+    for storage in (other, image(path="/srv")):
+        with pytest.raises(PullError, match="replace"):
+            storage.pull_code(tmp_path / "out")
+    assert tree(tmp_path / "out") == {"flow.py": b"flow"}
+
+
 def test_unchanged_tag_costs_one_manifest_request(
     pusher: RawPusher,
     repository: str,

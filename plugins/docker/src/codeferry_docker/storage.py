@@ -100,6 +100,11 @@ class OciImage(CodeStorage, Block):
         query = f"?{urlencode(options, safe='/')}" if options else ""
         return f"docker://{self.reference}{query}"
 
+    def checkout_key(self) -> str:
+        # The tag and digest are left out, as a git pull leaves out the branch: the next release
+        # of the repository is the next version of the same checkout, and reuses its layers.
+        return f"oci {self.reference.name} path={self.path or ''} platform={self.platform}"
+
     def to_pull_step(self) -> dict[str, dict[str, Any]]:
         arguments: dict[str, Any] = {"image": str(self.reference)}
         if self.path:
