@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from codeferry import entry_point_table
 from codeferry.entry_point_table import PluginEntryPoint, entry_points
@@ -154,3 +158,83 @@ def test_distributions_found_by_an_import_hook_are_read_every_time(
     entry_points(GROUP)
     entry_points(GROUP)
     assert reads == [GROUP, GROUP]
+
+
+# -- read without importlib.metadata: the same answers ---------------------------------------
+
+_NAMES = st.sampled_from(["alpha-plugin", "Alpha_Plugin", "beta.plugin", "gamma"])
+_WORDS = st.text(alphabet="abcxyz_.:", min_size=1, max_size=8).filter(lambda w: w[0] not in ".:")
+
+
+@st.composite
+def _distributions(draw: st.DrawFn) -> list[tuple[int, str, str, str, str]]:
+    """Distributions as ``(site, name, version, entry_points.txt, Requires-Dist)``."""
+    made = []
+    for _ in range(draw(st.integers(0, 4))):
+        lines = []
+        for section in draw(st.lists(st.sampled_from([GROUP, "other", "console_scripts"]))):
+            lines.append(draw(st.sampled_from([f"[{section}]", f"[ {section} ]"])))
+            for key, value in draw(st.lists(st.tuples(_WORDS, _WORDS), max_size=3)):
+                lines.append(draw(st.sampled_from([f"{key} = {value}", f"{key}={value}"])))
+            lines += draw(st.lists(st.sampled_from(["", "# a comment"]), max_size=2))
+        requires = draw(st.sampled_from(["", "codeferry>=0.1,<0.2", "codeferry>=9", "pyyaml"]))
+        made.append(
+            (
+                draw(st.integers(0, 1)),
+                draw(_NAMES),
+                draw(st.sampled_from(["1.0", "2.0.post1"])),
+                "\n".join(lines),
+                requires,
+            )
+        )
+    return made
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(distributions=_distributions())
+def test_dist_info_folders_read_directly_agree_with_importlib_metadata(
+    distributions: list[tuple[int, str, str, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tempfile.TemporaryDirectory() as root:
+        sites = [Path(root) / "first", Path(root) / "second"]
+        for site in sites:
+            site.mkdir()
+        for where, name, version, declared, requires in distributions:
+            stem = name.replace("-", "_")
+            if list(sites[where].glob(f"{stem}-*")):
+                continue  # two of one name in one folder: which wins is the file system's order
+            folder = sites[where] / f"{stem}-{version}.dist-info"
+            folder.mkdir()
+            headers = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+            if requires:
+                headers += f"Requires-Dist: {requires}\n"
+            (folder / "METADATA").write_text(f"{headers}\nA description: not a header\n")
+            (folder / "entry_points.txt").write_text(declared)
+        with monkeypatch.context() as patched:
+            patched.setattr(sys, "path", [*map(str, sites), *sys.path])
+            direct = entry_point_table._read_dist_info(GROUP)
+            assert direct == entry_point_table._read_with_importlib(GROUP)
+
+
+def test_an_egg_info_folder_is_left_to_importlib_metadata(site: Path) -> None:
+    install(site, "alpha-plugin").rename(site / "alpha_plugin.egg-info")
+    assert entry_point_table._read_dist_info(GROUP) is None
+    assert names(entry_points(GROUP)) == [("alpha_plugin", "alpha-plugin", "1.0")]
+
+
+def test_a_first_command_in_a_new_home_does_not_import_importlib_metadata(
+    tmp_path: Path,
+) -> None:
+    script = (
+        "import sys\n"
+        "from codeferry.entry_point_table import entry_points\n"
+        "found = entry_points('codeferry')\n"
+        "print(len(found), 'importlib.metadata' in sys.modules)\n"
+    )
+    env = {**os.environ, "CODEFERRY_HOME": str(tmp_path / "new-home")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    count, imported = done.stdout.split()
+    assert int(count) > 0
+    assert imported == "False"
