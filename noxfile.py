@@ -311,13 +311,18 @@ def _copy_tests(names: list[str], run: Path) -> None:
     """The tests a plugin's contract needs, in a folder of their own outside the repository:
     ``tests/<name>`` of the plugin and of the plugins it requires (whose helpers it may use).
 
-    ``tests/servers`` is copied (its npm folder linked, so Azurite is installed once); pytest's
+    The suite's shared helpers (``tests/*.py``, ``tests/remote/object_stores.py``) and
+    ``tests/servers`` are copied (its npm folder linked, so Azurite is installed once); pytest's
     settings come with a copy of the top ``pyproject.toml``.
     """
     tests = run / "tests"
     tests.mkdir(parents=True)
-    for file in ("__init__.py", "conftest.py"):
-        shutil.copy2(ROOT / "tests" / file, tests / file)
+    for file in (ROOT / "tests").glob("*.py"):  # conftest and the suite's shared helpers
+        shutil.copy2(file, tests / file.name)
+    shared = tests / "remote"  # the checks every object-store plugin's tests share
+    shared.mkdir()
+    for file in ("__init__.py", "object_stores.py"):
+        shutil.copy2(ROOT / "tests" / "remote" / file, shared / file)
     ignore = shutil.ignore_patterns("__pycache__", "node")
     shutil.copytree(ROOT / "tests" / "servers", tests / "servers", ignore=ignore)
     (tests / "servers" / "node").symlink_to(ROOT / "tests" / "servers" / "node")
