@@ -321,8 +321,8 @@ def _copy_tests(names: list[str], run: Path) -> None:
         shutil.copy2(file, tests / file.name)
     shared = tests / "remote"  # the checks every object-store plugin's tests share
     shared.mkdir()
-    for file in ("__init__.py", "object_stores.py"):
-        shutil.copy2(ROOT / "tests" / "remote" / file, shared / file)
+    for helper in ("__init__.py", "object_stores.py"):
+        shutil.copy2(ROOT / "tests" / "remote" / helper, shared / helper)
     ignore = shutil.ignore_patterns("__pycache__", "node")
     shutil.copytree(ROOT / "tests" / "servers", tests / "servers", ignore=ignore)
     (tests / "servers" / "node").symlink_to(ROOT / "tests" / "servers" / "node")

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILY, TITLE = "airflow-bundle", "Airflow DAG bundles: refresh"
@@ -149,15 +148,13 @@ def main(rounds: int) -> None:
         PHASES, ("initialize", "refresh-unchanged", "refresh-changed"), strict=True
     ):
         ours, theirs = samples[("codeferry", phase)], samples[("airflow", phase)]
-        slower = median(theirs.seconds) / median(ours.seconds)
         print(ours.row(theirs))
         cases.append(
             case(
                 slug,
-                f"S3 bundle {phase}, {SHAPE} ({SERVER})",
+                f"S3 bundle {phase}, {SHAPE}",
                 series(ours, "codeferry's bundle"),
                 others=[series(theirs, "Airflow's S3DagBundle")],
-                note=f"Airflow's S3DagBundle takes {slower:.1f}x codeferry's time.",
             )
         )
     write_family(
@@ -169,7 +166,6 @@ def main(rounds: int) -> None:
         notes=[
             "Each bundle lives in a fresh process of Airflow's interpreter"
             f" ({', '.join(AIRFLOW)}: the provider's S3DagBundle) and is timed inside it.",
-            f"Server on 127.0.0.1: {SERVER}.",
         ],
     )
 

@@ -155,13 +155,13 @@ def main(rounds: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     cases = []
-    for source, server in (("git", git_server), ("s3", S3_SERVER)):
+    for source in ("git", "s3"):
         samples = results[source]
         for flow in ("cold", "warm"):
             cases.append(
                 case(
                     f"{source}-{flow}",
-                    f"{source} pull step, {flow} flow run, {SHAPE} ({server})",
+                    f"{source} pull step, {flow} flow run, {SHAPE}",
                     series(samples[f"codeferry {flow}"], f"codeferry's step ({source})"),
                     prefect=series(samples[f"prefect {flow}"], f"Prefect's step ({source})"),
                     note=(
@@ -179,12 +179,11 @@ def main(rounds: int) -> None:
         cases,
         rounds=rounds,
         prefect_python=python,
-        server=f"{git_server}; {S3_SERVER}",
+        server=f"git: {git_server}; S3: {S3_SERVER}",
         notes=[
             "Each figure is one flow run's pull step run by Prefect's own step engine"
             " (`prefect.deployments.steps.core.run_steps`) in a fresh process of Prefect's"
             " interpreter, in a fresh working folder, timed inside the process.",
-            f"Servers on 127.0.0.1: {git_server}; {S3_SERVER}.",
         ],
     )
 
