@@ -129,6 +129,26 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
         LocalDirectory(path=str(tmp_path / "does-not-exist")).pull_code()
 
 
+@pytest.mark.parametrize("as_url", [False, True], ids=["path", "file-url"])
+def test_a_bare_git_repository_is_refused_not_copied(
+    plugins: Plugins, tmp_path: Path, *, as_url: bool
+) -> None:
+    repository = tmp_path / "code.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(repository)], check=True)
+    storage = plugins.storage_from_source(repository.as_uri() if as_url else str(repository))
+    with pytest.raises(PullError, match="is a bare git repository") as caught:
+        storage.pull_code(tmp_path / "out")
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_holding_a_git_work_tree_is_still_a_folder(project: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    result = LocalFolder(str(project)).pull_code()
+    assert "flow.py" in files(result.directory)
+    assert not any(name.startswith(".git/") for name in files(result.directory))
+
+
 def test_to_pull_step_runs_the_same_pull(plugins: Plugins, project: Path) -> None:
     step = LocalDirectory(path=str(project)).to_pull_step()
     ((name, arguments),) = step.items()

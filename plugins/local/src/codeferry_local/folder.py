@@ -51,6 +51,13 @@ class LocalFolder(CodeStorage):
         root = Path(str(self))
         if not root.is_dir():
             raise PullError(f"folder {root} does not exist")
+        if _is_bare_repository(root):
+            # Its files are git's database, not code: copying them is never what was meant.
+            raise PullError(
+                f"folder {root} is a bare git repository, not a folder of code; pull it from the"
+                " server that serves it (codeferry-git: https://, ssh:// or git:// URLs), or pull"
+                " a clone of it"
+            )
         with TransferProgress(f"pull {root}") as progress:
             return self._fetch(root, context, progress)
 
@@ -224,3 +231,8 @@ def _naming(error: OSError, path: Path) -> OSError:
     if error.filename is not None:
         return error
     return OSError(error.errno, error.strerror, str(path))
+
+
+def _is_bare_repository(root: Path) -> bool:
+    """Whether ``root`` is laid out as a bare git repository (``HEAD``, ``objects/``, ``refs/``)."""
+    return (root / "HEAD").is_file() and (root / "objects").is_dir() and (root / "refs").is_dir()
