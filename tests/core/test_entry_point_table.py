@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -34,9 +35,9 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     made: list[str] = []
     read = entry_point_table._read_metadata
 
-    def counting(group: str) -> list[PluginEntryPoint]:
+    def counting(group: str, listings: Any) -> list[PluginEntryPoint]:
         made.append(group)
-        return read(group)
+        return read(group, listings)
 
     monkeypatch.setattr(entry_point_table, "_read_metadata", counting)
     return made
@@ -212,13 +213,19 @@ def test_dist_info_folders_read_directly_agree_with_importlib_metadata(
             (folder / "entry_points.txt").write_text(declared)
         with monkeypatch.context() as patched:
             patched.setattr(sys, "path", [*map(str, sites), *sys.path])
-            direct = entry_point_table._read_dist_info(GROUP)
+            direct = entry_point_table._read_dist_info(GROUP, _path_listings())
             assert direct == entry_point_table._read_with_importlib(GROUP)
+
+
+def _path_listings() -> Any:
+    listings = entry_point_table._listings()
+    assert listings is not None
+    return listings
 
 
 def test_an_egg_info_folder_is_left_to_importlib_metadata(site: Path) -> None:
     install(site, "alpha-plugin").rename(site / "alpha_plugin.egg-info")
-    assert entry_point_table._read_dist_info(GROUP) is None
+    assert entry_point_table._read_dist_info(GROUP, _path_listings()) is None
     assert names(entry_points(GROUP)) == [("alpha_plugin", "alpha-plugin", "1.0")]
 
 
@@ -238,3 +245,25 @@ def test_a_first_command_in_a_new_home_does_not_import_importlib_metadata(
     count, imported = done.stdout.split()
     assert int(count) > 0
     assert imported == "False"
+
+
+def test_plugins_an_import_hook_finds_are_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib import metadata
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    found = metadata.PathDistribution(install(elsewhere, "hooked-plugin"))
+
+    class Finder:
+        @staticmethod
+        def find_spec(*_args: object) -> None:
+            return None
+
+        @staticmethod
+        def find_distributions(*_args: object) -> list[metadata.Distribution]:
+            return [found]
+
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder()])
+    assert names(entry_points(GROUP)) == [("hooked_plugin", "hooked-plugin", "1.0")]

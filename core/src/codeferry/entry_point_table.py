@@ -57,49 +57,80 @@ class PluginEntryPoint:
 
 def entry_points(group: str) -> list[PluginEntryPoint]:
     """The entry points of ``group`` of the installed distributions, sorted by name."""
-    installed = _fingerprint()
-    if installed is None:
-        return _read_metadata(group)
-    fingerprint, newest = installed
+    listings = _listings()
+    if listings is None:
+        return _read_metadata(group, None)
+    fingerprint, newest = _fingerprint(listings)
     cache = _cache_file(group)
     cached = _read_cache(cache, fingerprint)
     if cached is not None:
         return cached
-    found = _read_metadata(group)
+    found = _read_metadata(group, listings)
     if time.time_ns() - newest > _SETTLED_NS:
         _write_cache(cache, fingerprint, found)
     return found
 
 
-def _read_metadata(group: str) -> list[PluginEntryPoint]:
-    found = _read_dist_info(group)
-    return found if found is not None else _read_with_importlib(group)
+_Listings = list[tuple[str, list[tuple[str, int]]]]
+"""Each ``sys.path`` entry with its metadata folders' names and modification times (ns), sorted;
+a zip file is one nameless item with the file's time."""
 
 
-def _read_dist_info(group: str) -> list[PluginEntryPoint] | None:
-    """The group's entry points from the ``*.dist-info`` folders on ``sys.path``, as
-    :func:`importlib.metadata.entry_points` gives them (the first distribution of a name wins);
-    ``None`` when ``sys.path`` holds another kind of installation."""
-    seen: set[str] = set()
-    found: list[PluginEntryPoint] = []
+def _listings() -> _Listings | None:
+    """What ``sys.path`` holds, read once per lookup; ``None`` when an import hook also finds
+    distributions (only :mod:`importlib.metadata` asks it)."""
+    import importlib.machinery
+
+    for finder in sys.meta_path:
+        if hasattr(finder, "find_distributions") and finder is not importlib.machinery.PathFinder:
+            return None
+    listings: _Listings = []
     for entry in sys.path:
         try:
             with os.scandir(entry or os.curdir) as listing:
                 folders = sorted(
-                    Path(item.path) for item in listing if item.name.endswith(_METADATA_SUFFIXES)
+                    (item.name, item.stat().st_mtime_ns)
+                    for item in listing
+                    if item.name.endswith(_METADATA_SUFFIXES)
                 )
-        except NotADirectoryError:  # a zip file
-            return None
+        except NotADirectoryError:  # a zip file: replaced as a whole
+            folders = [("", _modified(entry))]
         except OSError:
-            continue
-        for folder in folders:
-            if folder.suffix == ".egg-info":
+            folders = []
+        listings.append((entry, folders))
+    return listings
+
+
+def _fingerprint(listings: _Listings) -> tuple[str, int]:
+    """What is installed, as a digest, and the newest time in it (nanoseconds)."""
+    digest = sha256(repr((_FORMAT, sys.executable, sys.path)).encode())
+    newest = 0
+    for entry, folders in listings:
+        newest = max([newest, *(modified for _, modified in folders)])
+        digest.update(repr((entry, folders)).encode())
+    return digest.hexdigest(), newest
+
+
+def _read_metadata(group: str, listings: _Listings | None) -> list[PluginEntryPoint]:
+    found = None if listings is None else _read_dist_info(group, listings)
+    return found if found is not None else _read_with_importlib(group)
+
+
+def _read_dist_info(group: str, listings: _Listings) -> list[PluginEntryPoint] | None:
+    """The group's entry points from the ``*.dist-info`` folders listed, as
+    :func:`importlib.metadata.entry_points` gives them (the first distribution of a name wins);
+    ``None`` when ``sys.path`` holds another kind of installation (``.egg-info``, a zip file)."""
+    seen: set[str] = set()
+    found: list[PluginEntryPoint] = []
+    for entry, folders in listings:
+        for name, _ in folders:
+            if not name or name.endswith(".egg-info"):
                 return None
-            name = _normalized(folder.name.partition("-")[0])
-            if name in seen:
+            distribution = _normalized(name.partition("-")[0])
+            if distribution in seen:
                 continue
-            seen.add(name)
-            found += _group_of(folder, group)
+            seen.add(distribution)
+            found += _group_of(Path(entry or os.curdir) / name, group)
     return sorted(found, key=lambda ep: ep.name)
 
 
@@ -183,35 +214,6 @@ def _refusal_of(name: str, version: str | None, requires: Iterable[str]) -> str 
     from codeferry.compatibility import incompatibility
 
     return incompatibility(name, version, requires)
-
-
-def _fingerprint() -> tuple[str, int] | None:
-    """What is installed, as a digest, and the newest time in it (nanoseconds).
-
-    ``None`` when it cannot be told from ``sys.path`` alone.
-    """
-    import importlib.machinery
-
-    for finder in sys.meta_path:
-        if hasattr(finder, "find_distributions") and finder is not importlib.machinery.PathFinder:
-            return None
-    digest = sha256(repr((_FORMAT, sys.executable, sys.path)).encode())
-    newest = 0
-    for entry in sys.path:
-        try:
-            with os.scandir(entry or os.curdir) as listing:
-                folders = sorted(
-                    (item.name, item.stat().st_mtime_ns)
-                    for item in listing
-                    if item.name.endswith(_METADATA_SUFFIXES)
-                )
-        except NotADirectoryError:  # a zip file: replaced as a whole
-            folders = [("", _modified(entry))]
-        except OSError:
-            folders = []
-        newest = max([newest, *(modified for _, modified in folders)])
-        digest.update(repr((entry, folders)).encode())
-    return digest.hexdigest(), newest
 
 
 def _modified(path: str) -> int:
