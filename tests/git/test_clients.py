@@ -144,12 +144,26 @@ def test_a_lock_left_by_a_killed_pull_does_not_stop_the_next(
     first = repo.pull_code(tmp_path / "co")
     cache = next(first.directory.parents[1].glob("cache/git/*"))
     assert cache == cache_folder(first.directory.parents[1] / "cache", fresh_repo.url)
-    # What git (and dulwich) hold while they update the repository, left by a pull killed then.
-    for lock in ("shallow.lock", "packed-refs.lock", "refs/heads/codeferry.lock"):
-        (cache / lock).write_text("")
+    (pack,) = (cache / "objects/pack").glob("*.pack")
+    # What git and dulwich hold while they update the repository, and the packs they receive
+    # into temporary files, left by a pull killed then. A pack index's lock stops the next pull
+    # when the server sends the same pack again.
+    left_over = [
+        cache / "shallow.lock",
+        cache / "packed-refs.lock",
+        cache / "refs/heads/codeferry.lock",
+        pack.with_suffix(".idx.lock"),
+        cache / "objects/tmp_pack_x1b2c3",
+        cache / "objects/pack/tmp_idx_x1b2c3",
+        cache / "objects/pack/tmpq9z8y7.pack",
+    ]
+    for path in left_over:
+        path.write_bytes(b"PACK")
     fresh_repo.commit({"flow.py": b"V = 2\n"})
     again = repo.pull_code(tmp_path / "co")
     assert (again.directory / "flow.py").read_bytes() == b"V = 2\n"
+    assert [path for path in left_over if path.exists()] == []
+    assert pack.exists()
 
 
 @pytest.mark.usefixtures("git_client")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sqlite3
+import threading
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 
 from codeferry.store import BlockDocument, BlockStore
 
@@ -57,3 +60,26 @@ def test_concurrent_processes_creating_and_writing_one_store_lose_nothing(
             assert document.secrets == {"token": f"t{worker}-{index}"}
     shared = documents["shared"]
     assert shared.secrets == {"token": shared.data["by"]}  # one writer's save, whole
+
+
+def test_a_new_sqlite_store_opens_while_another_connection_writes(tmp_path: Path) -> None:
+    # SQLite refuses a switch to WAL at once, busy timeout or not, while another connection of
+    # a database still in rollback mode holds its write lock: what processes that create one
+    # store together meet.
+    path = tmp_path / "codeferry.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE elsewhere (n INTEGER)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO elsewhere VALUES (1)")
+    finished = threading.Timer(0.3, other.execute, ("COMMIT",))
+    finished.start()
+    try:
+        store = BlockStore(f"sqlite:///{path}")
+        store.set_variable("counter", "1")
+        assert store.get_variable("counter") == "1"
+        store.close()
+    finally:
+        finished.join()
+        other.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,7 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _write_ahead_log(cursor)
         finally:
             cursor.close()
 
@@ -82,6 +83,29 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         # another process wrote in between; taking the lock at BEGIN makes it wait instead.
         immediate = connection.get_execution_options().get(WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _write_ahead_log(cursor: Any) -> None:
+    """Put the database in WAL mode, waiting as long as the busy timeout for other writers.
+
+    A new database starts in rollback mode, and SQLite answers "database is locked" at once,
+    without its busy handler, when another connection holds a write lock while this one asks
+    for WAL: processes that open a new store together would fail. Once one of them has switched
+    the file, the mode is the file's, and the others' requests change nothing.
+    """
+    import sqlite3  # the driver of the connection being set up: already imported
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 # Database drivers that an extra of codeferry installs.

@@ -17,6 +17,7 @@ daemon without a limit).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -51,7 +52,8 @@ GIT_BINARY = "CODEFERRY_GIT_BINARY"
 """The setting that chooses the client: ``auto``, ``always`` or ``never`` (git's program)."""
 
 _CHOICES = ("auto", "always", "never")
-_STALE_LOCKS = ("shallow.lock", "packed-refs.lock", "config.lock", "HEAD.lock", "index.lock")
+_LEFT_OVER_IN = ("", "objects", "objects/pack", "objects/info")
+"""The folders of a cached repository where git and dulwich write lock and temporary files."""
 FULL_HISTORY = 2**31 - 1
 """The depth asked for when all of a branch's history is wanted (git's ``--unshallow``)."""
 MAX_PACKS = 16
@@ -157,15 +159,23 @@ def cache_of(trees: PullTrees, url: str) -> tuple[Path, bool]:
 
 
 def clear_stale_locks(folder: Path) -> None:
-    """Remove the lock files a killed pull left in the cached repository ``folder``.
+    """Remove the lock and temporary files a killed pull left in the cached repository ``folder``.
 
-    git and dulwich lock what they update (``shallow``, refs) with ``<name>.lock`` files, and
-    refuse to update it while one exists. The checkout's lock is held while this runs, so no
-    other pull is working here: each such file is a killed pull's, and would fail every pull
-    after it.
+    git and dulwich lock what they update (``shallow``, refs, a pack's index) with
+    ``<name>.lock`` files and refuse to update it while one exists; they receive packs into
+    ``tmp*`` files. The checkout's lock is held while this runs, so no other pull is working
+    here: each such file is a killed pull's, and would fail (or only fill) every pull after it.
+    No name git gives its own data ends in ``.lock`` or starts with ``tmp``.
     """
-    for name in _STALE_LOCKS:
-        (folder / name).unlink(missing_ok=True)
+    for place in _LEFT_OVER_IN:
+        try:
+            entries = list(os.scandir(folder / place))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            left_over = entry.name.endswith(".lock") or entry.name.startswith("tmp")
+            if left_over and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
     refs = folder / "refs"
     if refs.is_dir():
         for lock in refs.glob("**/*.lock"):
