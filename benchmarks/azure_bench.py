@@ -68,8 +68,6 @@ def upload(connection_string: str, container: str, files: dict[str, bytes]) -> N
 
 
 def child_codeferry(destination: Path) -> float:
-    import adlfs  # noqa: F401 - imported before the clock starts, as the others' libraries are
-
     from codeferry_azure.container import AzureBlobStorageContainer
     from codeferry_azure.credentials import AzureBlobStorageCredentials
 
@@ -80,7 +78,7 @@ def child_codeferry(destination: Path) -> float:
             connection_string=os.environ["BENCH_CONNECTION_STRING"]
         ),
     )
-    return blob_shapes.timed(lambda: storage.pull_code(destination))
+    return blob_shapes.timed_pull(storage, destination, "adlfs")
 
 
 def _raw_client() -> Any:

@@ -8,6 +8,7 @@ the parent adds the process's wall time and peak RSS.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import random
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SHAPES = {
     "2000 x 1-20 KB": {"files": 2_000, "min": 1_024, "max": 20 * 1_024},
@@ -245,6 +247,21 @@ def record_shapes(
         server=server,
         notes=[note],
     )
+
+
+def timed_pull(storage: Any, destination: Path, sdk: str) -> float:
+    """Seconds ``storage.pull_code(destination)`` takes, the SDK module ``sdk`` imported first
+    (as the raw baselines and Prefect's steps have theirs imported before their clocks start).
+
+    Not before a re-pull by a store that lists without its SDK (its ``quick_listing``): that
+    pull imports the SDK only if it finds a change, inside the clock, as a worker's does.
+    """
+    from codeferry.remote import ObjectStoreFolder
+
+    lists_without_sdk = type(storage).quick_listing is not ObjectStoreFolder.quick_listing
+    if not (lists_without_sdk and destination.exists()):
+        importlib.import_module(sdk)
+    return timed(lambda: storage.pull_code(destination))
 
 
 def timed(function: Callable[[], object]) -> float:

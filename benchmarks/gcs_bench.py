@@ -81,8 +81,6 @@ def upload(bucket_name: str, files: dict[str, bytes]) -> None:
 
 
 def child_codeferry(destination: Path) -> float:
-    import gcsfs  # noqa: F401 - imported before the clock starts, as the others' libraries are
-
     from codeferry_gcs.bucket import GcsBucket
 
     storage = GcsBucket(
@@ -90,7 +88,7 @@ def child_codeferry(destination: Path) -> float:
         bucket_folder=FOLDER,
         endpoint_url=os.environ["BENCH_ENDPOINT"],
     )
-    return blob_shapes.timed(lambda: storage.pull_code(destination))
+    return blob_shapes.timed_pull(storage, destination, "gcsfs")
 
 
 def _raw_download(destination: Path) -> None:

@@ -43,8 +43,6 @@ PREFECT = "prefect-aws pull_from_s3"
 
 
 def child_codeferry(destination: Path) -> float:
-    import s3fs  # noqa: F401 - imported before the clock starts, as prefect-aws imports boto3
-
     from codeferry_s3.bucket import S3Bucket
     from codeferry_s3.credentials import AwsCredentials
 
@@ -57,7 +55,7 @@ def child_codeferry(destination: Path) -> float:
             aws_client_parameters={"endpoint_url": os.environ["BENCH_ENDPOINT"]},
         ),
     )
-    return blob_shapes.timed(lambda: storage.pull_code(destination))
+    return blob_shapes.timed_pull(storage, destination, "s3fs")
 
 
 def _raw_client(**options: Any) -> Any:

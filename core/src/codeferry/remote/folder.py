@@ -102,6 +102,24 @@ class ObjectStoreFolder(CodeStorage, Block):
         """What ``str(self)`` shows after the URL: the endpoint or account, when not the default."""
         return ""
 
+    def quick_listing(self) -> Mapping[str, Mapping[str, Any]] | None:
+        """What the folder holds, listed without the store's SDK; ``None`` (the default) if not.
+
+        A re-pull that finds nothing changed is nothing but a listing, and a worker runs it as a
+        whole process: importing an SDK (s3fs and botocore: 0.4 s) can cost more than the
+        listing. A store that can list with the standard library (a signed HTTP request) lists
+        here, for the engine to compare with what the checkout was pulled from; when anything
+        differs, or this returns ``None``, the pull goes through :meth:`remote` as always.
+
+        Entries as the filesystem's ``find(root, detail=True)`` gives them, by name: ``name`` is
+        ``container/folder/path``, ``size``, and the same fingerprint keys (``ETag``...) with the
+        same values, so the engine reads both listings alike
+        (:func:`~codeferry.remote.listing.remote_files`). Return ``None`` for credentials or
+        settings only the SDK resolves, and on any failure (the SDK then tries, and reports it);
+        wait no longer than the connect timeout (:func:`codeferry.timeouts.network_timeouts`).
+        """
+        return None
+
     @classmethod
     def url_fields(cls, host: str) -> dict[str, Any] | None:  # noqa: ARG003 - subclasses read it
         """The fields a URL's ``@HOST`` part gives (``abfs://container@account.dfs.../x``).
@@ -245,6 +263,17 @@ class ObjectStoreFolder(CodeStorage, Block):
     # -- pulling and pushing -------------------------------------------------------------------
 
     def fetch(self, context: PullContext) -> FetchResult:
+        """The engine's pull (:meth:`remote`), unless :meth:`quick_listing` finds no change."""
+        if context.previous is not None:
+            from codeferry.remote.listing import remote_files
+            from codeferry.remote.state import is_unchanged, listing_state
+
+            entries = self.quick_listing()
+            root = f"{self.container}/{self.folder}".rstrip("/")
+            if entries is not None and is_unchanged(
+                context, listing_state(remote_files(entries, root))
+            ):
+                return context.unchanged()
         return self.remote().fetch(context)
 
     def push_code(self, source_dir: str | Path, *, ignore_file: str | None = None) -> PushResult:

@@ -3,12 +3,12 @@
 Every fsspec backend describes a file with its own keys (``ETag`` on S3, ``md5Hash`` on GCS,
 ``content_settings.content_md5`` on Azure). This module reduces them to :class:`RemoteFile`: a
 size, a *fingerprint* that changes whenever the content does, and the content's MD5 where the store
-gives one that can be trusted.
+gives one that can be trusted. It imports neither fsspec nor asyncio until a folder is listed
+through a filesystem: a store's own quick listing is reduced here too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codeferry.paths import is_git_path
-from codeferry.remote import internals
 from codeferry.remote.manifest import MANIFEST_NAME
 
 if TYPE_CHECKING:
@@ -34,6 +33,7 @@ __all__ = [
     "is_folder_marker",
     "list_folder",
     "listing_version",
+    "remote_files",
 ]
 
 _MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
@@ -174,8 +174,9 @@ def list_folder(
         (:func:`has_read_checksum`) on every read: such files are ``checked_on_read``.
     :raises FileNotFoundError: when the bucket or container does not exist (as the backend says).
     """
+    from codeferry.remote import internals
+
     fs.invalidate_cache(root)
-    prefix = folder_prefix(root)
     entries: Mapping[str, Mapping[str, Any]]
     if internals.is_async(fs):
         from codeferry.remote.transfer import run_on_loop
@@ -186,6 +187,19 @@ def list_folder(
             entries = run_on_loop(fs, _find_flat(fs, root, by_folder_after))
     else:
         entries = fs.find(root, detail=True, withdirs=False)
+    return remote_files(entries, root, read_checksums=read_checksums)
+
+
+def remote_files(
+    entries: Mapping[str, Mapping[str, Any]], root: str, *, read_checksums: bool = False
+) -> dict[str, RemoteFile]:
+    """The files of the folder ``root`` that a listing's ``entries`` describe, by path inside it.
+
+    ``entries`` are as fsspec's ``find(root, detail=True)`` gives them, by name (each entry's
+    ``name`` is the key with its bucket, ``bucket/folder/path``). Folder markers, anything not
+    strictly inside the folder and git's folder are left out (see :func:`list_folder`).
+    """
+    prefix = folder_prefix(root)
     files: dict[str, RemoteFile] = {}
     for name, entry in entries.items():
         key = str(entry.get("name", name))
@@ -227,6 +241,10 @@ async def _find_flat(
     fs: Any, root: str, by_folder_after: float | None
 ) -> Mapping[str, Mapping[str, Any]]:
     """A flat ``find``, raced after ``by_folder_after`` seconds by one by sub-folder."""
+    import asyncio
+
+    from codeferry.remote import internals
+
     if by_folder_after is None:
         return await internals.find(fs, root)
     flat = asyncio.ensure_future(internals.find(fs, root))
@@ -256,6 +274,10 @@ async def _find_in_parallel(
 
     Listing the sub-folders side by side takes about as long as the largest of them.
     """
+    import asyncio
+
+    from codeferry.remote import internals
+
     try:
         top = await internals.list_entries(fs, root)
     except FileNotFoundError:

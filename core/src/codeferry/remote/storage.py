@@ -32,6 +32,7 @@ from codeferry.remote.listing import (
 )
 from codeferry.remote.manifest import Manifest, ManifestEntry
 from codeferry.remote.progress import TransferProgress
+from codeferry.remote.state import is_unchanged, listing_state
 from codeferry.remote.transfer import (
     TransferError,
     TransferSettings,
@@ -58,7 +59,6 @@ PULL_STEP = "codeferry.remote.steps.pull_from_remote_storage"
 
 log = logging.getLogger(__name__)
 
-_STATE_FORMAT = 1
 # One page of keys: a flat listing takes one round trip, one by sub-folder two. Past it, the pages
 # of a flat listing come one after the other, the sub-folders at once. (Against moto, which serves
 # one request at a time, 2,000 files re-pull in 0.56-0.70 s either way.)
@@ -277,24 +277,11 @@ class RemoteStorage(CodeStorage):
 
     def fetch(self, context: PullContext) -> FetchResult:
         listing = self.list_files(expected_files=len(context.previous_state.get("files") or {}))
+        state = listing_state(listing)
         manifest_file = listing.pop(MANIFEST_NAME, None)
         if not listing:
             raise PullError(f"{self} holds no files; check the bucket and folder names")
-        files_state = {
-            path: [remote.fingerprint, remote.size, remote.md5] for path, remote in listing.items()
-        }
-        state = {
-            "format": _STATE_FORMAT,
-            "files": files_state,
-            "manifest": manifest_file.fingerprint if manifest_file else None,
-        }
-        if (
-            context.previous is not None
-            and all(remote.fingerprint for remote in listing.values())
-            and context.previous_state.get("format") == _STATE_FORMAT
-            and context.previous_state.get("files") == files_state
-            and context.previous_state.get("manifest") == state["manifest"]
-        ):
+        if is_unchanged(context, state):
             return context.unchanged()
 
         manifest = self._read_manifest(manifest_file)

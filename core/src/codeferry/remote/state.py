@@ -1,0 +1,52 @@
+"""What a pull records of a folder's listing, and whether a later listing finds the same files.
+
+The engine's :meth:`~codeferry.remote.RemoteStorage.fetch` and a folder's quick listing
+(:meth:`~codeferry.remote.ObjectStoreFolder.quick_listing`) decide "nothing changed" with the same
+rule, here; this module imports neither fsspec nor a store's SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from codeferry.remote.manifest import MANIFEST_NAME
+
+if TYPE_CHECKING:
+    from codeferry.remote.listing import RemoteFile
+    from codeferry.storage import PullContext
+
+__all__ = ["STATE_FORMAT", "is_unchanged", "listing_state"]
+
+STATE_FORMAT = 1
+"""The version of what :func:`listing_state` records; a state of another format never matches."""
+
+
+def listing_state(listing: Mapping[str, RemoteFile]) -> dict[str, Any]:
+    """What a pull records of ``listing`` (the manifest included): each file's fingerprint, size
+    and MD5, and the manifest's fingerprint."""
+    manifest = listing.get(MANIFEST_NAME)
+    return {
+        "format": STATE_FORMAT,
+        "files": {
+            path: [remote.fingerprint, remote.size, remote.md5]
+            for path, remote in listing.items()
+            if path != MANIFEST_NAME
+        },
+        "manifest": manifest.fingerprint if manifest else None,
+    }
+
+
+def is_unchanged(context: PullContext, state: Mapping[str, Any]) -> bool:
+    """Whether ``state`` is what the checkout's current version was pulled with.
+
+    Never when a file has no fingerprint: its content could have changed with nothing to show it.
+    """
+    files: Mapping[str, Any] = state["files"]
+    return (
+        context.previous is not None
+        and all(fingerprint for fingerprint, _size, _md5 in files.values())
+        and context.previous_state.get("format") == state["format"]
+        and context.previous_state.get("files") == files
+        and context.previous_state.get("manifest") == state["manifest"]
+    )
