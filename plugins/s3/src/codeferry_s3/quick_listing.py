@@ -21,14 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote_plus, urlsplit
 
 __all__ = ["ListingRequest", "list_folder", "request_for", "sign"]
 
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _DNS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-_PAGES = 1000  # a listing of more than this many pages is not "quick": the SDK lists it
-_PAGE_BYTES = 16 * 2**20  # a page of 1,000 keys of 1,024 bytes each is under 2 MB
 _UNRESERVED = "-_.~"
 _PLAIN_OPTIONS = {"key", "secret", "token", "endpoint_url", "client_kwargs", "use_ssl", "anon"}
 
@@ -149,58 +147,34 @@ def list_folder(
 ) -> dict[str, dict[str, Any]] | None:
     """Every key under ``folder/`` of ``bucket`` as s3fs's ``find`` names and describes it
     (``name``, ``size``, ``ETag``), or ``None`` on any failure. Each wait is at most ``timeout``."""
-    import http.client
-    from xml.etree import ElementTree
+    from codeferry.remote.quick_http import MAX_PAGES, child_text, children, connection, get_xml
 
     virtual = not request.path_style and _DNS_BUCKET.match(bucket) is not None
-    host = f"{bucket}.{request.host}" if virtual else request.host
-    request = dataclasses.replace(request, host=host)
+    if virtual:
+        request = dataclasses.replace(request, host=f"{bucket}.{request.host}")
     path = "/" if virtual else f"/{bucket}"
-    connection: http.client.HTTPConnection
-    if request.scheme == "https":
-        import ssl
-
-        context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
-        connection = http.client.HTTPSConnection(
-            host, request.port, timeout=timeout, context=context
-        )
-    else:
-        connection = http.client.HTTPConnection(host, request.port, timeout=timeout)
     query = {"encoding-type": "url", "list-type": "2", "prefix": f"{folder}/" if folder else ""}
     entries: dict[str, dict[str, Any]] = {}
-    try:
-        for _ in range(_PAGES):
+    cafile = os.environ.get("AWS_CA_BUNDLE")
+    with connection(request.scheme, request.host, request.port, timeout, cafile) as client:
+        for _ in range(MAX_PAGES):
             target = f"{quote(path, safe='/' + _UNRESERVED)}?{_query_string(query)}"
-            connection.request("GET", target, headers=sign(request, path, query))
-            answer = connection.getresponse()
-            body = answer.read(_PAGE_BYTES + 1)
-            if answer.status != 200 or len(body) > _PAGE_BYTES:
+            page = get_xml(client, target, sign(request, path, query))
+            if page is None:
                 return None
-            # botocore reads these pages with the same parser; expat (2.4.1 and later) refuses
-            # entity expansion attacks, and ElementTree never fetches external entities.
-            page = ElementTree.fromstring(body)  # noqa: S314
-            for item in page:
-                if _name(item.tag) != "Contents":
-                    continue
-                fields = {_name(field.tag): field.text or "" for field in item}
-                name = f"{bucket}/{unquote(fields['Key'])}"
-                entries[name] = {
-                    "name": name,
-                    "size": int(fields["Size"]),
-                    "ETag": fields["ETag"],
-                    "type": "file",
-                }
-            token = _child_text(page, "NextContinuationToken")
-            if _child_text(page, "IsTruncated") != "true":
+            for item in children(page, "Contents"):
+                key, size, etag = (child_text(item, name) for name in ("Key", "Size", "ETag"))
+                if key is None or size is None or not size.isdigit() or etag is None:
+                    return None
+                name = f"{bucket}/{unquote_plus(key)}"
+                entries[name] = {"name": name, "size": int(size), "ETag": etag, "type": "file"}
+            if child_text(page, "IsTruncated") != "true":
                 return entries
+            token = child_text(page, "NextContinuationToken")
             if not token:
                 return None
             query["continuation-token"] = token
-        return None
-    except (OSError, http.client.HTTPException, ElementTree.ParseError, KeyError, ValueError):
-        return None
-    finally:
-        connection.close()
+    return None
 
 
 def _query_string(query: Mapping[str, str]) -> str:
@@ -208,15 +182,3 @@ def _query_string(query: Mapping[str, str]) -> str:
         f"{quote(name, safe=_UNRESERVED)}={quote(value, safe=_UNRESERVED)}"
         for name, value in sorted(query.items())
     )
-
-
-def _name(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def _child_text(element: Any, name: str) -> str | None:
-    for child in element:
-        if _name(child.tag) == name:
-            text: str | None = child.text
-            return text
-    return None
