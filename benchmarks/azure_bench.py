@@ -20,7 +20,6 @@ Run: ``python benchmarks/azure_bench.py [rounds]`` (Azurite from tests/servers/n
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import shutil
@@ -91,6 +90,8 @@ def _raw_client() -> Any:
 
 
 async def _raw_download(destination: Path) -> None:
+    import asyncio
+
     async with _raw_client() as client:
         names = [blob.name async for blob in client.list_blobs(name_starts_with=f"{FOLDER}/")]
         limit = asyncio.Semaphore(CONCURRENCY)
@@ -108,6 +109,8 @@ async def _raw_download(destination: Path) -> None:
 
 
 def child_raw(destination: Path) -> float:
+    import asyncio
+
     import azure.storage.blob.aio  # noqa: F401 - imported before the clock starts
 
     return blob_shapes.timed(lambda: asyncio.run(_raw_download(destination)))
@@ -120,6 +123,8 @@ async def _raw_list() -> int:
 
 def child_raw_list(_destination: Path) -> float:
     """One listing of the folder: the least a re-pull that finds nothing changed must do."""
+    import asyncio
+
     import azure.storage.blob.aio  # noqa: F401 - imported before the clock starts
 
     return blob_shapes.timed(lambda: asyncio.run(_raw_list()))

@@ -222,7 +222,9 @@ def record_shapes(
                 series(results[RAW_LISTING]),
                 theirs,
                 note="Raw is one listing of the folder with the SDK, in a fresh process: the"
-                " least a re-pull that finds nothing changed must do."
+                " least a re-pull that finds nothing changed must do. codeferry's re-pull"
+                " lists without the SDK where its plugin can (S3 with keys, Azure with a"
+                " connection string), and imports the SDK only when something changed."
                 + (
                     " Prefect has no incremental pull: its number is a full download."
                     if prefect
@@ -280,11 +282,11 @@ def run_script(
     """A blob benchmark's entry point: ``--child NAME DESTINATION`` runs one timed child and
     reports it (``children``: codeferry, raw, raw_list, prefect); otherwise ``main(rounds)``
     (``[rounds]``, 5 by default) runs, recorded."""
-    from recording import run_rounds
-
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         report_child(children[sys.argv[2].replace("-", "_")](Path(sys.argv[3])))
     else:
+        from recording import run_rounds  # not in the children: their whole process is timed
+
         run_rounds(family, title, main, f"{title} pulls: codeferry, a raw download, Prefect")
 
 

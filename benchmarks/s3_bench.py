@@ -15,7 +15,6 @@ the one ``prefect_env.py`` creates on first use.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import shutil
@@ -73,6 +72,8 @@ def _raw_client(**options: Any) -> Any:
 
 
 async def _raw_download(destination: Path) -> None:
+    import asyncio
+
     from aiobotocore.config import AioConfig
 
     async with _raw_client(config=AioConfig(max_pool_connections=CONCURRENCY)) as client:
@@ -97,6 +98,8 @@ async def _raw_download(destination: Path) -> None:
 
 
 def child_raw(destination: Path) -> float:
+    import asyncio
+
     import aiobotocore.session  # noqa: F401 - imported before the clock starts
 
     return blob_shapes.timed(lambda: asyncio.run(_raw_download(destination)))
@@ -114,6 +117,8 @@ async def _raw_list() -> int:
 
 def child_raw_list(_destination: Path) -> float:
     """One listing of the folder: the least a re-pull that finds nothing changed must do."""
+    import asyncio
+
     import aiobotocore.session  # noqa: F401 - imported before the clock starts
 
     return blob_shapes.timed(lambda: asyncio.run(_raw_list()))

@@ -227,3 +227,24 @@ def test_a_repull_with_nothing_changed_imports_no_sdk_and_a_change_is_pulled(
     objects.delete("flows/lib/util.py")
     assert pull()["changed"] is True
     assert not (tmp_path / "code" / "lib" / "util.py").exists()
+
+
+def test_a_change_the_quick_listing_finds_is_pulled_from_it(
+    objects: Objects, credentials: AwsCredentials, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeferry.remote import RemoteStorage
+
+    objects.put("flows/flow.py", b"V = 1\n")
+    objects.put("flows/same.py", b"S = 1\n")
+    bucket = S3Bucket(bucket_name=BUCKET, bucket_folder="flows", credentials=credentials)
+    bucket.pull_code(tmp_path / "code")
+    objects.put("flows/flow.py", b"V = 2\n")
+
+    def listed_again(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the folder was listed a second time")
+
+    monkeypatch.setattr(RemoteStorage, "list_files", listed_again)
+    result = bucket.pull_code(tmp_path / "code")
+    assert (result.changed, result.files) == (True, 1)
+    assert (result.directory / "flow.py").read_bytes() == b"V = 2\n"
+    assert (result.directory / "same.py").read_bytes() == b"S = 1\n"

@@ -263,18 +263,21 @@ class ObjectStoreFolder(CodeStorage, Block):
     # -- pulling and pushing -------------------------------------------------------------------
 
     def fetch(self, context: PullContext) -> FetchResult:
-        """The engine's pull (:meth:`remote`), unless :meth:`quick_listing` finds no change."""
+        """The engine's pull (:meth:`remote`), unless :meth:`quick_listing` finds no change.
+
+        When it finds a change, the engine pulls from that listing rather than list again.
+        """
+        listing = None
         if context.previous is not None:
             from codeferry.remote.listing import remote_files
             from codeferry.remote.state import is_unchanged, listing_state
 
             entries = self.quick_listing()
-            root = f"{self.container}/{self.folder}".rstrip("/")
-            if entries is not None and is_unchanged(
-                context, listing_state(remote_files(entries, root))
-            ):
-                return context.unchanged()
-        return self.remote().fetch(context)
+            if entries is not None:
+                listing = remote_files(entries, f"{self.container}/{self.folder}".rstrip("/"))
+                if is_unchanged(context, listing_state(listing)):
+                    return context.unchanged()
+        return self.remote().fetch(context, listing=listing)
 
     def push_code(self, source_dir: str | Path, *, ignore_file: str | None = None) -> PushResult:
         """Upload ``source_dir`` to the folder: changed files only (see ``RemoteStorage``)."""

@@ -275,8 +275,17 @@ class RemoteStorage(CodeStorage):
         except TransferError as error:
             raise self._error(PullError, "cannot list", error) from None
 
-    def fetch(self, context: PullContext) -> FetchResult:
-        listing = self.list_files(expected_files=len(context.previous_state.get("files") or {}))
+    def fetch(
+        self, context: PullContext, *, listing: Mapping[str, RemoteFile] | None = None
+    ) -> FetchResult:
+        """Pull the folder into ``context``.
+
+        :param listing: what the folder holds, when it was just listed another way (a folder's
+            :meth:`~codeferry.remote.ObjectStoreFolder.quick_listing`); listed here otherwise.
+        """
+        if listing is None:
+            listing = self.list_files(expected_files=len(context.previous_state.get("files") or {}))
+        listing = dict(listing)
         state = listing_state(listing)
         manifest_file = listing.pop(MANIFEST_NAME, None)
         if not listing:
