@@ -142,6 +142,25 @@ def test_with_copy_files_an_edit_never_reaches_another_version(
     assert tree(first.directory) == {"a.py": "A", "b.py": "B"}
 
 
+@pytest.mark.parametrize("copy_files", ["", "1"], ids=["links", "copies"])
+def test_a_new_version_reuses_every_unchanged_file_of_many(
+    monkeypatch: pytest.MonkeyPatch, copy_files: str
+) -> None:
+    # More files than one batch: links are made one after the other, copies batches at once.
+    monkeypatch.setenv("CODEFERRY_COPY_FILES", copy_files)
+    files = {f"pkg{n % 7}/m{n}.py": f"N = {n}" for n in range(1_000)}
+    storage = DictStorage(files)
+    first = storage.pull_code()
+    storage.files = {**files, "pkg3/m3.py": "N = -3"}
+    second = storage.pull_code()
+    assert second.files == 1
+    assert tree(second.directory) == storage.files
+    shared = (second.directory / "pkg0/m0.py").stat().st_ino == (
+        first.directory / "pkg0/m0.py"
+    ).stat().st_ino
+    assert shared is not bool(copy_files)
+
+
 @pytest.fixture
 def open_folder() -> Iterator[Path]:
     """A folder others may walk into (pytest's own are private to us): see below."""
