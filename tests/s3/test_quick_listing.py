@@ -87,6 +87,16 @@ def test_requests_are_signed_as_botocore_signs_them(
             id="endpoints ignored",
         ),
         pytest.param({}, {"AWS_ACCESS_KEY_ID": "k", "AWS_REGION": "eu-west-1"}, id="half a pair"),
+        pytest.param(
+            {},
+            {
+                "AWS_ACCESS_KEY_ID": "k",
+                "AWS_SECRET_ACCESS_KEY": "s",
+                "AWS_REGION": "eu-west-1",
+                "AWS_PROFILE": "dev",
+            },
+            id="keys and a profile in the environment",
+        ),
     ],
 )
 def test_what_only_botocore_resolves_is_left_to_it(

@@ -66,14 +66,8 @@ def request_for(
     client = options.get("client_kwargs") or {}
     if set(options) - _PLAIN_OPTIONS or set(client) - {"region_name"}:
         return None
-    if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
-        return None
-    anonymous = bool(options.get("anon"))
-    key, secret, token = options.get("key"), options.get("secret"), options.get("token")
-    if key is None and not anonymous:
-        key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
-        token = env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN")
-    if not anonymous and not (key and secret):
+    keys = (None, None, None) if options.get("anon") else _keys(options, env)
+    if keys is None:
         return None
     region = client.get("region_name") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     endpoint = (
@@ -83,6 +77,8 @@ def request_for(
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
             return None
+        if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
+            return None
         scheme, host, port, path_style = parts.scheme, parts.hostname, parts.port, True
         region = region or "us-east-1"  # botocore's for an endpoint of its own
     elif region:
@@ -90,16 +86,20 @@ def request_for(
         host, port, path_style = f"s3.{region}.amazonaws.com", None, False
     else:
         return None  # the region would come from ~/.aws/config, or from the bucket
-    return ListingRequest(
-        scheme=scheme,
-        host=host,
-        port=port,
-        path_style=path_style,
-        region=region,
-        key=None if anonymous else key,
-        secret=None if anonymous else secret,
-        token=None if anonymous else token,
-    )
+    return ListingRequest(scheme, host, port, path_style, region, *keys)
+
+
+def _keys(options: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, str, str | None] | None:
+    """The key, secret and token botocore would sign with, if they are given, else ``None``."""
+    key, secret, token = options.get("key"), options.get("secret"), options.get("token")
+    if key is None:
+        if env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE"):
+            return None  # which of the profile and the variables wins is botocore's to say
+        key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+        token = env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN")
+    if not (key and secret):
+        return None
+    return key, secret, token or None
 
 
 def sign(
