@@ -32,6 +32,7 @@ PUBLIC_MODULES = MappingProxyType(
         "codeferry.progress": "TransferProgress: a progress display for long pulls and pushes",
         "codeferry.ignore": "files_to_push: the files any push sends (ignore files, tooling)",
         "codeferry.remote": "RemoteStorage: the engine for object stores reached through fsspec",
+        "codeferry.remote.quick_http": "plain HTTP for a store's quick listing, without its SDK",
         "codeferry.steps.context": "steps that resolve their own templates and write outputs",
         "codeferry.checkouts": "Checkout and link_version: where pulled code lands (integrations)",
         "codeferry.testing": "the storage conformance kit (install codeferry[testing])",
