@@ -7,28 +7,17 @@ listing cannot do as adlfs would is left to adlfs (``None``), and the pull is th
 from __future__ import annotations
 
 import base64
-import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from codeferry.remote.listing import remote_files
 from codeferry_azure.container import AzureBlobStorageContainer
 from codeferry_azure.credentials import AzureBlobStorageCredentials
 from codeferry_azure.quick_listing import request_for
 from tests.azure.conftest import Blobs
+from tests.remote.object_stores import listed_files, run_in_new_interpreter
 from tests.servers.azurite import AzuriteServer
-
-
-def files_of(entries: dict[str, dict[str, object]] | None, root: str) -> dict[str, list[object]]:
-    assert entries is not None
-    return {
-        path: [remote.fingerprint, remote.size, remote.md5]
-        for path, remote in remote_files(entries, root).items()
-    }
 
 
 def folder(container: str, credentials: AzureBlobStorageCredentials) -> AzureBlobStorageContainer:
@@ -55,7 +44,7 @@ def test_the_quick_listing_is_what_adlfs_lists(
     blobs.put("flows-old/not-this.py", b"no")
     storage = folder(azurite_container, credentials)
 
-    quick = files_of(storage.quick_listing(), f"{azurite_container}/flows")
+    quick = listed_files(storage.quick_listing(), f"{azurite_container}/flows")
 
     engine = storage.remote().list_files()
     assert quick == {
@@ -75,7 +64,9 @@ def test_pages_are_followed(
     request = request_for(credentials.storage_options())
     assert request is not None
     entries = quick_listing.list_folder(request, azurite_container, "flows", 10.0, page_size=3)
-    assert sorted(files_of(entries, f"{azurite_container}/flows")) == [f"{n}.py" for n in range(7)]
+    assert sorted(listed_files(entries, f"{azurite_container}/flows")) == [
+        f"{n}.py" for n in range(7)
+    ]
 
 
 def test_a_wrong_key_is_left_to_adlfs_to_report(
@@ -106,7 +97,7 @@ def test_a_shared_access_signature_lists(
         connection_string=f"BlobEndpoint={azurite_server.account_url};SharedAccessSignature={sas};"
     )
     listed = folder(azurite_container, credentials).quick_listing()
-    assert list(files_of(listed, f"{azurite_container}/flows")) == ["flow.py"]
+    assert list(listed_files(listed, f"{azurite_container}/flows")) == ["flow.py"]
 
 
 @pytest.mark.parametrize(
@@ -167,16 +158,7 @@ def test_a_repull_with_nothing_changed_imports_no_sdk_and_a_change_is_pulled(
     }
 
     def pull() -> dict[str, object]:
-        done = subprocess.run(
-            [sys.executable, "-c", PULL, azurite_container, str(tmp_path / "code")],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        result: dict[str, object] = json.loads(done.stdout)
-        return result
+        return run_in_new_interpreter(PULL, azurite_container, str(tmp_path / "code"), env=env)
 
     sdk = ["adlfs", "azure"]
     assert pull() == {"changed": True, "flow": "V = 1\n", "sdk": sdk}

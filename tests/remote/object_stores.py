@@ -7,6 +7,9 @@ with the code under test) and the storage block under test.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,3 +173,30 @@ def assert_pulls_give_up(storage: CodeStorage, dest: Path, message: str) -> None
         assert isinstance(error, PullError)
         assert str(error) == message
     FileLock(Checkout.for_storage(storage, dest).root / ".lock").acquire(timeout=0)
+
+
+def listed_files(
+    entries: Mapping[str, Mapping[str, Any]] | None, root: str
+) -> dict[str, list[object]]:
+    """A quick listing's files as a pull records them: fingerprint, size and MD5 by path."""
+    from codeferry.remote.listing import remote_files
+
+    assert entries is not None, "the quick listing was not made"
+    return {
+        path: [remote.fingerprint, remote.size, remote.md5]
+        for path, remote in remote_files(entries, root).items()
+    }
+
+
+def run_in_new_interpreter(script: str, *args: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """Run ``script`` in a new interpreter (as a worker's pull runs) and read its JSON answer."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer

@@ -7,9 +7,6 @@ s3fs (``None``), and the pull is then the engine's as before.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
@@ -22,10 +19,10 @@ from botocore.credentials import Credentials
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codeferry.remote.listing import remote_files
 from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsCredentials
 from codeferry_s3.quick_listing import ListingRequest, request_for, sign
+from tests.remote.object_stores import listed_files, run_in_new_interpreter
 from tests.s3.conftest import BUCKET, Objects
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET, MotoServer
 
@@ -131,14 +128,6 @@ def test_keys_endpoint_and_region_are_taken_as_botocore_takes_them() -> None:
     assert "env-secret" not in repr(endpoint)
 
 
-def files_of(entries: dict[str, dict[str, object]] | None, root: str) -> dict[str, list[object]]:
-    assert entries is not None
-    return {
-        path: [remote.fingerprint, remote.size, remote.md5]
-        for path, remote in remote_files(entries, root).items()
-    }
-
-
 def test_the_quick_listing_is_what_s3fs_lists(
     objects: Objects, credentials: AwsCredentials
 ) -> None:
@@ -156,7 +145,7 @@ def test_the_quick_listing_is_what_s3fs_lists(
     objects.put("flows-old/not-this.py", b"no")
     bucket = S3Bucket(bucket_name=BUCKET, bucket_folder="flows", credentials=credentials)
 
-    quick = files_of(bucket.quick_listing(), f"{BUCKET}/flows")
+    quick = listed_files(bucket.quick_listing(), f"{BUCKET}/flows")
 
     engine = bucket.remote().list_files()
     assert quick == {
@@ -179,7 +168,7 @@ def test_the_signature_is_accepted_where_it_is_checked(
         )
         return S3Bucket(bucket_name=BUCKET, bucket_folder="flows", credentials=credentials)
 
-    assert list(files_of(bucket(secret).quick_listing(), f"{BUCKET}/flows")) == ["flow.py"]
+    assert list(listed_files(bucket(secret).quick_listing(), f"{BUCKET}/flows")) == ["flow.py"]
     assert bucket(secret + "x").quick_listing() is None
 
 
@@ -217,16 +206,7 @@ def test_a_repull_with_nothing_changed_imports_no_sdk_and_a_change_is_pulled(
     }
 
     def pull() -> dict[str, object]:
-        done = subprocess.run(
-            [sys.executable, "-c", PULL, BUCKET, str(tmp_path / "code")],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        result: dict[str, object] = json.loads(done.stdout)
-        return result
+        return run_in_new_interpreter(PULL, BUCKET, str(tmp_path / "code"), env=env)
 
     sdk = ["aiobotocore", "botocore", "s3fs"]
     assert pull() == {"changed": True, "flow": "V = 1\n", "sdk": sdk}

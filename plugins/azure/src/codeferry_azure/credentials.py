@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, SecretStr, model_validator
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError
 
-__all__ = ["AzureBlobStorageCredentials"]
+__all__ = ["AzureBlobStorageCredentials", "connection_string_parts"]
 
 
 class AzureBlobStorageCredentials(Block):
@@ -77,7 +77,7 @@ class AzureBlobStorageCredentials(Block):
     def account_name(self) -> str | None:
         """The storage account's name, read from ``account_url`` or the connection string."""
         if self.connection_string is not None:
-            parts = _connection_string_parts(self.connection_string.get_secret_value())
+            parts = connection_string_parts(self.connection_string.get_secret_value())
             return parts.get("accountname")
         assert self.account_url is not None
         return _account_from_url(self.account_url)
@@ -130,14 +130,15 @@ class AzureBlobStorageCredentials(Block):
             if secret is not None
         ]
         if self.connection_string is not None:
-            parts = _connection_string_parts(self.connection_string.get_secret_value())
+            parts = connection_string_parts(self.connection_string.get_secret_value())
             values.extend(
                 parts[key] for key in ("accountkey", "sharedaccesssignature") if parts.get(key)
             )
         return values
 
 
-def _connection_string_parts(text: str) -> dict[str, str]:
+def connection_string_parts(text: str) -> dict[str, str]:
+    """A connection string's ``key=value`` parts, by key in lower case."""
     parts: dict[str, str] = {}
     for item in text.split(";"):
         key, sep, value = item.partition("=")

@@ -57,11 +57,9 @@ def request_for(
         return None  # a sign-in through azure-identity
     if not isinstance(text, str) or not text:
         return None
-    parts = {
-        key.strip().lower(): value.strip()
-        for key, sep, value in (item.partition("=") for item in text.split(";"))
-        if sep
-    }
+    from codeferry_azure.credentials import connection_string_parts
+
+    parts = connection_string_parts(text)
     account = parts.get("accountname", "")
     endpoint = parts.get("blobendpoint")
     if not endpoint:
