@@ -67,17 +67,7 @@ def upload(connection_string: str, container: str, files: dict[str, bytes]) -> N
 
 
 def child_codeferry(destination: Path) -> float:
-    from codeferry_azure.container import AzureBlobStorageContainer
-    from codeferry_azure.credentials import AzureBlobStorageCredentials
-
-    storage = AzureBlobStorageContainer(
-        container_name=os.environ["BENCH_CONTAINER"],
-        base_folder=FOLDER,
-        credentials=AzureBlobStorageCredentials(
-            connection_string=os.environ["BENCH_CONNECTION_STRING"]
-        ),
-    )
-    return blob_shapes.timed_pull(storage, destination, "adlfs")
+    return blob_shapes.url_pull(destination, "adlfs")
 
 
 def _raw_client() -> Any:
@@ -167,7 +157,12 @@ def main(rounds: int) -> None:
                 str(Path(__file__).resolve()),
                 work / str(number),
                 rounds,
-                {"BENCH_CONNECTION_STRING": connection, "BENCH_CONTAINER": container},
+                {
+                    "BENCH_CONNECTION_STRING": connection,
+                    "BENCH_CONTAINER": container,
+                    "BENCH_URL": f"az://{container}/{FOLDER}",
+                    "AZURE_STORAGE_CONNECTION_STRING": connection,  # codeferry's, as a worker's
+                },
                 files,
                 functools.partial(upload, connection, container),
                 (PREFECT, prefect),

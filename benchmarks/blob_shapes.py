@@ -127,7 +127,9 @@ RAW_LISTING = "raw listing (warm baseline)"
 RAW_COLD = "raw concurrent download (cold)"
 COLD = "codeferry cold pull"
 WARM = "codeferry warm, nothing changed"
+WARM_CLI = "codeferry pull, warm, nothing changed (whole process)"
 CHANGED = "codeferry warm, 1% changed"
+CLI_CHILD = str(Path(__file__).resolve().with_name("cli_child.py"))
 
 
 def pull_rounds(
@@ -142,15 +144,17 @@ def pull_rounds(
     """Time ``rounds`` rounds of every pull of one shape, each in a child running ``script``.
 
     ``script --child NAME DESTINATION`` runs the children ``raw``, ``raw-list``, ``codeferry``
-    and ``prefect``. A round: the two cold pulls (raw first in even rounds, codeferry in odd
-    ones: neither always follows the other), codeferry's warm re-pull and the raw listing, then
-    ``upload`` of 1% of ``files`` changed and the warm re-pull that finds them, then Prefect's
-    pull (``prefect``: its samples' name and its interpreter). ``files`` is kept up to date.
+    and ``prefect``; codeferry's pulls the source ``env["BENCH_URL"]`` (its credentials in
+    ``env``, as a worker's are). A round: the two cold pulls (raw first in even rounds, codeferry
+    in odd ones: neither always follows the other), codeferry's warm re-pull timed inside its
+    process and ``codeferry pull BENCH_URL`` as a whole process (in turn first), the raw listing,
+    then ``upload`` of 1% of ``files`` changed and the warm re-pull that finds them, then
+    Prefect's pull (``prefect``: its samples' name and its interpreter). ``files`` is kept up to
+    date.
     """
     prefect_name, prefect_python = prefect
-    results = {
-        name: Samples(name) for name in (RAW_COLD, COLD, WARM, CHANGED, prefect_name, RAW_LISTING)
-    }
+    names = (RAW_COLD, COLD, WARM, WARM_CLI, CHANGED, prefect_name, RAW_LISTING)
+    results = {name: Samples(name) for name in names}
     for round_number in range(rounds):
         base = work / f"round-{round_number}"
         run_env = {
@@ -165,7 +169,10 @@ def pull_rounds(
         cold = [(RAW_COLD, "raw", "raw"), (COLD, "codeferry", "checkout")]
         for name, kind, target in cold if round_number % 2 == 0 else cold[::-1]:
             measure(results[name], child(kind, target), run_env)
-        measure(results[WARM], child("codeferry", "checkout"), run_env)
+        cli = [CLI_CHILD, "pull", env["BENCH_URL"], "--dest", str(base / "checkout")]
+        warm = [(WARM, child("codeferry", "checkout")), (WARM_CLI, cli)]
+        for name, argv in warm if round_number % 2 == 0 else warm[::-1]:
+            measure(results[name], argv, run_env)
         measure(results[RAW_LISTING], child("raw-list", "list"), run_env)
         changed = changed_subset(files, 0.01, round_number)
         upload(changed)
@@ -218,13 +225,16 @@ def record_shapes(
             case(
                 f"warm-{slug}",
                 f"warm re-pull, nothing changed, {shape}",
-                series(results[WARM]),
+                series(whole_process(results[WARM], results[WARM_CLI])),
                 series(results[RAW_LISTING]),
                 theirs,
                 note="Raw is one listing of the folder with the SDK, in a fresh process: the"
                 " least a re-pull that finds nothing changed must do. codeferry's re-pull"
                 " lists without the SDK where its plugin can (S3 with keys, Azure with a"
-                " connection string), and imports the SDK only when something changed."
+                " connection string), and imports the SDK only when something changed. Its"
+                " time is the pull timed inside a process; its whole process is"
+                " `codeferry pull URL --dest DIR` (credentials in the environment), run in the"
+                " same rounds."
                 + (
                     " Prefect has no incremental pull: its number is a full download."
                     if prefect
@@ -251,18 +261,35 @@ def record_shapes(
     )
 
 
+def whole_process(inside: Samples, process: Samples) -> Samples:
+    """The pulls timed ``inside`` a process, with the walls and peaks of the whole ``process``."""
+    return Samples(inside.name, inside.seconds, process.wall, process.peak_rss_mb)
+
+
+def url_pull(destination: Path, sdk: str) -> float:
+    """The codeferry child: seconds the pull of the source ``BENCH_URL`` takes (see
+    :func:`timed_pull`), its storage made before the clock starts."""
+    from codeferry.plugins import get_plugins
+
+    storage = get_plugins().storage_from_source(os.environ["BENCH_URL"])
+    return timed_pull(storage, destination, sdk)
+
+
 def timed_pull(storage: Any, destination: Path, sdk: str) -> float:
     """Seconds ``storage.pull_code(destination)`` takes, the SDK module ``sdk`` imported first
     (as the raw baselines and Prefect's steps have theirs imported before their clocks start).
 
-    Not before a re-pull by a store that lists without its SDK (its ``quick_listing``): that
-    pull imports the SDK only if it finds a change, inside the clock, as a worker's does.
-    """
-    from codeferry.remote import ObjectStoreFolder
+    A URL's folder block (:class:`~codeferry.remote.url_folder.UrlFolder`) is made with it, as
+    the storage objects of the raw baselines are made before their clocks start.
 
-    lists_without_sdk = type(storage).quick_listing is not ObjectStoreFolder.quick_listing
+    Neither before a re-pull from a store that lists without its SDK (its ``quick_lister``): that
+    pull imports the SDK (and makes the block) only if it finds a change, inside the clock, as a
+    worker's does.
+    """
+    lists_without_sdk = getattr(getattr(storage, "store", None), "quick_lister", None)
     if not (lists_without_sdk and destination.exists()):
         importlib.import_module(sdk)
+        getattr(storage, "block", None)
     return timed(lambda: storage.pull_code(destination))
 
 

@@ -81,14 +81,7 @@ def upload(bucket_name: str, files: dict[str, bytes]) -> None:
 
 
 def child_codeferry(destination: Path) -> float:
-    from codeferry_gcs.bucket import GcsBucket
-
-    storage = GcsBucket(
-        bucket=os.environ["BENCH_BUCKET"],
-        bucket_folder=FOLDER,
-        endpoint_url=os.environ["BENCH_ENDPOINT"],
-    )
-    return blob_shapes.timed_pull(storage, destination, "gcsfs")
+    return blob_shapes.url_pull(destination, "gcsfs")
 
 
 def _raw_download(destination: Path) -> None:
@@ -155,7 +148,12 @@ def main(rounds: int) -> None:
                 str(Path(__file__).resolve()),
                 work / str(number),
                 rounds,
-                {"BENCH_ENDPOINT": server.endpoint, "BENCH_BUCKET": bucket},
+                {
+                    "BENCH_ENDPOINT": server.endpoint,
+                    "BENCH_BUCKET": bucket,
+                    "BENCH_URL": f"gs://{bucket}/{FOLDER}",
+                    "STORAGE_EMULATOR_HOST": server.endpoint,  # codeferry's, as a worker's
+                },
                 files,
                 functools.partial(upload, bucket),
                 (PREFECT, prefect),

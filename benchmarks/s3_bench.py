@@ -42,19 +42,7 @@ PREFECT = "prefect-aws pull_from_s3"
 
 
 def child_codeferry(destination: Path) -> float:
-    from codeferry_s3.bucket import S3Bucket
-    from codeferry_s3.credentials import AwsCredentials
-
-    storage = S3Bucket(
-        bucket_name=BUCKET,
-        bucket_folder=FOLDER,
-        credentials=AwsCredentials(
-            aws_access_key_id=KEY,
-            aws_secret_access_key=SECRET,
-            aws_client_parameters={"endpoint_url": os.environ["BENCH_ENDPOINT"]},
-        ),
-    )
-    return blob_shapes.timed_pull(storage, destination, "s3fs")
+    return blob_shapes.url_pull(destination, "s3fs")
 
 
 def _raw_client(**options: Any) -> Any:
@@ -171,7 +159,15 @@ def main(rounds: int) -> None:
                 str(Path(__file__).resolve()),
                 work / str(number),
                 rounds,
-                {"BENCH_ENDPOINT": server.endpoint, "PYTHONDONTWRITEBYTECODE": "1"},
+                {
+                    "BENCH_ENDPOINT": server.endpoint,
+                    "BENCH_URL": f"s3://{BUCKET}/{FOLDER}",
+                    # codeferry's credentials, as a worker's are: the environment's
+                    "AWS_ACCESS_KEY_ID": KEY,
+                    "AWS_SECRET_ACCESS_KEY": SECRET,
+                    "AWS_ENDPOINT_URL": server.endpoint,
+                    "PYTHONDONTWRITEBYTECODE": "1",
+                },
                 files,
                 functools.partial(upload, client),
                 (PREFECT, prefect),

@@ -185,8 +185,10 @@ def test_urls_from_the_environment_pull(
     blobs.replace("code", CODE)
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite_server.connection_string())
     storage = azure_plugins.storage_from_source(f"{scheme}://{blobs.container}/code")
-    assert isinstance(storage, AzureBlobStorageContainer)
     assert tree(storage.pull_code(tmp_path / "checkout").directory) == CODE
+    # The container block of the same URL is the same source: the checkout is kept.
+    block = AzureBlobStorageContainer.from_url(f"{scheme}://{blobs.container}/code")
+    assert block.pull_code(tmp_path / "checkout").changed is False
 
 
 def test_a_url_naming_its_account_signs_in_to_that_account(azure_plugins: Plugins) -> None:

@@ -135,20 +135,33 @@ def test_the_environment_connection_string_is_used_without_credentials() -> None
 
 PULL = """
 import json, sys
-from codeferry_azure.container import AzureBlobStorageContainer
-result = AzureBlobStorageContainer(container_name=sys.argv[1], base_folder="flows").pull_code(
-    sys.argv[2]
-)
+kind, container, destination = sys.argv[1:]
+if kind == "block":
+    from codeferry_azure.container import AzureBlobStorageContainer
+    storage = AzureBlobStorageContainer(container_name=container, base_folder="flows")
+else:  # what `codeferry pull az://CONTAINER/flows` pulls
+    from codeferry.plugins import get_plugins
+    storage = get_plugins().storage_from_source(f"az://{container}/flows")
+result = storage.pull_code(destination)
 print(json.dumps({
     "changed": result.changed,
     "flow": (result.directory / "flow.py").read_text(),
-    "sdk": sorted(name for name in ("adlfs", "azure") if name in sys.modules),
+    "loaded": sorted(name for name in ("adlfs", "azure", "pydantic") if name in sys.modules),
 }))
 """
 
 
+@pytest.mark.parametrize(
+    ("kind", "unchanged_loads"),
+    [("url", []), ("block", ["pydantic"])],  # a URL's re-pull makes no block: no pydantic
+)
 def test_a_repull_with_nothing_changed_imports_no_sdk_and_a_change_is_pulled(
-    azurite_server: AzuriteServer, blobs: Blobs, azurite_container: str, tmp_path: Path
+    azurite_server: AzuriteServer,
+    blobs: Blobs,
+    azurite_container: str,
+    tmp_path: Path,
+    kind: str,
+    unchanged_loads: list[str],
 ) -> None:
     blobs.put("flows/flow.py", b"V = 1\n")
     env = {
@@ -158,11 +171,12 @@ def test_a_repull_with_nothing_changed_imports_no_sdk_and_a_change_is_pulled(
     }
 
     def pull() -> dict[str, object]:
-        return run_in_new_interpreter(PULL, azurite_container, str(tmp_path / "code"), env=env)
+        destination = str(tmp_path / "code")
+        return run_in_new_interpreter(PULL, kind, azurite_container, destination, env=env)
 
-    sdk = ["adlfs", "azure"]
-    assert pull() == {"changed": True, "flow": "V = 1\n", "sdk": sdk}
-    assert pull() == {"changed": False, "flow": "V = 1\n", "sdk": []}
+    sdk = ["adlfs", "azure", "pydantic"]
+    assert pull() == {"changed": True, "flow": "V = 1\n", "loaded": sdk}
+    assert pull() == {"changed": False, "flow": "V = 1\n", "loaded": unchanged_loads}
     blobs.put("flows/flow.py", b"V = 2\n")
-    assert pull() == {"changed": True, "flow": "V = 2\n", "sdk": sdk}
-    assert pull() == {"changed": False, "flow": "V = 2\n", "sdk": []}
+    assert pull() == {"changed": True, "flow": "V = 2\n", "loaded": sdk}
+    assert pull() == {"changed": False, "flow": "V = 2\n", "loaded": unchanged_loads}

@@ -69,6 +69,27 @@ def test_the_table_is_read_once_then_kept(site: Path, reads: list[str]) -> None:
     assert reads == [GROUP]
 
 
+def test_a_folder_without_metadata_on_the_path_keeps_the_table(
+    site: Path, reads: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `python -m codeferry` puts the working directory first on sys.path, a script its folder:
+    # run from anywhere, the installed plugins are the same.
+    install(site, "alpha-plugin")
+    first = entry_points(GROUP)
+    elsewhere = tmp_path / "some-working-directory"
+    elsewhere.mkdir()
+    monkeypatch.syspath_prepend(str(elsewhere))
+    assert entry_points(GROUP) == first
+    assert reads == [GROUP]
+    # ...until it holds a distribution.
+    install(elsewhere, "beta-plugin")
+    assert names(entry_points(GROUP)) == [
+        ("alpha_plugin", "alpha-plugin", "1.0"),
+        ("beta_plugin", "beta-plugin", "1.0"),
+    ]
+    assert reads == [GROUP, GROUP]
+
+
 @pytest.mark.usefixtures("reads")
 def test_an_installed_plugin_is_seen_at_once(site: Path) -> None:
     install(site, "alpha-plugin")

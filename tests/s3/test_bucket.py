@@ -261,8 +261,10 @@ def test_s3_urls_use_the_aws_environment(
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
     objects.put("code/flow.py", b"x")
     storage = s3_plugins.storage_from_source(f"s3://{objects.bucket}/code")
-    assert isinstance(storage, S3Bucket)
     assert tree(storage.pull_code(tmp_path / "out").directory) == {"flow.py": b"x"}
+    # The bucket block of the same URL is the same source: the checkout is kept.
+    again = S3Bucket.from_url(f"s3://{objects.bucket}/code").pull_code(tmp_path / "out")
+    assert again.changed is False
 
 
 def test_s3_urls_with_credentials_are_refused(s3_plugins: Plugins) -> None:

@@ -179,18 +179,30 @@ def test_a_role_to_assume_is_left_to_the_sdk(credentials: AwsCredentials) -> Non
 
 PULL = """
 import json, sys
-from codeferry_s3.bucket import S3Bucket
-result = S3Bucket(bucket_name=sys.argv[1], bucket_folder="flows").pull_code(sys.argv[2])
+kind, bucket, destination = sys.argv[1:]
+if kind == "block":
+    from codeferry_s3.bucket import S3Bucket
+    storage = S3Bucket(bucket_name=bucket, bucket_folder="flows")
+else:  # what `codeferry pull s3://BUCKET/flows` pulls
+    from codeferry.plugins import get_plugins
+    storage = get_plugins().storage_from_source(f"s3://{bucket}/flows")
+result = storage.pull_code(destination)
 print(json.dumps({
     "changed": result.changed,
     "flow": (result.directory / "flow.py").read_text(),
-    "sdk": sorted(name for name in ("s3fs", "botocore", "aiobotocore") if name in sys.modules),
+    "loaded": sorted(
+        name for name in ("s3fs", "botocore", "aiobotocore", "pydantic") if name in sys.modules
+    ),
 }))
 """
 
 
+@pytest.mark.parametrize(
+    ("kind", "unchanged_loads"),
+    [("url", []), ("block", ["pydantic"])],  # a URL's re-pull makes no block: no pydantic
+)
 def test_a_repull_with_nothing_changed_imports_no_sdk_and_a_change_is_pulled(
-    s3_server: MotoServer, objects: Objects, tmp_path: Path
+    s3_server: MotoServer, objects: Objects, tmp_path: Path, kind: str, unchanged_loads: list[str]
 ) -> None:
     objects.put("flows/flow.py", b"V = 1\n")
     objects.put("flows/lib/util.py", b"U = 1\n")
@@ -206,17 +218,23 @@ def test_a_repull_with_nothing_changed_imports_no_sdk_and_a_change_is_pulled(
     }
 
     def pull() -> dict[str, object]:
-        return run_in_new_interpreter(PULL, BUCKET, str(tmp_path / "code"), env=env)
+        return run_in_new_interpreter(PULL, kind, BUCKET, str(tmp_path / "code"), env=env)
 
-    sdk = ["aiobotocore", "botocore", "s3fs"]
-    assert pull() == {"changed": True, "flow": "V = 1\n", "sdk": sdk}
-    assert pull() == {"changed": False, "flow": "V = 1\n", "sdk": []}
+    sdk = ["aiobotocore", "botocore", "pydantic", "s3fs"]
+    assert pull() == {"changed": True, "flow": "V = 1\n", "loaded": sdk}
+    assert pull() == {"changed": False, "flow": "V = 1\n", "loaded": unchanged_loads}
     objects.put("flows/flow.py", b"V = 2\n")
-    assert pull() == {"changed": True, "flow": "V = 2\n", "sdk": sdk}
-    assert pull() == {"changed": False, "flow": "V = 2\n", "sdk": []}
+    assert pull() == {"changed": True, "flow": "V = 2\n", "loaded": sdk}
+    assert pull() == {"changed": False, "flow": "V = 2\n", "loaded": unchanged_loads}
     objects.delete("flows/lib/util.py")
     assert pull()["changed"] is True
     assert not (tmp_path / "code" / "lib" / "util.py").exists()
+
+
+def test_a_url_lists_with_the_options_of_a_block_without_credentials() -> None:
+    # A URL's re-pull lists with `{}` (the environment's credentials) before any block is made:
+    # the options the block made from that URL would list with.
+    assert S3Bucket.from_url(f"s3://{BUCKET}/flows").credentials.storage_options() == {}
 
 
 def test_a_change_the_quick_listing_finds_is_pulled_from_it(

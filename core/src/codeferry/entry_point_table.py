@@ -102,12 +102,17 @@ def _listings() -> _Listings | None:
 
 
 def _fingerprint(listings: _Listings) -> tuple[str, int]:
-    """What is installed, as a digest, and the newest time in it (nanoseconds)."""
-    digest = sha256(repr((_FORMAT, sys.executable, sys.path)).encode())
+    """What is installed, as a digest, and the newest time in it (nanoseconds).
+
+    Only the ``sys.path`` entries that hold metadata count, in their order: the script's folder
+    or the working directory (``python -m codeferry`` run from anywhere) changes nothing.
+    """
+    digest = sha256(repr((_FORMAT, sys.executable)).encode())
     newest = 0
     for entry, folders in listings:
-        newest = max([newest, *(modified for _, modified in folders)])
-        digest.update(repr((entry, folders)).encode())
+        if folders:
+            newest = max([newest, *(modified for _, modified in folders)])
+            digest.update(repr((entry, folders)).encode())
     return digest.hexdigest(), newest
 
 

@@ -87,8 +87,9 @@ class ObjectStoreFolder(CodeStorage, Block):
 
     @pydantic.model_validator(mode="after")
     def _single_container_name(self) -> Self:
-        name = getattr(self, self.container_field, None)
-        if not isinstance(name, str) or not name or any(char in name for char in "/:@?# "):
+        from codeferry.remote.url_folder import is_single_name
+
+        if not is_single_name(getattr(self, self.container_field, None)):
             raise ValueError(f"{self.container_field} is a single name, such as 'my-flows'")
         return self
 
@@ -103,22 +104,28 @@ class ObjectStoreFolder(CodeStorage, Block):
         return ""
 
     def quick_listing(self) -> Mapping[str, Mapping[str, Any]] | None:
-        """What the folder holds, listed without the store's SDK; ``None`` (the default) if not.
+        """What the folder holds, listed without the store's SDK, or ``None``.
 
         A re-pull that finds nothing changed is nothing but a listing, and a worker runs it as a
         whole process: importing an SDK (s3fs and botocore: 0.4 s) can cost more than the
-        listing. A store that can list with the standard library (a signed HTTP request) lists
-        here, for the engine to compare with what the checkout was pulled from; when anything
-        differs, or this returns ``None``, the pull goes through :meth:`remote` as always.
+        listing. A store that can list with the standard library (a signed HTTP request)
+        declares its lister (:attr:`ObjectStore.quick_lister
+        <codeferry.remote.ObjectStore.quick_lister>`), for the engine to compare its listing
+        with what the checkout was pulled from; when anything differs, or the listing is
+        ``None``, the pull goes through :meth:`remote` as always.
 
         Entries as the filesystem's ``find(root, detail=True)`` gives them, by name: ``name`` is
         ``container/folder/path``, ``size``, and the same fingerprint keys (``ETag``...) with the
         same values, so the engine reads both listings alike
-        (:func:`~codeferry.remote.listing.remote_files`). Return ``None`` for credentials or
-        settings only the SDK resolves, and on any failure (the SDK then tries, and reports it);
-        wait no longer than the connect timeout (:func:`codeferry.timeouts.network_timeouts`).
+        (:func:`~codeferry.remote.listing.remote_files`).
+
+        By default the lister is called for a folder without credentials (with ``{}``: the
+        environment's), and not at all otherwise: a store with credentials overrides this to
+        pass the filesystem options they give, or ``None`` for those only the SDK resolves.
         """
-        return None
+        if self.credentials_block is not None:
+            return None
+        return self.store.quick_list({}, self.container, self.folder)
 
     @classmethod
     def url_fields(cls, host: str) -> dict[str, Any] | None:  # noqa: ARG003 - subclasses read it
@@ -267,17 +274,10 @@ class ObjectStoreFolder(CodeStorage, Block):
 
         When it finds a change, the engine pulls from that listing rather than list again.
         """
-        listing = None
-        if context.previous is not None:
-            from codeferry.remote.listing import remote_files
-            from codeferry.remote.state import is_unchanged, listing_state
+        from codeferry.remote.state import fetch_folder
 
-            entries = self.quick_listing()
-            if entries is not None:
-                listing = remote_files(entries, f"{self.container}/{self.folder}".rstrip("/"))
-                if is_unchanged(context, listing_state(listing)):
-                    return context.unchanged()
-        return self.remote().fetch(context, listing=listing)
+        root = f"{self.container}/{self.folder}".rstrip("/")
+        return fetch_folder(context, root, self.quick_listing, self.remote)
 
     def push_code(self, source_dir: str | Path, *, ignore_file: str | None = None) -> PushResult:
         """Upload ``source_dir`` to the folder: changed files only (see ``RemoteStorage``)."""

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from codeferry.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from codeferry.hookspecs import RegisterBlockType, RegisterSourceKind, RegisterStep
     from codeferry.remote.folder import ObjectStoreFolder
@@ -61,6 +61,10 @@ class ObjectStore:
         (``"prefect_aws.deployments.steps"``): the steps are registered under those names too, so
         existing ``prefect.yaml`` files run.
     :cvar examples: sources of this kind, for ``codeferry plugins ls``.
+    :cvar quick_lister: ``"module:function"`` of a function that lists a folder with the standard
+        library alone, for re-pulls that find nothing changed (see :meth:`quick_list`); ``None``
+        (the default) if the store cannot. Its module must import nothing heavy: a re-pull of a
+        URL source calls it before the folder's block (pydantic) or the SDK is imported.
     """
 
     title: ClassVar[str]
@@ -72,6 +76,7 @@ class ObjectStore:
     steps_module: ClassVar[str]
     prefect_steps: ClassVar[str | None] = None
     examples: ClassVar[tuple[str, ...]] = ()
+    quick_lister: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -83,8 +88,10 @@ class ObjectStore:
         missing = [name for name in ("schemes", "folder", "steps") if not hasattr(cls, name)]
         if missing or not cls.schemes:
             raise TypeError(f"object store {cls.__name__} does not declare {missing or 'schemes'}")
-        if ":" not in cls.folder:
-            raise TypeError(f"{cls.__name__}.folder {cls.folder!r} is not 'module:Class'")
+        for name in ("folder", "quick_lister"):
+            value = getattr(cls, name)
+            if value is not None and ":" not in value:
+                raise TypeError(f"{cls.__name__}.{name} {value!r} is not 'module:name'")
         if "steps_module" not in cls.__dict__:
             cls.steps_module = cls.folder.partition(":")[0].rpartition(".")[0] + ".steps"
 
@@ -105,6 +112,26 @@ class ObjectStore:
         module_name, _, name = cls.folder.partition(":")
         found: type[ObjectStoreFolder] = getattr(importlib.import_module(module_name), name)
         return found
+
+    @classmethod
+    def quick_list(
+        cls, options: Mapping[str, Any], container: str, folder: str
+    ) -> Mapping[str, Mapping[str, Any]] | None:
+        """``folder`` of ``container`` listed by :attr:`quick_lister`, or ``None``.
+
+        ``options`` are the filesystem options the folder's credentials give (``{}``: the
+        environment's credentials, as for a folder without credentials of its own). The lister
+        returns entries as :meth:`ObjectStoreFolder.quick_listing
+        <codeferry.remote.ObjectStoreFolder.quick_listing>` describes them, or ``None`` whenever
+        the SDK could see something else (credentials or settings only it resolves) and on any
+        failure; it waits no longer than the connect timeout.
+        """
+        if cls.quick_lister is None:
+            return None
+        module_name, _, name = cls.quick_lister.partition(":")
+        lister: Callable[..., Mapping[str, Mapping[str, Any]] | None]
+        lister = getattr(importlib.import_module(module_name), name)
+        return lister(options, container, folder)
 
     @classmethod
     def claims(cls, source: object) -> bool:
@@ -168,7 +195,11 @@ class ObjectStore:
     @classmethod
     @hookimpl
     def storage_from_source(cls, source: object) -> CodeStorage | None:
-        """A URL of one of its schemes, as its folder block (:meth:`ObjectStoreFolder.from_url`)."""
+        """A URL of one of its schemes: its folder block (:meth:`ObjectStoreFolder.from_url`), or
+        for a plain URL of a store that lists quickly a :class:`~codeferry.remote.url_folder.
+        UrlFolder`, which makes that block only when the pull needs it."""
+        from codeferry.remote.url_folder import UrlFolder
+
         if not isinstance(source, str) or not cls.claims(source):
             return None
-        return cls.folder_class().from_url(source)
+        return UrlFolder.from_url(cls, source) or cls.folder_class().from_url(source)

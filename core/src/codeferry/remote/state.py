@@ -2,21 +2,22 @@
 
 The engine's :meth:`~codeferry.remote.RemoteStorage.fetch` and a folder's quick listing
 (:meth:`~codeferry.remote.ObjectStoreFolder.quick_listing`) decide "nothing changed" with the same
-rule, here; this module imports neither fsspec nor a store's SDK.
+rule, here; this module imports neither fsspec nor a store's SDK (nor pydantic).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from codeferry.remote.manifest import MANIFEST_NAME
 
 if TYPE_CHECKING:
     from codeferry.remote.listing import RemoteFile
-    from codeferry.storage import PullContext
+    from codeferry.remote.storage import RemoteStorage
+    from codeferry.storage import FetchResult, PullContext
 
-__all__ = ["STATE_FORMAT", "is_unchanged", "listing_state"]
+__all__ = ["STATE_FORMAT", "fetch_folder", "is_unchanged", "listing_state"]
 
 STATE_FORMAT = 1
 """The version of what :func:`listing_state` records; a state of another format never matches."""
@@ -50,3 +51,26 @@ def is_unchanged(context: PullContext, state: Mapping[str, Any]) -> bool:
         and context.previous_state.get("files") == files
         and context.previous_state.get("manifest") == state["manifest"]
     )
+
+
+def fetch_folder(
+    context: PullContext,
+    root: str,
+    quick_listing: Callable[[], Mapping[str, Mapping[str, Any]] | None],
+    remote: Callable[[], RemoteStorage],
+) -> FetchResult:
+    """A folder's pull: nothing but ``quick_listing()`` when it finds no change since the
+    checkout's version, else the engine's (``remote()``, the SDK imported), from that listing.
+
+    ``root`` is ``container/folder``, as the listing's names begin.
+    """
+    listing = None
+    if context.previous is not None:
+        from codeferry.remote.listing import remote_files
+
+        entries = quick_listing()
+        if entries is not None:
+            listing = remote_files(entries, root)
+            if is_unchanged(context, listing_state(listing)):
+                return context.unchanged()
+    return remote().fetch(context, listing=listing)

@@ -13,6 +13,8 @@ from codeferry_azure.credentials import AzureBlobStorageCredentials
 from codeferry_azure.plugin import Azure
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from codeferry.remote import ObjectStore, RemoteStorage
 
 __all__ = ["AzureBlobStorageContainer"]
@@ -56,21 +58,14 @@ class AzureBlobStorageContainer(ObjectStoreFolder):
         url = f"https://{account}.blob.{suffix}"
         return {"credentials": AzureBlobStorageCredentials(account_url=url)}
 
-    def quick_listing(self) -> dict[str, dict[str, Any]] | None:
+    def quick_listing(self) -> Mapping[str, Mapping[str, Any]] | None:
         """The folder listed over plain HTTP, signed here, for a connection string (see
         :mod:`codeferry_azure.quick_listing`); adlfs is not imported."""
-        from codeferry.timeouts import network_timeouts
-        from codeferry_azure.quick_listing import list_folder, request_for
-
         try:
             options = self.credentials.storage_options() if self.credentials else {}
         except CodeferryError:
             return None
-        request = request_for(options)
-        if request is None:
-            return None
-        timeout = network_timeouts().connect
-        return list_folder(request, self.container_name, self.folder, timeout)
+        return self.store.quick_list(options, self.container_name, self.folder)
 
     def remote(self) -> RemoteStorage:
         """The engine's storage for this folder (adlfs is imported here, not before)."""

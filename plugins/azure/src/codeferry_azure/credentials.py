@@ -9,8 +9,9 @@ from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from codeferry.blocks import Block
 from codeferry.errors import CodeferryError
+from codeferry_azure.quick_listing import connection_string_parts
 
-__all__ = ["AzureBlobStorageCredentials", "connection_string_parts"]
+__all__ = ["AzureBlobStorageCredentials"]
 
 
 class AzureBlobStorageCredentials(Block):
@@ -135,16 +136,6 @@ class AzureBlobStorageCredentials(Block):
                 parts[key] for key in ("accountkey", "sharedaccesssignature") if parts.get(key)
             )
         return values
-
-
-def connection_string_parts(text: str) -> dict[str, str]:
-    """A connection string's ``key=value`` parts, by key in lower case."""
-    parts: dict[str, str] = {}
-    for item in text.split(";"):
-        key, sep, value = item.partition("=")
-        if sep:
-            parts[key.strip().lower()] = value.strip()
-    return parts
 
 
 def _account_from_url(account_url: str) -> str:

@@ -18,6 +18,7 @@ class Azure(ObjectStore):
     folder = "codeferry_azure.container:AzureBlobStorageContainer"
     steps = ("pull_from_azure_blob_storage", "push_to_azure_blob_storage")
     prefect_steps = "prefect_azure.deployments.steps"
+    quick_lister = "codeferry_azure.quick_listing:folder_listing"
 
 
 register_block_types, register_steps, register_source_kinds, storage_from_source = Azure.hooks()

@@ -21,7 +21,15 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-__all__ = ["PAGE_SIZE", "ListingRequest", "list_folder", "request_for", "sign"]
+__all__ = [
+    "PAGE_SIZE",
+    "ListingRequest",
+    "connection_string_parts",
+    "folder_listing",
+    "list_folder",
+    "request_for",
+    "sign",
+]
 
 API_VERSION = "2021-08-06"
 """The Blob service version the requests ask for (Azurite and every Azure region serve it)."""
@@ -45,6 +53,29 @@ class ListingRequest:
         return f"ListingRequest({self.scheme}://{self.host}{self.path}, account={self.account!r})"
 
 
+def folder_listing(
+    options: Mapping[str, Any], container: str, folder: str
+) -> dict[str, dict[str, Any]] | None:
+    """The store's quick lister (``Azure.quick_lister``): ``folder`` of ``container`` listed with
+    the adlfs ``options`` (``{}``: the environment's connection string), or ``None``."""
+    from codeferry.timeouts import network_timeouts
+
+    request = request_for(options)
+    if request is None:
+        return None
+    return list_folder(request, container, folder, network_timeouts().connect)
+
+
+def connection_string_parts(text: str) -> dict[str, str]:
+    """A connection string's ``key=value`` parts, by key in lower case."""
+    parts: dict[str, str] = {}
+    for item in text.split(";"):
+        key, sep, value = item.partition("=")
+        if sep:
+            parts[key.strip().lower()] = value.strip()
+    return parts
+
+
 def request_for(
     options: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> ListingRequest | None:
@@ -57,8 +88,6 @@ def request_for(
         return None  # a sign-in through azure-identity
     if not isinstance(text, str) or not text:
         return None
-    from codeferry_azure.credentials import connection_string_parts
-
     parts = connection_string_parts(text)
     account = parts.get("accountname", "")
     endpoint = parts.get("blobendpoint")

@@ -62,18 +62,13 @@ class S3Bucket(ObjectStoreFolder):
 
         return credentials_from_step_argument(value, (options or {}).get("client_parameters"))
 
-    def quick_listing(self) -> dict[str, dict[str, Any]] | None:
+    def quick_listing(self) -> Mapping[str, Mapping[str, Any]] | None:
         """The folder listed over plain HTTP, signed here, when the keys, endpoint and region
         are given (see :mod:`codeferry_s3.quick_listing`); s3fs is not imported."""
-        from codeferry.timeouts import network_timeouts
-        from codeferry_s3.quick_listing import list_folder, request_for
-
         if isinstance(self.credentials, AwsCredentials) and self.credentials.assume_role_arn:
             return None
-        request = request_for(self.credentials.storage_options())
-        if request is None:
-            return None
-        return list_folder(request, self.bucket_name, self.folder, network_timeouts().connect)
+        options = self.credentials.storage_options()
+        return self.store.quick_list(options, self.bucket_name, self.folder)
 
     def remote(self, *, connections: int = DEFAULT_CONNECTIONS) -> RemoteStorage:
         """The engine's storage for this folder (s3fs is imported here, not before).

@@ -14,6 +14,7 @@ class S3(ObjectStore):
     folder = "codeferry_s3.bucket:S3Bucket"
     steps = ("pull_from_s3", "push_to_s3")
     prefect_steps = "prefect_aws.deployments.steps"
+    quick_lister = "codeferry_s3.quick_listing:folder_listing"
 
 
 register_block_types, register_steps, register_source_kinds, storage_from_source = S3.hooks()

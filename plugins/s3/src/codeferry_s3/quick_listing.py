@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit
 
-__all__ = ["ListingRequest", "list_folder", "request_for", "sign"]
+__all__ = ["ListingRequest", "folder_listing", "list_folder", "request_for", "sign"]
 
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _DNS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -51,6 +51,19 @@ class ListingRequest:
     def host_header(self) -> str:
         default = 443 if self.scheme == "https" else 80
         return self.host if self.port in (None, default) else f"{self.host}:{self.port}"
+
+
+def folder_listing(
+    options: Mapping[str, Any], bucket: str, folder: str
+) -> dict[str, dict[str, Any]] | None:
+    """The store's quick lister (``S3.quick_lister``): ``folder`` of ``bucket`` listed with the
+    s3fs ``options`` (``{}``: the environment's credentials), or ``None``."""
+    from codeferry.timeouts import network_timeouts
+
+    request = request_for(options)
+    if request is None:
+        return None
+    return list_folder(request, bucket, folder, network_timeouts().connect)
 
 
 def request_for(
