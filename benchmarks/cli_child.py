@@ -9,15 +9,14 @@ process's peak RSS). The parent times the whole process.
 """
 
 import json
-import sys
 import time
 from pathlib import Path  # codeferry imports it anyway
 
 start = time.perf_counter()
-from codeferry.cli import main  # noqa: E402 - timed with the command
+from codeferry.cli import program  # noqa: E402 - timed with the command
 
 try:
-    main(sys.argv[1:])
+    program()  # reads sys.argv, as the `codeferry` script does
 except SystemExit as stopped:
     if stopped.code:
         raise

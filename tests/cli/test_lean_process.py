@@ -125,6 +125,31 @@ def test_a_deployment_pull_imports_no_cli_framework_models_or_event_loop(
     assert imported(environment, "run", "-f", str(file), "greet", "--", "name=Ada") == []
 
 
+# Runs the console script's entry point, then says how many objects it left frozen.
+FROZEN = textwrap.dedent(
+    """
+    import atexit, gc, sys
+    atexit.register(lambda: sys.__stderr__.write(f"FROZEN {gc.get_freeze_count()}\\n"))
+    from codeferry.cli import program
+    program()
+    """
+)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_program_ends_without_collecting_what_it_leaves(
+    environment: dict[str, str], code: Path, tmp_path: Path, fails: bool
+) -> None:
+    # The interpreter's last full collection is skipped (the objects are frozen), whether the
+    # command succeeds or fails; what it printed is whole.
+    source = str(tmp_path / "missing") if fails else str(code)
+    done = python("-c", FROZEN, "pull", source, "--json", env=environment, timeout=WAIT)
+    assert done.returncode == (1 if fails else 0), done.stderr
+    assert int(lines(done.stderr)[-1].removeprefix("FROZEN ")) > 1000
+    if not fails:
+        assert json.loads(done.stdout)["changed"] is True
+
+
 def test_listing_block_types_imports_no_cli_framework(environment: dict[str, str]) -> None:
     listed = imported(environment, "block", "type", "ls", "--json")
     assert "typer" not in listed

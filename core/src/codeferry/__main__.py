@@ -1,3 +1,3 @@
-from codeferry.cli import main
+from codeferry.cli import program
 
-main()
+program()
