@@ -18,6 +18,7 @@ import pytest
 
 from codeferry import known_plugins
 from codeferry.plugins import Plugins
+from codeferry.remote.url_folder import UrlFolder
 from codeferry.storage import CodeStorage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,10 +39,10 @@ class InTree:
             storage = self.plugins.storage_from_source(source)
         except Exception:  # refused as malformed, or claimed by nobody: not claimed
             return False
-        # core only answers block: and fsspec URLs it has no hint for, so this plugin claimed it
-        return isinstance(storage, CodeStorage) and not type(storage).__module__.startswith(
-            "codeferry."
-        )
+        # core only answers block: and fsspec URLs it has no hint for, so this plugin claimed it;
+        # a plain URL folder is core's class for a plugin's store, whose module says whose it is
+        owner = storage.store if isinstance(storage, UrlFolder) else type(storage)
+        return isinstance(storage, CodeStorage) and not owner.__module__.startswith("codeferry.")
 
 
 @cache
