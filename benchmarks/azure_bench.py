@@ -48,6 +48,17 @@ NOTE = (
 )
 
 
+def children_environment(connection: str, container: str) -> dict[str, str]:
+    """What the children read: the container, and codeferry's source with its credentials in the
+    environment, as a worker's are."""
+    return {
+        "BENCH_CONNECTION_STRING": connection,
+        "BENCH_CONTAINER": container,
+        "BENCH_URL": f"az://{container}/{FOLDER}",
+        "AZURE_STORAGE_CONNECTION_STRING": connection,
+    }
+
+
 def upload(connection_string: str, container: str, files: dict[str, bytes]) -> None:
     from azure.storage.blob import ContainerClient
 
@@ -157,12 +168,7 @@ def main(rounds: int) -> None:
                 str(Path(__file__).resolve()),
                 work / str(number),
                 rounds,
-                {
-                    "BENCH_CONNECTION_STRING": connection,
-                    "BENCH_CONTAINER": container,
-                    "BENCH_URL": f"az://{container}/{FOLDER}",
-                    "AZURE_STORAGE_CONNECTION_STRING": connection,  # codeferry's, as a worker's
-                },
+                children_environment(connection, container),
                 files,
                 functools.partial(upload, connection, container),
                 (PREFECT, prefect),

@@ -128,6 +128,18 @@ def child_prefect(destination: Path) -> float:
 # -- parent ------------------------------------------------------------------------------------
 
 
+def children_environment(endpoint: str) -> dict[str, str]:
+    """What the children read: the server, and codeferry's source with its credentials in the
+    environment, as a worker's are."""
+    return {
+        "BENCH_ENDPOINT": endpoint,
+        "BENCH_URL": f"s3://{BUCKET}/{FOLDER}",
+        "AWS_ACCESS_KEY_ID": KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_ENDPOINT_URL": endpoint,
+    }
+
+
 def upload(client: Any, files: dict[str, bytes]) -> None:
     with ThreadPoolExecutor(16) as pool:
         list(
@@ -159,15 +171,7 @@ def main(rounds: int) -> None:
                 str(Path(__file__).resolve()),
                 work / str(number),
                 rounds,
-                {
-                    "BENCH_ENDPOINT": server.endpoint,
-                    "BENCH_URL": f"s3://{BUCKET}/{FOLDER}",
-                    # codeferry's credentials, as a worker's are: the environment's
-                    "AWS_ACCESS_KEY_ID": KEY,
-                    "AWS_SECRET_ACCESS_KEY": SECRET,
-                    "AWS_ENDPOINT_URL": server.endpoint,
-                    "PYTHONDONTWRITEBYTECODE": "1",
-                },
+                {**children_environment(server.endpoint), "PYTHONDONTWRITEBYTECODE": "1"},
                 files,
                 functools.partial(upload, client),
                 (PREFECT, prefect),

@@ -121,7 +121,7 @@ def s3_store(files: dict[str, bytes]) -> Iterator[tuple[dict[str, str], str]]:
         client = server.client(s3_bench.KEY, s3_bench.SECRET)
         client.create_bucket(Bucket=s3_bench.BUCKET)
         s3_bench.upload(client, files)
-        yield {"BENCH_ENDPOINT": server.endpoint}, "moto_server on 127.0.0.1"
+        yield s3_bench.children_environment(server.endpoint), "moto_server on 127.0.0.1"
 
 
 @contextlib.contextmanager
@@ -140,8 +140,7 @@ def azure_store(files: dict[str, bytes]) -> Iterator[tuple[dict[str, str], str]]
         with BlobServiceClient.from_connection_string(connection) as service:
             service.create_container("scale")
         azure_bench.upload(connection, "scale", files)
-        env = {"BENCH_CONNECTION_STRING": connection, "BENCH_CONTAINER": "scale"}
-        yield env, "Azurite on 127.0.0.1"
+        yield azure_bench.children_environment(connection, "scale"), "Azurite on 127.0.0.1"
 
 
 BLOB_STORES = {
