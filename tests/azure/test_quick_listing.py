@@ -16,7 +16,7 @@ from codeferry_azure.container import AzureBlobStorageContainer
 from codeferry_azure.credentials import AzureBlobStorageCredentials
 from codeferry_azure.quick_listing import request_for
 from tests.azure.conftest import Blobs
-from tests.remote.object_stores import listed_files, run_in_new_interpreter
+from tests.remote.object_stores import listed_files, pull_in_new_interpreter
 from tests.servers.azurite import AzuriteServer
 
 
@@ -133,24 +133,6 @@ def test_the_environment_connection_string_is_used_without_credentials() -> None
     assert key not in repr(request)
 
 
-PULL = """
-import json, sys
-kind, container, destination = sys.argv[1:]
-if kind == "block":
-    from codeferry_azure.container import AzureBlobStorageContainer
-    storage = AzureBlobStorageContainer(container_name=container, base_folder="flows")
-else:  # what `codeferry pull az://CONTAINER/flows` pulls
-    from codeferry.plugins import get_plugins
-    storage = get_plugins().storage_from_source(f"az://{container}/flows")
-result = storage.pull_code(destination)
-print(json.dumps({
-    "changed": result.changed,
-    "flow": (result.directory / "flow.py").read_text(),
-    "loaded": sorted(name for name in ("adlfs", "azure", "pydantic") if name in sys.modules),
-}))
-"""
-
-
 @pytest.mark.parametrize(
     ("kind", "unchanged_loads"),
     [("url", []), ("block", ["pydantic"])],  # a URL's re-pull makes no block: no pydantic
@@ -170,11 +152,20 @@ def test_a_repull_with_nothing_changed_imports_no_sdk_and_a_change_is_pulled(
         "PATH": "/usr/bin:/bin",
     }
 
-    def pull() -> dict[str, object]:
-        destination = str(tmp_path / "code")
-        return run_in_new_interpreter(PULL, kind, azurite_container, destination, env=env)
-
     sdk = ["adlfs", "azure", "pydantic"]
+
+    def pull() -> dict[str, object]:
+        fields = {"container_name": azurite_container, "base_folder": "flows"}
+        block = ("codeferry_azure.container:AzureBlobStorageContainer", fields)
+        source = f"az://{azurite_container}/flows"
+        return pull_in_new_interpreter(
+            source,
+            tmp_path / "code",
+            watched=sdk,
+            env=env,
+            block=block if kind == "block" else None,
+        )
+
     assert pull() == {"changed": True, "flow": "V = 1\n", "loaded": sdk}
     assert pull() == {"changed": False, "flow": "V = 1\n", "loaded": unchanged_loads}
     blobs.put("flows/flow.py", b"V = 2\n")

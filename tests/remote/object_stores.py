@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -188,10 +188,38 @@ def listed_files(
     }
 
 
-def run_in_new_interpreter(script: str, *args: str, env: Mapping[str, str]) -> dict[str, Any]:
-    """Run ``script`` in a new interpreter (as a worker's pull runs) and read its JSON answer."""
+_PULL_IN_NEW_INTERPRETER = """
+import json, pkgutil, sys
+source, block, fields, destination, watched = sys.argv[1:]
+if block:  # the store's block, made as a program makes it
+    storage = pkgutil.resolve_name(block)(**json.loads(fields))
+else:  # what `codeferry pull SOURCE` pulls
+    from codeferry.plugins import get_plugins
+    storage = get_plugins().storage_from_source(source)
+result = storage.pull_code(destination)
+print(json.dumps({
+    "changed": result.changed,
+    "flow": (result.directory / "flow.py").read_text(),
+    "loaded": sorted(name for name in watched.split(",") if name in sys.modules),
+}))
+"""
+
+
+def pull_in_new_interpreter(
+    source: str,
+    destination: Path,
+    *,
+    watched: Sequence[str],
+    env: Mapping[str, str],
+    block: tuple[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Pull ``source`` into ``destination`` in a new interpreter, as a worker's pull runs (or the
+    ``block``: ``"module:Class"`` and its fields): whether it changed, its ``flow.py``, and which
+    of the ``watched`` modules it imported."""
+    name, fields = block or ("", {})
+    arguments = [source, name, json.dumps(fields), str(destination), ",".join(watched)]
     done = subprocess.run(
-        [sys.executable, "-c", script, *args],
+        [sys.executable, "-c", _PULL_IN_NEW_INTERPRETER, *arguments],
         env=dict(env),
         capture_output=True,
         text=True,

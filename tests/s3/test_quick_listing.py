@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from codeferry_s3.bucket import S3Bucket
 from codeferry_s3.credentials import AwsCredentials
 from codeferry_s3.quick_listing import ListingRequest, request_for, sign
-from tests.remote.object_stores import listed_files, run_in_new_interpreter
+from tests.remote.object_stores import listed_files, pull_in_new_interpreter
 from tests.s3.conftest import BUCKET, Objects
 from tests.servers.moto_s3 import TEST_KEY, TEST_SECRET, MotoServer
 
@@ -177,26 +177,6 @@ def test_a_role_to_assume_is_left_to_the_sdk(credentials: AwsCredentials) -> Non
     assert S3Bucket(bucket_name=BUCKET, credentials=role).quick_listing() is None
 
 
-PULL = """
-import json, sys
-kind, bucket, destination = sys.argv[1:]
-if kind == "block":
-    from codeferry_s3.bucket import S3Bucket
-    storage = S3Bucket(bucket_name=bucket, bucket_folder="flows")
-else:  # what `codeferry pull s3://BUCKET/flows` pulls
-    from codeferry.plugins import get_plugins
-    storage = get_plugins().storage_from_source(f"s3://{bucket}/flows")
-result = storage.pull_code(destination)
-print(json.dumps({
-    "changed": result.changed,
-    "flow": (result.directory / "flow.py").read_text(),
-    "loaded": sorted(
-        name for name in ("s3fs", "botocore", "aiobotocore", "pydantic") if name in sys.modules
-    ),
-}))
-"""
-
-
 @pytest.mark.parametrize(
     ("kind", "unchanged_loads"),
     [("url", []), ("block", ["pydantic"])],  # a URL's re-pull makes no block: no pydantic
@@ -217,10 +197,14 @@ def test_a_repull_with_nothing_changed_imports_no_sdk_and_a_change_is_pulled(
         "PATH": "/usr/bin:/bin",
     }
 
-    def pull() -> dict[str, object]:
-        return run_in_new_interpreter(PULL, kind, BUCKET, str(tmp_path / "code"), env=env)
-
     sdk = ["aiobotocore", "botocore", "pydantic", "s3fs"]
+
+    def pull() -> dict[str, object]:
+        fields = {"bucket_name": BUCKET, "bucket_folder": "flows"}
+        block = ("codeferry_s3.bucket:S3Bucket", fields) if kind == "block" else None
+        source = f"s3://{BUCKET}/flows"
+        return pull_in_new_interpreter(source, tmp_path / "code", watched=sdk, env=env, block=block)
+
     assert pull() == {"changed": True, "flow": "V = 1\n", "loaded": sdk}
     assert pull() == {"changed": False, "flow": "V = 1\n", "loaded": unchanged_loads}
     objects.put("flows/flow.py", b"V = 2\n")

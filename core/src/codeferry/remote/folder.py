@@ -276,8 +276,7 @@ class ObjectStoreFolder(CodeStorage, Block):
         """
         from codeferry.remote.state import fetch_folder
 
-        root = f"{self.container}/{self.folder}".rstrip("/")
-        return fetch_folder(context, root, self.quick_listing, self.remote)
+        return fetch_folder(context, self.container, self.folder, self.quick_listing, self.remote)
 
     def push_code(self, source_dir: str | Path, *, ignore_file: str | None = None) -> PushResult:
         """Upload ``source_dir`` to the folder: changed files only (see ``RemoteStorage``)."""

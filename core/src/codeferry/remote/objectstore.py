@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from codeferry.hookspecs import hookimpl
@@ -109,8 +110,7 @@ class ObjectStore:
     @classmethod
     def folder_class(cls) -> type[ObjectStoreFolder]:
         """Its :class:`~codeferry.remote.ObjectStoreFolder` subclass (imported now)."""
-        module_name, _, name = cls.folder.partition(":")
-        found: type[ObjectStoreFolder] = getattr(importlib.import_module(module_name), name)
+        found: type[ObjectStoreFolder] = pkgutil.resolve_name(cls.folder)
         return found
 
     @classmethod
@@ -128,9 +128,8 @@ class ObjectStore:
         """
         if cls.quick_lister is None:
             return None
-        module_name, _, name = cls.quick_lister.partition(":")
         lister: Callable[..., Mapping[str, Mapping[str, Any]] | None]
-        lister = getattr(importlib.import_module(module_name), name)
+        lister = pkgutil.resolve_name(cls.quick_lister)
         return lister(options, container, folder)
 
     @classmethod

@@ -55,22 +55,21 @@ def is_unchanged(context: PullContext, state: Mapping[str, Any]) -> bool:
 
 def fetch_folder(
     context: PullContext,
-    root: str,
+    container: str,
+    folder: str,
     quick_listing: Callable[[], Mapping[str, Mapping[str, Any]] | None],
     remote: Callable[[], RemoteStorage],
 ) -> FetchResult:
-    """A folder's pull: nothing but ``quick_listing()`` when it finds no change since the
-    checkout's version, else the engine's (``remote()``, the SDK imported), from that listing.
-
-    ``root`` is ``container/folder``, as the listing's names begin.
-    """
+    """The pull of ``folder`` in ``container``: nothing but ``quick_listing()`` when it finds no
+    change since the checkout's version, else the engine's (``remote()``, the SDK imported), from
+    that listing."""
     listing = None
     if context.previous is not None:
         from codeferry.remote.listing import remote_files
 
         entries = quick_listing()
         if entries is not None:
-            listing = remote_files(entries, root)
+            listing = remote_files(entries, f"{container}/{folder}".rstrip("/"))
             if is_unchanged(context, listing_state(listing)):
                 return context.unchanged()
     return remote().fetch(context, listing=listing)

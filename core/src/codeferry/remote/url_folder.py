@@ -83,8 +83,7 @@ class UrlFolder(CodeStorage):
         def remote() -> RemoteStorage:  # the block, made only now
             return self.block.remote()
 
-        root = f"{self.container}/{self.folder}".rstrip("/")
-        return fetch_folder(context, root, quick_listing, remote)
+        return fetch_folder(context, self.container, self.folder, quick_listing, remote)
 
     def to_pull_step(self) -> dict[str, dict[str, Any]]:
         return self.block.to_pull_step()
